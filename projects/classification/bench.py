@@ -1,0 +1,41 @@
+"""``make bench PROJECT=classification``: parameters and CPU inference throughput, MSFF vs ResNet-50.
+
+Same batch, resolution and thread count for every model, measured in one process: warm-up, then
+the median of several timed repeats of a forward pass under inference mode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from projects.classification.models import count_parameters, create_model
+from shared.bench import median_seconds, peak_rss_mb, write_results
+
+MODELS = {"msff": "msff_ecomnet", "resnet50": "resnet50", "mobilenetv3": "mobilenetv3_large_100",
+          "efficientnet_b0": "efficientnet_b0"}
+
+
+def run(cfg: DictConfig) -> Path:
+    b = cfg.bench
+    torch.manual_seed(0)
+    x = torch.randn(b.batch_size, 3, b.image_size, b.image_size)
+    results: dict = {"batch_size": b.batch_size, "image_size": b.image_size, "num_classes": b.num_classes,
+                     "repeats": b.repeats}
+    for key, arch in MODELS.items():
+        model = create_model(arch, b.num_classes).eval()
+        results[f"params_{key}"] = count_parameters(model)
+
+        def forward(model=model) -> None:
+            with torch.inference_mode():
+                model(x)
+
+        seconds = median_seconds(forward, repeats=b.repeats, warmup=b.warmup)
+        results[f"imgs_per_s_{key}"] = round(b.batch_size / seconds, 2)
+    results["throughput_ratio_msff_over_resnet50"] = round(results["imgs_per_s_msff"] / results["imgs_per_s_resnet50"], 3)
+    results["params_ratio_msff_over_resnet50"] = round(results["params_msff"] / results["params_resnet50"], 3)
+    results["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    results["targets"] = {"params_msff_max": 12_000_000, "throughput_ratio_min": 1.5}
+    return write_results(b.output, results)

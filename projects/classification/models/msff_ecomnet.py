@@ -1,0 +1,43 @@
+"""MSFF-EComNet (Zhang 2026): a light conv stem, stages of MSP-Conv blocks each followed by IASM,
+global average pooling and a linear classifier.
+
+Widths/depths were chosen (not given in the paper) so that the 15-class model has 11.8 M parameters,
+the paper's 11.79 M. ``use_msp`` / ``use_iasm`` give the ablation variants of the paper's Table 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from projects.classification.models.blocks import IASM, ConvBNAct, MSPConv, PlainConv
+
+
+class MSFFEComNet(nn.Module):
+    def __init__(self, num_classes: int, widths: Sequence[int] = (112, 224, 448, 880),
+                 depths: Sequence[int] = (1, 1, 2, 2), stem_width: int = 64, use_msp: bool = True,
+                 use_iasm: bool = True, dropout: float = 0.2, in_chans: int = 3) -> None:
+        super().__init__()
+        block = MSPConv if use_msp else PlainConv
+        self.stem = nn.Sequential(ConvBNAct(in_chans, stem_width // 2, 3, 2), ConvBNAct(stem_width // 2, stem_width, 3, 2))
+        stages: list[nn.Module] = []
+        cin = stem_width
+        for i, (width, depth) in enumerate(zip(widths, depths)):
+            layers: list[nn.Module] = [nn.MaxPool2d(2)] if i > 0 else []
+            for d in range(depth):
+                layers.append(block(cin if d == 0 else width, width))
+            if use_iasm:
+                layers.append(IASM(width))
+            stages.append(nn.Sequential(*layers))
+            cin = width
+        self.stages = nn.Sequential(*stages)
+        self.num_features = cin
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(self.stem(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.forward_features(x))

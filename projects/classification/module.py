@@ -1,0 +1,101 @@
+"""The classification LightningModule: cross-entropy training, accuracy / macro P/R/F1 evaluation,
+a confusion matrix plotted at test time, and the class names stored in the checkpoint."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+
+from projects.classification.models import count_parameters, create_model
+from shared.loggers import wandb_loggers
+from shared.metrics import classification_metrics, confusion_matrix
+from shared.plots import plot_confusion_matrix
+
+
+class ClassificationModule(pl.LightningModule):
+    def __init__(self, model: DictConfig | dict, num_classes: int, optim: DictConfig | dict,
+                 label_smoothing: float = 0.1) -> None:
+        super().__init__()
+        model = OmegaConf.to_container(model, resolve=True) if isinstance(model, DictConfig) else dict(model)
+        optim = OmegaConf.to_container(optim, resolve=True) if isinstance(optim, DictConfig) else dict(optim)
+        self.save_hyperparameters({"model": model, "num_classes": num_classes, "optim": optim,
+                                   "label_smoothing": label_smoothing})
+        kwargs = {k: v for k, v in model.items() if k not in ("name", "arch", "pretrained")}
+        self.net = create_model(model["arch"], num_classes, model.get("pretrained"), **kwargs)
+        self.class_names: list[str] = [str(i) for i in range(num_classes)]
+        self.val_metrics = classification_metrics(num_classes, prefix="val/")
+        self.test_metrics = classification_metrics(num_classes, prefix="test/")
+        self.test_confusion = confusion_matrix(num_classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        logits = self(batch["image"])
+        loss = F.cross_entropy(logits, batch["label"], label_smoothing=self.hparams.label_smoothing)
+        acc = (logits.argmax(1) == batch["label"]).float().mean()
+        self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, batch_size=len(logits))
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        logits = self(batch["image"])
+        self.log("val/loss", F.cross_entropy(logits, batch["label"]), batch_size=len(logits))
+        self.val_metrics.update(logits, batch["label"])
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict(self.val_metrics.compute(), prog_bar=True)
+        self.val_metrics.reset()
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        logits = self(batch["image"])
+        self.test_metrics.update(logits, batch["label"])
+        self.test_confusion.update(logits, batch["label"])
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(self.test_metrics.compute())
+        self.log("test/params_m", count_parameters(self.net) / 1e6)
+        matrix = self.test_confusion.compute().cpu().numpy()
+        self.test_metrics.reset()
+        self.test_confusion.reset()
+        if self.trainer.is_global_zero and self.trainer.default_root_dir:
+            path = plot_confusion_matrix(matrix, self.class_names,
+                                         Path(self.trainer.default_root_dir) / "confusion_matrix.png")
+            for logger in wandb_loggers(self.trainer):
+                logger.log_image("test/confusion_matrix", [str(path)])
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self(batch["image"]).softmax(dim=1)
+
+    def on_fit_start(self) -> None:
+        classes = getattr(self.trainer.datamodule, "classes", None)
+        if classes:
+            self.class_names = list(classes)
+
+    def on_test_start(self) -> None:
+        self.on_fit_start()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["class_names"] = self.class_names
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.class_names = checkpoint.get("class_names", self.class_names)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        cfg = self.hparams.optim
+        optimizer = torch.optim.AdamW(self.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = min(int(cfg.get("warmup_steps", 0)), total - 1)
+
+        def lr_factor(step: int) -> float:  # linear warm-up, then cosine to zero
+            if step < warmup:
+                return (step + 1) / max(1, warmup)
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

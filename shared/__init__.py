@@ -1,0 +1,1 @@
+"""ecomvision shared core: configs, data, augmentation, metrics, logging, weights and callbacks."""

@@ -1,0 +1,23 @@
+"""Where things live: the repo, its configs, and the real-data root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_ROOT = REPO_ROOT / "configs"
+COMMON_CONFIGS = CONFIG_ROOT / "common"
+SPLITS_ROOT = REPO_ROOT / "shared" / "data" / "splits"
+BENCH_RESULTS = REPO_ROOT / "benchmarks" / "results"
+PROJECTS = ("semiseg", "variational_seg", "multimodal_tagging", "classification", "quality")
+
+
+def data_root(configured: str | os.PathLike | None = None) -> Path:
+    """The real-data root: explicit value, then $ECOMVISION_DATA, then ../shared/data beside the repo."""
+    if configured:
+        return Path(configured).expanduser().resolve()
+    env = os.environ.get("ECOMVISION_DATA")
+    if env:
+        return Path(env).expanduser().resolve()
+    return (REPO_ROOT.parent / "shared" / "data").resolve()

@@ -1,0 +1,109 @@
+"""Task runners. ``train`` and ``eval`` are generic (config -> datamodule -> module -> callbacks ->
+logger -> Trainer); any other task is a function named in the project's ``tasks`` config."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.utils import get_method, instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from shared.errors import ConfigError, EcomvisionError
+from shared.loggers import build_loggers, log_config
+
+
+def run_task(cfg: DictConfig) -> Any:
+    """Hydra's job function: run ``cfg.task``; user errors become one line on stderr and exit 1."""
+    run_dir = Path(cfg.paths.output_dir)
+    try:
+        return dispatch(cfg)
+    except EcomvisionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        _drop_empty_run(run_dir)
+        sys.exit(1)
+
+
+def dispatch(cfg: DictConfig) -> Any:
+    builtin = {"train": train, "eval": evaluate}
+    custom = cfg.get("tasks") or {}
+    if cfg.task in custom:
+        return get_method(custom[cfg.task])(cfg)
+    if cfg.task in builtin:
+        return builtin[cfg.task](cfg)
+    known = sorted({*builtin, *custom})
+    raise ConfigError(f"project {cfg.project!r} has no task {cfg.task!r}; its tasks: {', '.join(known)}")
+
+
+def _drop_empty_run(run_dir: Path) -> None:
+    """Nothing half-written: a run that failed before writing any result is removed."""
+    if run_dir.is_dir() and not any(p.suffix in (".ckpt", ".json", ".csv") for p in run_dir.rglob("*")):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    loggers = build_loggers(cfg, run_dir)
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir))
+
+
+def build_components(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule]:
+    datamodule = instantiate(cfg.datamodule, _recursive_=False)
+    datamodule.prepare_data()  # validates folders and split files before any run output is written
+    module = instantiate(cfg.module, _recursive_=False)
+    return datamodule, module
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit, then test the best checkpoint (val-selected) and the last weights; write metrics.json."""
+    pl.seed_everything(cfg.seed, workers=True)
+    run_dir = Path(cfg.paths.output_dir)
+    datamodule, module = build_components(cfg)
+    trainer = build_trainer(cfg, run_dir)
+    log_config(trainer, cfg)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    results: dict[str, float] = {f"fit/{k}": _item(v) for k, v in trainer.callback_metrics.items()}
+    if cfg.get("test_after_fit", True) and trainer.state.status.value == "finished":
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
+        final = trainer.test(module, datamodule=datamodule, verbose=False)
+        results.update({f"final/{k}": v for k, v in final[0].items()})
+        if best:
+            selected = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+            results.update({f"best/{k}": v for k, v in selected[0].items()})
+            results["best_checkpoint"] = best  # type: ignore[assignment]
+    write_metrics(run_dir, results)
+    return results
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Test a checkpoint (``ckpt_path=...``) or, for parameter-free modules, the configured model."""
+    run_dir = Path(cfg.paths.output_dir)
+    datamodule, module = build_components(cfg)
+    ckpt = cfg.get("ckpt_path")
+    if ckpt is None and cfg.get("eval_needs_checkpoint", True):
+        raise ConfigError("eval needs a checkpoint: pass CKPT=path/to/file.ckpt (or ckpt_path=...)")
+    if ckpt is not None and not Path(ckpt).is_file():
+        raise ConfigError(f"checkpoint not found: {ckpt}")
+    trainer = build_trainer(cfg, run_dir)
+    out = trainer.test(module, datamodule=datamodule, ckpt_path=ckpt)
+    results = {f"test/{k.split('/', 1)[-1]}" if not k.startswith("test/") else k: v for k, v in out[0].items()}
+    write_metrics(run_dir, results)
+    return results
+
+
+def write_metrics(run_dir: Path, results: dict[str, Any]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(f"results -> {run_dir / 'metrics.json'}")
+
+
+def _item(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") and getattr(v, "numel", lambda: 2)() == 1 else str(v)
+
+
+def resolved(cfg: DictConfig) -> dict:
+    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # type: ignore[return-value]
