@@ -1,0 +1,48 @@
+"""Test-wide settings: fully offline, tiny data, run outputs in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ["WANDB_MODE"] = os.environ.get("WANDB_MODE", "offline") if os.environ.get("WANDB_MODE") in (
+    "offline", "disabled") else "offline"
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from shared.paths import data_root  # noqa: E402
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real-data root (../shared/data); tests needing it skip cleanly when it is absent."""
+    root = data_root()
+    if not root.is_dir():
+        pytest.skip(f"real data not available at {root}")
+    return root
+
+
+@pytest.fixture
+def run_project(tmp_path):
+    """Compose ``project``'s config with the smoke preset and run a task in-process.
+
+    Returns (config, result). Outputs go to a temporary run folder.
+    """
+    from shared.config import compose
+    from shared.tasks import dispatch
+
+    def _run(project: str, overrides: list[str] = (), task: str = "train", smoke: bool = True):
+        out = tmp_path / f"{project}-{task}"
+        cfg = compose(project, [*(["debug=smoke"] if smoke else []), f"paths.output_dir={out}",
+                                f"paths.log_dir={tmp_path}", *overrides], task=task)
+        return cfg, dispatch(cfg)
+
+    return _run
