@@ -34,7 +34,8 @@ def run(cfg: DictConfig) -> Path:
 
         seconds = median_seconds(forward, repeats=b.repeats, warmup=b.warmup)
         results[f"imgs_per_s_{key}"] = round(b.batch_size / seconds, 2)
-    results["throughput_ratio_msff_over_resnet50"] = round(results["imgs_per_s_msff"] / results["imgs_per_s_resnet50"], 3)
+    ratio = results["imgs_per_s_msff"] / results["imgs_per_s_resnet50"]
+    results["throughput_ratio_msff_over_resnet50"] = round(ratio, 3)
     results["params_ratio_msff_over_resnet50"] = round(results["params_msff"] / results["params_resnet50"], 3)
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     results["targets"] = {"params_msff_max": 12_000_000, "throughput_ratio_min": 1.5}

@@ -29,7 +29,8 @@ def run(cfg: DictConfig) -> Path:
             top_p, top_i = probs.topk(min(3, probs.shape[1]), dim=1)
             for (path, _), p, i in zip(chunk, top_p.tolist(), top_i.tolist()):
                 names = [module.class_names[k] for k in i]
-                rows.append([str(path), names[0], f"{p[0]:.4f}", ";".join(f"{n}:{q:.3f}" for n, q in zip(names, p)), ""])
+                top3 = ";".join(f"{n}:{q:.3f}" for n, q in zip(names, p))
+                rows.append([str(path), names[0], f"{p[0]:.4f}", top3, ""])
     rows += [[str(path), "", "", "", reason] for path, reason in failed]
     out = Path(cfg.output) if cfg.get("output") else Path(cfg.paths.output_dir) / "predictions.csv"
     write_csv_atomic(out, ["file", "prediction", "confidence", "top3", "error"], rows)

@@ -24,7 +24,7 @@ class TransformedDataset(Dataset):
         if "mask" in sample:
             out = self.transform(image=sample["image"], mask=sample["mask"])
             mask = out["mask"]
-            sample["mask"] = mask.long() if isinstance(mask, torch.Tensor) else torch.from_numpy(np.asarray(mask)).long()
+            sample["mask"] = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask).long()
         else:
             out = self.transform(image=sample["image"])
         sample["image"] = out["image"]

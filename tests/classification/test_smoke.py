@@ -1,14 +1,17 @@
 """Every classification model config runs one tiny fit/val/test step on synthetic data."""
 
 import json
+from pathlib import Path
 
 import pytest
+
+TINY = ["data.options.image_size=32", "data.image_size=32", "data.batch_size=4", "data.num_workers=0"]
 
 
 @pytest.mark.parametrize("model", ["msff_ecomnet", "msff_base", "msff_msp", "msff_iasm"])
 def test_model_config_runs_one_step(run_project, model):
-    cfg, results = run_project("classification", [f"model={model}", "data.options.image_size=32",
-                                                   "data.image_size=32", "data.batch_size=4", "data.num_workers=0"])
+    cfg, results = run_project("classification", [f"model={model}", *TINY])
     assert "final/test/acc" in results and 0.0 <= results["final/test/acc"] <= 1.0
-    saved = json.loads((cfg.paths.output_dir and __import__("pathlib").Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert saved["final/test/acc"] == pytest.approx(results["final/test/acc"])
+    assert (Path(cfg.paths.output_dir) / "confusion_matrix.png").is_file()

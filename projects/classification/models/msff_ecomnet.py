@@ -21,7 +21,8 @@ class MSFFEComNet(nn.Module):
                  use_iasm: bool = True, dropout: float = 0.2, in_chans: int = 3) -> None:
         super().__init__()
         block = MSPConv if use_msp else PlainConv
-        self.stem = nn.Sequential(ConvBNAct(in_chans, stem_width // 2, 3, 2), ConvBNAct(stem_width // 2, stem_width, 3, 2))
+        half = stem_width // 2
+        self.stem = nn.Sequential(ConvBNAct(in_chans, half, 3, 2), ConvBNAct(half, stem_width, 3, 2))
         stages: list[nn.Module] = []
         cin = stem_width
         for i, (width, depth) in enumerate(zip(widths, depths)):
@@ -34,7 +35,8 @@ class MSFFEComNet(nn.Module):
             cin = width
         self.stages = nn.Sequential(*stages)
         self.num_features = cin
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+                                  nn.Linear(cin, num_classes))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x))

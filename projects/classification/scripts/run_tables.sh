@@ -5,9 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 seeds=("${@:-1 2}")
-models=(msff_ecomnet resnet50 mobilenetv3_large_100 efficientnet_b0 msff_base msff_msp msff_iasm)
+# Table 3 (baselines) for every seed first, then Table 2 (ablations): the most important rows land first.
+table3=(msff_ecomnet resnet50 mobilenetv3_large_100 efficientnet_b0)
+table2=(msff_base msff_msp msff_iasm)
+for models in "${table3[*]}" "${table2[*]}"; do
 for seed in ${seeds[@]}; do
-  for model in "${models[@]}"; do
+  for model in $models; do
     dir="runs/classification/tables/${model}-s${seed}"
     if [[ -f "$dir/metrics.json" ]]; then echo "skip $dir (done)"; continue; fi
     rm -rf "$dir"
@@ -15,4 +18,5 @@ for seed in ${seeds[@]}; do
     .venv/bin/python -m shared train classification experiment=fashion_top15 "model=$model" "seed=$seed" \
       "hydra.run.dir=$dir" logger=csv callbacks.progress_bar=null
   done
+done
 done
