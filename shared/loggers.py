@@ -30,3 +30,9 @@ def log_config(trainer, cfg: DictConfig) -> None:
 
 def wandb_loggers(trainer) -> list[WandbLogger]:
     return [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
+
+
+def finish_loggers(trainer) -> None:
+    """Close W&B runs so offline files are complete and a next run in this process gets its own run."""
+    for logger in wandb_loggers(trainer):
+        logger.experiment.finish()

@@ -14,7 +14,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from shared.errors import ConfigError, EcomvisionError
-from shared.loggers import build_loggers, log_config
+from shared.loggers import build_loggers, finish_loggers, log_config
 
 
 def run_task(cfg: DictConfig) -> Any:
@@ -75,6 +75,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             selected = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
             results.update({f"best/{k}": v for k, v in selected[0].items()})
             results["best_checkpoint"] = best  # type: ignore[assignment]
+    finish_loggers(trainer)
     write_metrics(run_dir, results)
     return results
 
@@ -90,6 +91,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise ConfigError(f"checkpoint not found: {ckpt}")
     trainer = build_trainer(cfg, run_dir)
     out = trainer.test(module, datamodule=datamodule, ckpt_path=ckpt)
+    finish_loggers(trainer)
     results = {f"test/{k.split('/', 1)[-1]}" if not k.startswith("test/") else k: v for k, v in out[0].items()}
     write_metrics(run_dir, results)
     return results
