@@ -25,6 +25,20 @@ def median_seconds(fn: Callable[[], Any], repeats: int = 5, warmup: int = 2) -> 
     return statistics.median(times)
 
 
+def interleaved_seconds(fns: dict[str, Callable[[], Any]], repeats: int = 5, warmup: int = 2) -> dict[str, float]:
+    """Median seconds per function, timing them in turn each round so that noise is shared fairly."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

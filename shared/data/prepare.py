@@ -96,6 +96,9 @@ def main(argv: list[str]) -> int:
     from shared.data.datasets import discover
 
     discover()
+    # Run as ``python -m shared.data.prepare`` this file is ``__main__``: use the registry that the
+    # auto-discovered modules (e.g. shared/data/ccp.py) registered into.
+    from shared.data.prepare import PREPARERS
     if not argv or argv[0] in ("", "-h", "--help"):
         print(f"usage: make data DATASET=<name>   (names: {', '.join(PREPARERS.names())})")
         return 2

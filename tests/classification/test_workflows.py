@@ -47,6 +47,20 @@ def test_predict_writes_csv_and_lists_unreadable_files(run_project, tmp_path):
     assert all(0 <= float(r["confidence"]) <= 1 for r in good)
     assert [r["file"].endswith("broken.jpg") for r in rows if r["error"]] == [True]
 
+    _, evaluated = run_project("classification", [*TINY, f"ckpt_path={ckpt}"], task="eval")
+    assert 0 <= evaluated["test/acc"] <= 1 and "test/f1" in evaluated
+
+
+def test_eval_and_predict_without_checkpoint_are_clear_errors(run_project):
+    import pytest
+
+    from shared.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="eval needs a checkpoint: pass CKPT="):
+        run_project("classification", TINY, task="eval")
+    with pytest.raises(ConfigError, match="checkpoint not found: /nope.ckpt"):
+        run_project("classification", [*TINY, "ckpt_path=/nope.ckpt", "input=/tmp"], task="predict")
+
 
 def test_bench_writes_the_issue_keys(run_project, tmp_path):
     out = tmp_path / "bench.json"
