@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from hydra.errors import InstantiationException
 from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -52,10 +53,21 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
 
 
 def build_components(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule]:
-    datamodule = instantiate(cfg.datamodule, _recursive_=False)
+    datamodule = _instantiate(cfg.datamodule)
     datamodule.prepare_data()  # validates folders and split files before any run output is written
-    module = instantiate(cfg.module, _recursive_=False)
+    module = _instantiate(cfg.module)
     return datamodule, module
+
+
+def _instantiate(spec: DictConfig) -> Any:
+    """Hydra wraps whatever a constructor raises; a user-facing error (e.g. a missing weights file)
+    is re-raised as itself so that the CLI prints its one-line message."""
+    try:
+        return instantiate(spec, _recursive_=False)
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, EcomvisionError):
+            raise exc.__cause__ from None
+        raise
 
 
 def train(cfg: DictConfig) -> dict[str, float]:

@@ -1,0 +1,1 @@
+"""semiseg: MvpMatch (hierarchical thresholds + historical ensemble) on top of UniMatch V2."""

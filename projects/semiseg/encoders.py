@@ -1,0 +1,74 @@
+"""Encoders returning four feature maps: a DINOv2 ViT (timm) or any timm ``features_only`` CNN.
+
+ViT: ``forward_intermediates`` on blocks ``layers`` (default [2, 5, 8, 11]), final norm applied to
+each, class token dropped, as (B, C, H/14, W/14) maps. CNN: the last four pyramid levels.
+Pretrained weights come only from local files through :mod:`shared.weights` (a Meta DINOv2 ``.pth``
+such as ``dinov2_vits14_pretrain.pth``, a timm ``.safetensors``, or ``hf-hub:timm/<name>`` in the
+local Hugging Face cache); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import timm
+import torch
+from torch import nn
+
+from shared.weights import load_state_dict, resolve_weights
+
+
+class ViTEncoder(nn.Module):
+    kind = "vit"
+
+    def __init__(self, arch: str = "vit_small_patch14_dinov2", layers: Sequence[int] = (2, 5, 8, 11),
+                 img_size: int = 518, **vit_kwargs) -> None:
+        super().__init__()
+        self.vit = timm.create_model(arch, pretrained=False, num_classes=0, img_size=img_size,
+                                     dynamic_img_size=True, **vit_kwargs)
+        self.layers = list(layers)
+        depth = len(self.vit.blocks)
+        if any(not 0 <= i < depth for i in self.layers):
+            raise ValueError(f"model.layers {self.layers} out of range for {arch} with {depth} blocks")
+        self.channels = [self.vit.embed_dim] * len(self.layers)
+        self.patch_size = self.vit.patch_embed.patch_size[0]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.vit.forward_intermediates(x, indices=self.layers, norm=True, output_fmt="NCHW",
+                                              intermediates_only=True)
+
+    def load_pretrained(self, source: str) -> None:
+        """Meta DINOv2 .pth or timm weights; timm's filter drops ``mask_token`` and resamples pos-embed."""
+        from timm.models.vision_transformer import checkpoint_filter_fn
+
+        path = resolve_weights(source, what=f"the DINOv2 encoder ({type(self.vit).__name__})")
+        state = checkpoint_filter_fn(load_state_dict(path), self.vit)
+        missing, unexpected = self.vit.load_state_dict(state, strict=False)
+        if missing:
+            raise ValueError(f"{path}: {len(missing)} encoder tensors missing, e.g. {missing[:4]}; "
+                             f"is it a DINOv2 checkpoint of this size?")
+
+
+class CNNEncoder(nn.Module):
+    kind = "cnn"
+
+    def __init__(self, arch: str = "resnet18", out_indices: Sequence[int] = (1, 2, 3, 4)) -> None:
+        super().__init__()
+        self.net = timm.create_model(arch, pretrained=False, features_only=True, out_indices=tuple(out_indices))
+        self.channels = list(self.net.feature_info.channels())
+        self.patch_size = 1
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return list(self.net(x))
+
+    def load_pretrained(self, source: str) -> None:
+        from shared.weights import load_pretrained
+
+        load_pretrained(self.net, source, what=f"the {type(self.net).__name__} encoder")
+
+
+def build_encoder(arch: str, pretrained: str | None = None, **kwargs) -> nn.Module:
+    encoder: nn.Module = ViTEncoder(arch, **kwargs) if arch.startswith("vit") else CNNEncoder(arch, **kwargs)
+    if pretrained:
+        encoder.load_pretrained(pretrained)  # type: ignore[operator]
+    return encoder

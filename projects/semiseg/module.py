@@ -1,0 +1,162 @@
+"""One LightningModule for the supervised baseline, UniMatch V2 and MvpMatch (and its ablations).
+
+The method is configuration (``configs/semiseg/method/*.yaml``):
+
+* ``semi: false`` -> supervised (labelled CE only);
+* ``thresholds`` / ``weights`` / ``weighting`` -> the unsupervised term: UniMatch V2 is one level
+  (0.95, weight 1), MvpMatch three levels (0.85 / 0.90 / 0.95, weights 0.1 / 0.2 / 0.7, nested);
+* ``mu`` > 0 with a ``HistoricalCheckpointQueue`` callback -> the historical-ensemble term.
+
+The EMA teacher (``self.teacher``) and the queue (``self.history``) are owned by the shared callbacks
+(``shared/callbacks``) and attached to the module; they are never in ``self.parameters()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from projects.semiseg.evaluation import SegEvaluator
+from projects.semiseg.losses import check_levels, hierarchical_masked_ce, masked_ce, supervised_ce
+from projects.semiseg.model import backbone_and_head_params, build_model
+from projects.semiseg.pseudo_labels import (
+    PseudoLabels,
+    cutmix,
+    cutmix_labels,
+    historical_pseudo_labels,
+    teacher_pseudo_labels,
+)
+from projects.semiseg.stats import pseudo_label_stats
+from shared.errors import ConfigError
+
+
+def _plain(cfg: DictConfig | dict) -> dict[str, Any]:
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)  # type: ignore
+
+
+class SemiSegModule(pl.LightningModule):
+    teacher: nn.Module | None = None        # attached by shared.callbacks.EMATeacher
+    history: Any = None                     # attached by shared.callbacks.HistoricalCheckpointQueue
+
+    def __init__(self, model: DictConfig | dict, num_classes: int, method: DictConfig | dict,
+                 optim: DictConfig | dict, seed: int = 0) -> None:
+        super().__init__()
+        model, method, optim = _plain(model), _plain(method), _plain(optim)
+        if method.get("semi", True):
+            try:
+                check_levels(method["thresholds"], method["weights"], method.get("weighting", "nested"))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
+        if method.get("mu", 0) < 0:
+            raise ConfigError(f"method.mu must be >= 0, got {method['mu']}")
+        self.save_hyperparameters({"model": model, "num_classes": num_classes, "method": method,
+                                   "optim": optim, "seed": seed})
+        self.method = method
+        self.net = build_model(model, num_classes)
+        self.class_names = [str(i) for i in range(num_classes)]
+        self.evaluator = SegEvaluator(num_classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    # -- training -----------------------------------------------------------------------------------
+    def training_step(self, batch: dict[str, dict[str, torch.Tensor]], batch_idx: int) -> torch.Tensor:
+        m, x = self.method, batch["labeled"]
+        loss_x = supervised_ce(self.net(x["image"]), x["mask"])
+        if not m.get("semi", True):
+            self.log_losses(len(x["image"]), loss=loss_x, loss_x=loss_x)
+            return loss_x
+        u = batch["unlabeled"]
+        teacher = teacher_pseudo_labels(self.require_teacher(), u["weak"], u["ignore"])
+        history = historical_pseudo_labels(self.history, u["weak"], u["ignore"]) if m["mu"] > 0 else None
+        strong = torch.cat([cutmix(u["strong1"], u["box1"]), cutmix(u["strong2"], u["box2"])])
+        pred_s1, pred_s2 = self.net(strong, comp_drop=True, generator=self.dropout_generator()).chunk(2)
+        views = [(pred_s1, u["box1"]), (pred_s2, u["box2"])]
+        loss_u_multi = sum(hierarchical_masked_ce(p, cutmix_labels(teacher, box), m["thresholds"], m["weights"],
+                                                  m["weighting"]) for p, box in views) / 2
+        loss_u_prev = sum(masked_ce(p, cutmix_labels(history, box), m["history_threshold"])
+                          for p, box in views) / 2 if history is not None else torch.zeros_like(loss_x)
+        loss = (loss_x + loss_u_multi + m["mu"] * loss_u_prev) / 2
+        self.log_losses(len(x["image"]), loss=loss, loss_x=loss_x, loss_u=loss_u_multi, loss_u_prev=loss_u_prev)
+        self.log_pseudo_label_stats(teacher, history)
+        return loss
+
+    def require_teacher(self) -> nn.Module:
+        if self.teacher is None:
+            raise ConfigError(f"method {self.method.get('name')!r} needs the EMA teacher: add the "
+                              f"shared.callbacks.EMATeacher callback (callbacks.ema_teacher)")
+        return self.teacher
+
+    def dropout_generator(self) -> torch.Generator:
+        """Complementary-dropout randomness from (seed, step, rank): reproducible and resume-exact."""
+        g = torch.Generator()
+        step_seed = (self.hparams.seed * 1_000_003 + self.global_step) * 64 + self.global_rank
+        return g.manual_seed(step_seed)
+
+    def log_losses(self, batch_size: int, **losses: torch.Tensor) -> None:
+        self.log_dict({f"train/{k}": v.detach() for k, v in losses.items()}, prog_bar=True, batch_size=batch_size)
+
+    def log_pseudo_label_stats(self, teacher: PseudoLabels, history: PseudoLabels | None) -> None:
+        stats = pseudo_label_stats(teacher, history, self.method["thresholds"])
+        self.log_dict({f"train/{k}": v for k, v in stats.items()}, batch_size=len(teacher.label))
+
+    # -- evaluation: student and teacher, val and test ------------------------------------------------
+    def _models(self) -> dict[str, nn.Module]:
+        models: dict[str, nn.Module] = {"student": self.net}
+        if self.teacher is not None:
+            models["teacher"] = self.teacher
+        return models
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.evaluator.update("val", self._models(), batch["image"], batch["mask"])
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.evaluator.update("test", self._models(), batch["image"], batch["mask"])
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict(self.evaluator.compute("val", self.class_names), prog_bar=False, sync_dist=False)
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(self.evaluator.compute("test", self.class_names), sync_dist=False)
+        self.evaluator.save_confusion("test", self.trainer, self.class_names)
+
+    def on_fit_start(self) -> None:
+        classes = getattr(self.trainer.datamodule, "classes", None)
+        if classes:
+            self.class_names = list(classes)
+
+    def on_test_start(self) -> None:
+        self.on_fit_start()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["class_names"] = self.class_names
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.class_names = checkpoint.get("class_names", self.class_names)
+
+    # -- optimisation (UniMatch V2: AdamW, two groups, poly 0.9 per step) -----------------------------
+    def configure_optimizers(self) -> dict[str, Any]:
+        cfg = self.hparams.optim
+        lr = scaled_lr(cfg, self.trainer)
+        backbone, head = backbone_and_head_params(self.net)
+        optimizer = torch.optim.AdamW([{"params": backbone, "lr": lr},
+                                       {"params": head, "lr": lr * cfg["lr_multi"]}],
+                                      lr=lr, betas=tuple(cfg.get("betas", (0.9, 0.999))),
+                                      weight_decay=cfg["weight_decay"])
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        power = float(cfg.get("poly_power", 0.9))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: max(0.0, 1 - i / total) ** power)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def scaled_lr(cfg: dict[str, Any], trainer: pl.Trainer) -> float:
+    """lr x (global batch / reference batch) when ``optim.scale_lr_with_batch`` (UniMatch V2 issues #16/#29)."""
+    if not cfg.get("scale_lr_with_batch", False):
+        return float(cfg["lr"])
+    batch = int(getattr(trainer.datamodule, "cfg", {}).get("batch_size", 1))  # type: ignore[union-attr]
+    global_batch = batch * trainer.world_size * trainer.accumulate_grad_batches
+    return float(cfg["lr"]) * global_batch / float(cfg["reference_batch"])

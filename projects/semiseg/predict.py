@@ -1,0 +1,84 @@
+"""``make predict PROJECT=semiseg CKPT=... INPUT=folder/ [OUT=folder/]``: a class-index mask and a
+colour overlay per image, plus ``predictions.csv`` (unreadable files are listed with their reason).
+
+The EMA teacher stored in the checkpoint is used when there is one (that is the model UniMatch V2
+and MvpMatch report), else the student. Images are predicted at ``data.eval_size`` (long side) and
+the logits resized back to the original size.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+from PIL import Image
+from torch import nn
+
+from projects.semiseg.module import SemiSegModule
+from projects.semiseg.transforms import eval_view
+from shared.predict import load_images, require_checkpoint, require_input_folder, write_csv_atomic
+
+
+def palette(n: int) -> np.ndarray:
+    """A fixed colour per class (0 = black background)."""
+    rng = np.random.default_rng(12345)
+    colours = rng.integers(40, 256, size=(max(n, 1), 3), dtype=np.uint8)
+    colours[0] = 0
+    return colours
+
+
+def load_for_inference(ckpt: Path) -> tuple[SemiSegModule, nn.Module]:
+    """The module (pretrained weights not re-read: the checkpoint has them) and the model to run."""
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    hparams = state["hyper_parameters"]
+    model_cfg = {**hparams["model"], "pretrained": None}
+    module = SemiSegModule.load_from_checkpoint(ckpt, map_location="cpu", model=model_cfg).eval()
+    teacher_state = next((v["teacher"] for k, v in state.get("callbacks", {}).items()
+                          if k.startswith("EMATeacher") and v.get("teacher")), None)
+    if teacher_state is None:
+        return module, module.net
+    teacher = copy.deepcopy(module.net)
+    teacher.load_state_dict(teacher_state)
+    return module, teacher.eval()
+
+
+@torch.no_grad()
+def predict_mask(model: nn.Module, image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    x = eval_view(size)(image=image, mask=np.zeros((h, w), dtype=np.uint8))["image"][None]
+    logits = model(x)
+    scale = size / max(h, w)
+    valid = logits[:, :, : round(h * scale), : round(w * scale)]       # drop the padding (top-left layout)
+    return F.interpolate(valid, size=(h, w), mode="bilinear", align_corners=False).argmax(1)[0].numpy()
+
+
+def overlay(image: np.ndarray, mask: np.ndarray, colours: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    coloured = colours[mask]
+    blend = image.astype(np.float32) * (1 - alpha) + coloured.astype(np.float32) * alpha
+    return np.where(mask[..., None] > 0, blend, image).astype(np.uint8)
+
+
+def run(cfg: DictConfig) -> Path:
+    ckpt = require_checkpoint(cfg)
+    files = require_input_folder(cfg)
+    module, model = load_for_inference(ckpt)
+    out = Path(cfg.output) if cfg.get("output") else Path(cfg.paths.output_dir) / "predictions"
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    (out / "overlays").mkdir(parents=True, exist_ok=True)
+    colours = palette(len(module.class_names))
+    images, failed = load_images(files)
+    rows: list[list] = []
+    for path, image in images:
+        mask = predict_mask(model, image, int(cfg.data.eval_size)).astype(np.uint8)
+        Image.fromarray(mask, mode="L").save(out / "masks" / f"{path.stem}.png")
+        Image.fromarray(overlay(image, mask, colours)).save(out / "overlays" / f"{path.stem}.jpg", quality=90)
+        present = [module.class_names[i] for i in np.unique(mask) if i < len(module.class_names)]
+        rows.append([str(path), f"masks/{path.stem}.png", ";".join(present), ""])
+    rows += [[str(path), "", "", reason] for path, reason in failed]
+    write_csv_atomic(out / "predictions.csv", ["file", "mask", "classes", "error"], rows)
+    print(f"{len(images)} images segmented, {len(failed)} unreadable -> {out}")
+    return out

@@ -1,0 +1,100 @@
+"""``make bench PROJECT=variational_seg``: speed and accuracy against scikit-image's ``chan_vese`` on
+the same GrabCut images at the working resolution, in one run; plus batched throughput at 256^2.
+
+* ours: the full pipeline per image (resize, D_G, weights, ADMM, upsample), tuned ``wbh`` parameters;
+* ``chan_vese``: only the level-set call on the grey working-size image (mu = ``bench.skimage_mu``,
+  initialised +1 on the same marker disks), so the comparison favours scikit-image;
+* ``mean_iterations_<model>``: the ADMM stopping k of each model on those images;
+* ``batched_imgs_per_s``: B images of 256^2 solved as one batch on the benchmark device.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+from skimage.segmentation import chan_vese
+
+from projects.variational_seg.data import build_dataset
+from projects.variational_seg.markers import points_to_mask, scale_points
+from projects.variational_seg.params import resolve_params
+from projects.variational_seg.pipeline import image_tensor, set_threads, to_working, upsample
+from projects.variational_seg.pipeline import segment as run_segment
+from projects.variational_seg.protocol import score
+from projects.variational_seg.solver import disks, solve
+from shared.bench import device_name, write_results
+
+
+def skimage_chan_vese(image: np.ndarray, points: np.ndarray, max_side: int, mu: float) -> tuple[np.ndarray, float]:
+    """(probability-like mask at image resolution, seconds of the chan_vese call)."""
+    x, m = to_working(image, points, max_side)
+    grey = x[0].mean(0).numpy().astype(np.float64)
+    init = np.where(disks(m, max(3, round(0.03 * min(grey.shape))))[0].numpy() > 0, 1.0, -1.0)
+    start = time.perf_counter()
+    seg = chan_vese(grey, mu=mu, init_level_set=init)
+    seconds = time.perf_counter() - start
+    if seg[m[0].numpy()].mean() < 0.5:  # the returned phase is {phi > 0}: flip if it misses the markers
+        seg = ~seg
+    return upsample(torch.from_numpy(seg.astype(np.float32)), image.shape[:2]), seconds
+
+
+def batched_throughput(samples: list[dict[str, Any]], cfg: DictConfig, device: str) -> float:
+    """Images per second for one batch of ``bench.batch_size`` GrabCut images resized to 256^2."""
+    size = int(cfg.bench.batch_image_size)
+    xs, ms = [], []
+    for s in samples[: int(cfg.bench.batch_size)]:
+        xs.append(F.interpolate(image_tensor(s["image"]), size=(size, size), mode="area"))
+        pts = scale_points(s["points"], s["image"].shape[:2], (size, size))
+        ms.append(torch.from_numpy(points_to_mask(pts, (size, size)))[None])
+    x, m = torch.cat(xs).to(device), torch.cat(ms).to(device)
+    params = resolve_params({"name": "wbh"}, cfg.data.solver, cfg.data.tuned)
+    solve(x, m, params)  # warm-up
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    solve(x, m, params)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return len(x) / (time.perf_counter() - start)
+
+
+def run(cfg: DictConfig) -> Path:
+    set_threads(cfg.working)
+    max_side = int(cfg.working.max_side)
+    dataset = build_dataset(cfg.data, cfg.markers, cfg.seed, split=cfg.bench.split)
+    samples = [dataset[i] for i in range(min(len(dataset), int(cfg.bench.get("limit") or len(dataset))))]
+    images, points = [s["image"] for s in samples], [s["points"] for s in samples]
+    results: dict[str, Any] = {"data": cfg.data.name, "split": cfg.bench.split, "n_images": len(samples),
+                               "max_side": max_side, "markers": f"{cfg.markers.source} k={cfg.markers.k}"}
+    names = ("wbh", "rci", "tv")
+    params = {n: resolve_params({"name": n}, cfg.data.solver, cfg.data.tuned) for n in names}
+    per_model: dict[str, list] = {n: [] for n in names}
+    cv = []
+    for im, pt in zip(images, points):  # per image in turn, so machine noise hits every method alike
+        for name in names:
+            per_model[name].append(run_segment([im], [pt], params[name], max_side)[0])
+        cv.append(skimage_chan_vese(im, pt, max_side, float(cfg.bench.skimage_mu)))
+    for name in names:
+        results[f"mean_iterations_{name}"] = round(float(np.mean([s.iterations for s in per_model[name]])), 2)
+        results[f"dsc_{name}"] = round(float(np.mean([score(s.prob, x)["dsc"]
+                                                       for s, x in zip(per_model[name], samples)])), 4)
+    results["s_per_image_ours"] = round(float(np.mean([s.seconds for s in per_model["wbh"]])), 4)
+    results["s_per_image_skimage_chan_vese"] = round(float(np.mean([c[1] for c in cv])), 4)
+    results["speedup_vs_skimage"] = round(results["s_per_image_skimage_chan_vese"] / results["s_per_image_ours"], 3)
+    results["dsc_ours"] = results["dsc_wbh"]
+    results["mean_iterations_ours"] = results["mean_iterations_wbh"]
+    results["dsc_skimage_chan_vese"] = round(float(np.mean([score(c[0], s)["dsc"] for c, s in zip(cv, samples)])), 4)
+    results["skimage_mu"] = float(cfg.bench.skimage_mu)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    results["batched_imgs_per_s"] = round(batched_throughput(samples, cfg, device), 2)
+    results["batched_setting"] = f"batch {cfg.bench.batch_size} x {cfg.bench.batch_image_size}^2 on {device_name()}"
+    if device != "cuda":
+        results["gpu_imgs_per_s_256"] = "not measured (no GPU on the benchmark machine)"
+    results["targets"] = {"speedup_vs_skimage_min": 10, "mean_iterations_ours_max": 50,
+                          "gpu_imgs_per_s_256_min": 200}
+    return write_results(cfg.bench.output, results)

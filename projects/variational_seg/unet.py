@@ -1,0 +1,163 @@
+"""U-Net baseline that receives the same marker information as the variational models: input =
+RGB + the normalised geodesic distance D_G from the clicks (4 channels) at a fixed square size.
+
+Trained (``make train PROJECT=variational_seg model=unet``) on synthetic products + CCP subject masks
+(``mask > 0``) with 1..k_max simulated clicks each; never on GrabCut. Evaluated like the solver
+(``make eval ... model=unet CKPT=<run>/checkpoints/last.ckpt``); its "iterations" column is 1 (one
+forward pass).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader, TensorDataset
+
+from projects.variational_seg.geodesic import geodesic_distance
+from projects.variational_seg.markers import points_to_mask, scale_points, simulate_markers
+from projects.variational_seg.pipeline import image_tensor, set_threads, upsample
+from projects.variational_seg.protocol import format_points, score
+from shared.data.datasets import create_dataset
+from shared.errors import ConfigError
+from shared.loggers import finish_loggers
+from shared.tasks import build_trainer, write_metrics
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                         nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class UNet(nn.Module):
+    """Three-level U-Net: 4 -> c -> 2c -> 4c -> 8c (bottleneck) and back, one logit channel."""
+
+    def __init__(self, in_channels: int = 4, base: int = 16) -> None:
+        super().__init__()
+        c = base
+        self.enc = nn.ModuleList([_block(in_channels, c), _block(c, 2 * c), _block(2 * c, 4 * c)])
+        self.mid = _block(4 * c, 8 * c)
+        self.up = nn.ModuleList([nn.ConvTranspose2d(8 * c, 4 * c, 2, 2), nn.ConvTranspose2d(4 * c, 2 * c, 2, 2),
+                                 nn.ConvTranspose2d(2 * c, c, 2, 2)])
+        self.dec = nn.ModuleList([_block(8 * c, 4 * c), _block(4 * c, 2 * c), _block(2 * c, c)])
+        self.head = nn.Conv2d(c, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for enc in self.enc:
+            x = enc(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
+        x = self.mid(x)
+        for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
+            x = dec(torch.cat([up(x), skip], 1))
+        return self.head(x)[:, 0]
+
+
+def unet_input(image: np.ndarray, points: np.ndarray, size: int) -> torch.Tensor:
+    """(4, size, size): the image squashed to size x size and D_G from the scaled points."""
+    x = F.interpolate(image_tensor(image), size=(size, size), mode="area")
+    pts = scale_points(points, image.shape[:2], (size, size))
+    seeds = torch.from_numpy(points_to_mask(pts, (size, size)))[None]
+    return torch.cat([x[0], geodesic_distance(x, seeds, "mcp")], 0)
+
+
+class UNetModule(pl.LightningModule):
+    def __init__(self, base_channels: int = 16, image_size: int = 128, lr: float = 2e-3) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = UNet(4, base_channels)
+        self.rows: list[dict[str, Any]] = []
+        self.skipped: list[str] = []
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        logits = self.net(x)
+        prob = torch.sigmoid(logits)
+        dice = 1 - (2 * (prob * y).sum((1, 2)) + 1) / (prob.sum((1, 2)) + y.sum((1, 2)) + 1)
+        loss = F.binary_cross_entropy_with_logits(logits, y) + dice.mean()
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def on_test_start(self) -> None:
+        self.rows, self.skipped = [], []
+
+    def test_step(self, batch: list[dict[str, Any]], batch_idx: int) -> None:
+        size = int(self.hparams.image_size)
+        for sample in batch:
+            if "skip" in sample:
+                self.skipped.append(str(sample["id"]))
+                continue
+            start = time.perf_counter()
+            x = unet_input(sample["image"], sample["points"], size)[None].to(self.device)
+            prob = upsample(torch.sigmoid(self.net(x))[0], sample["image"].shape[:2])
+            seconds = time.perf_counter() - start
+            self.rows.append({"id": sample["id"], **score(prob, sample), "iterations": 1, "seconds": seconds,
+                              "markers": format_points(sample["points"]), "marker_px_working": len(sample["points"]),
+                              "undecided": float(((prob > 0.1) & (prob < 0.9)).mean())})
+            self.log("test/dsc", self.rows[-1]["dsc"], batch_size=1, on_epoch=True, on_step=False)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.parameters(), lr=float(self.hparams.lr), weight_decay=1e-4)
+
+
+def _training_arrays(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs (N, 4, S, S) and targets (N, S, S) from synthetic + CCP train images, clicks simulated."""
+    t = cfg.model.train
+    size = int(cfg.model.image_size)
+    rng = np.random.default_rng(cfg.seed)
+    sources: list[tuple[Any, int]] = [(create_dataset("synthetic", "train", sizes={"train": int(t.synthetic)},
+                                                      image_size=size), int(t.synthetic))]
+    if int(t.ccp) > 0:
+        ccp = create_dataset("ccp", "train", root=cfg.data.get("root"))
+        sources.append((ccp, min(int(t.ccp), len(ccp))))  # type: ignore[arg-type]
+    xs, ys = [], []
+    for dataset, n in sources:
+        for i in range(n):
+            s = dataset[i]
+            gt = np.asarray(s["mask"]) > 0
+            pts = simulate_markers(gt, int(rng.integers(1, int(t.k_max) + 1)), "random", cfg.seed, i)
+            if len(pts) == 0:
+                continue
+            xs.append(unet_input(s["image"], pts, size))
+            y = F.interpolate(torch.from_numpy(gt.astype(np.float32))[None, None], size=(size, size), mode="area")
+            ys.append((y[0, 0] > 0.5).float())
+    return torch.stack(xs), torch.stack(ys)
+
+
+def train_unet(cfg: DictConfig) -> dict[str, Any]:
+    set_threads(cfg.working)
+    pl.seed_everything(cfg.seed, workers=True)
+    run_dir = Path(cfg.paths.output_dir)
+    t = cfg.model.train
+    start = time.perf_counter()
+    x, y = _training_arrays(cfg)
+    print(f"U-Net training set: {len(x)} images ({time.perf_counter() - start:.0f} s to build)")
+    module = UNetModule(int(cfg.model.base_channels), int(cfg.model.image_size), float(t.lr))
+    loader = DataLoader(TensorDataset(x, y), batch_size=int(t.batch_size), shuffle=True)
+    trainer = build_trainer(OmegaConf.merge(cfg, {"trainer": {"max_epochs": int(t.epochs)}}), run_dir)
+    trainer.fit(module, train_dataloaders=loader)
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    trainer.save_checkpoint(ckpt)
+    finish_loggers(trainer)
+    results = {"train/loss": float(trainer.callback_metrics.get("train/loss", float("nan"))),
+               "train_images": len(x), "train_seconds": round(time.perf_counter() - start, 1), "checkpoint": str(ckpt)}
+    write_metrics(run_dir, results)
+    print(f"U-Net checkpoint -> {ckpt}")
+    return results
+
+
+def load_unet_module(cfg: DictConfig) -> UNetModule:
+    ckpt = cfg.get("ckpt_path")
+    if not ckpt or not Path(ckpt).is_file():
+        raise ConfigError(f"model=unet needs a trained checkpoint: CKPT=<run>/checkpoints/last.ckpt (got {ckpt}); "
+                          "train one with `make train PROJECT=variational_seg model=unet`")
+    set_threads(cfg.working)
+    return UNetModule.load_from_checkpoint(ckpt, map_location="cpu")

@@ -1,0 +1,42 @@
+"""GrabCut reader and protocol on the real files (skipped when ../shared/data is absent)."""
+
+import numpy as np
+import pytest
+
+from projects.variational_seg.protocol import ground_truth, marker_points
+from shared.data.datasets import create_dataset
+from shared.errors import ConfigError
+
+pytestmark = pytest.mark.realdata
+
+
+def test_grabcut_splits_and_samples(shared_data):
+    val = create_dataset("grabcut", "val", root=shared_data)
+    test = create_dataset("grabcut", "test", root=shared_data)
+    assert len(val) == 10 and len(test) == 40 and not set(val.names) & set(test.names)
+    with pytest.raises(ConfigError, match="no train split"):
+        create_dataset("grabcut", "train", root=shared_data)
+    sample = val[0]
+    assert sample["image"].shape[:2] == sample["mask"].shape == sample["scribbles_set1"].shape
+    assert set(np.unique(sample["mask"])) <= {0, 1, 255}
+    gt, _ = ground_truth(sample)
+    pts = marker_points(sample, "simulated", 3)
+    assert len(pts) == 3 and gt[pts[:, 0], pts[:, 1]].all()
+    scribbles = marker_points(sample, "scribbles_set1")
+    assert len(scribbles) > 10 and gt[scribbles[:, 0], scribbles[:, 1]].all()  # set 1 is always inside
+
+
+def test_bench_writes_the_issue_keys(run_project, shared_data, tmp_path):
+    out = tmp_path / "bench.json"
+    run_project("variational_seg", ["data=grabcut", "data.max_side=48", "bench.limit=2", "bench.batch_size=2",
+                                    "bench.batch_image_size=32", f"bench.output={out}"], task="bench")
+    import json
+
+    res = json.loads(out.read_text())
+    for key in ("s_per_image_ours", "s_per_image_skimage_chan_vese", "speedup_vs_skimage", "dsc_ours",
+                "dsc_skimage_chan_vese", "mean_iterations_ours", "mean_iterations_rci", "mean_iterations_tv",
+                "batched_imgs_per_s", "device"):
+        assert key in res, key
+    assert res["n_images"] == 2 and 0 <= res["dsc_ours"] <= 1 and res["batched_imgs_per_s"] > 0
+    assert res["speedup_vs_skimage"] == pytest.approx(
+        res["s_per_image_skimage_chan_vese"] / res["s_per_image_ours"], rel=1e-2)
