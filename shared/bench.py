@@ -40,7 +40,17 @@ def interleaved_seconds(fns: dict[str, Callable[[], Any]], repeats: int = 5, war
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
+    """Peak resident memory of this process so far, in MB.
+
+    Linux's ``VmHWM`` first: ``ru_maxrss`` survives ``execve``, so a child started from a large
+    parent would report the parent's peak instead of its own.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -120,7 +120,9 @@ class CCP(Dataset):
             raise ConfigError(f"ccp classes must be 'coarse' or 'full', got {classes!r}")
         ratio = str(ratio).replace("/", "_")
         if part != "all" and ratio not in RATIOS:
-            raise ConfigError(f"ccp label ratio {ratio!r} has no committed split; choose one of {RATIOS}")
+            raise ConfigError(f"ccp label ratio {ratio!r} has no committed split; choose one of {RATIOS} "
+                              f"(quote it on the command line: data.options.ratio='1_16' or 1/16, since "
+                              f"Hydra reads an unquoted 1_16 as the integer 116)")
         self.folder = require_dir(root / FOLDER, "ccp", HINT)
         full = read_full_classes(self.folder)
         self.lut = coarse_lut(full) if classes == "coarse" else None
