@@ -17,8 +17,29 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
             continue
         if name == "wandb" and os.environ.get("WANDB_MODE") == "disabled":
             continue
-        loggers.append(instantiate(spec, save_dir=str(run_dir)))
+        extra = {"tags": [*(spec.get("tags") or []), *run_tags(cfg)]} if name == "wandb" else {}
+        loggers.append(instantiate(spec, save_dir=str(run_dir), **extra))
     return loggers
+
+
+def run_tags(cfg: DictConfig) -> list[str]:
+    """``run_tags: {method: mvpmatch, seed: 0}`` (set by a sweep config) -> ["method:mvpmatch", "seed:0"].
+
+    The same keys stay in the logged config (``run_tags.method`` ...), which is what the W&B runs
+    table groups by; the tags make the runs filterable in the W&B search bar."""
+    tags = cfg.get("run_tags") or {}
+    return [f"{key}:{value}" for key, value in tags.items()]
+
+
+def log_summary(trainer, results: dict) -> None:
+    """Put metrics.json's numbers (``final/test/...``, ``best/test/...``, ``fit/...``) in the W&B run
+    summary, where the runs table and grouped panels read them (the two test loops both log under
+    ``test/...``, so the history alone cannot tell the final from the val-selected model)."""
+    if not trainer.is_global_zero:  # other ranks hold a DummyExperiment
+        return
+    summary = {k: v for k, v in results.items() if isinstance(v, (int, float))}
+    for logger in wandb_loggers(trainer):
+        logger.experiment.summary.update(summary)
 
 
 def log_config(trainer, cfg: DictConfig) -> None:

@@ -15,7 +15,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from shared.errors import ConfigError, EcomvisionError
-from shared.loggers import build_loggers, finish_loggers, log_config
+from shared.loggers import build_loggers, finish_loggers, log_config, log_summary
 
 
 def run_task(cfg: DictConfig) -> Any:
@@ -71,13 +71,20 @@ def _instantiate(spec: DictConfig) -> Any:
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit, then test the best checkpoint (val-selected) and the last weights; write metrics.json."""
-    pl.seed_everything(cfg.seed, workers=True)
+    """Fit, then test the best checkpoint (val-selected) and the last weights; write metrics.json.
+
+    Sweeps set ``skip_finished`` (a folder that already holds metrics.json is not trained again) and
+    ``resume_from_last`` (an interrupted run restarts from its checkpoints/last.ckpt)."""
     run_dir = Path(cfg.paths.output_dir)
+    done = finished_results(cfg, run_dir)
+    if done is not None:
+        print(f"skip {run_dir} (done)")
+        return done
+    pl.seed_everything(cfg.seed, workers=True)
     datamodule, module = build_components(cfg)
     trainer = build_trainer(cfg, run_dir)
     log_config(trainer, cfg)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg, run_dir))
     results: dict[str, float] = {f"fit/{k}": _item(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test_after_fit", True) and trainer.state.status.value == "finished":
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
@@ -87,9 +94,33 @@ def train(cfg: DictConfig) -> dict[str, float]:
             selected = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
             results.update({f"best/{k}": v for k, v in selected[0].items()})
             results["best_checkpoint"] = best  # type: ignore[assignment]
+    log_summary(trainer, results)
     finish_loggers(trainer)
     write_metrics(run_dir, results)
     return results
+
+
+def finished_results(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
+    """With ``skip_finished``: the results of a run folder that already holds a readable metrics.json
+    (written last, so its presence means the run finished), else None."""
+    path = run_dir / "metrics.json"
+    if not cfg.get("skip_finished", False) or not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # half-written: train again
+
+
+def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> str | None:
+    """``ckpt_path`` when given; else, with ``resume_from_last``, the run folder's checkpoints/last.ckpt."""
+    if cfg.get("ckpt_path"):
+        return cfg.ckpt_path
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if cfg.get("resume_from_last", False) and last.is_file():
+        print(f"resume {run_dir} from {last}")
+        return str(last)
+    return None
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:

@@ -74,6 +74,13 @@ COARSE: dict[str, list[str]] = {
 }
 
 
+def normalise_ratio(ratio: object) -> str:
+    """'1_16', '1/16' or the integer 116 -> '1_16'. Hydra (and YAML) read an unquoted ``1_16`` as the
+    integer 116 (underscores are digit separators); the four committed ratios stay unambiguous."""
+    text = str(ratio).replace("/", "_")
+    return {r.replace("_", ""): r for r in RATIOS}.get(text, text)
+
+
 def read_full_classes(folder: Path) -> list[str]:
     path = folder / "classes.csv"
     if not path.is_file():
@@ -118,11 +125,9 @@ class CCP(Dataset):
             raise ConfigError(f"ccp part must be all, labeled or unlabeled, got {part!r}")
         if classes not in ("coarse", "full"):
             raise ConfigError(f"ccp classes must be 'coarse' or 'full', got {classes!r}")
-        ratio = str(ratio).replace("/", "_")
+        ratio = normalise_ratio(ratio)
         if part != "all" and ratio not in RATIOS:
-            raise ConfigError(f"ccp label ratio {ratio!r} has no committed split; choose one of {RATIOS} "
-                              f"(quote it on the command line: data.options.ratio='1_16' or 1/16, since "
-                              f"Hydra reads an unquoted 1_16 as the integer 116)")
+            raise ConfigError(f"ccp label ratio {ratio!r} has no committed split; choose one of {RATIOS}")
         self.folder = require_dir(root / FOLDER, "ccp", HINT)
         full = read_full_classes(self.folder)
         self.lut = coarse_lut(full) if classes == "coarse" else None
