@@ -1,0 +1,1 @@
+"""Product image quality: accept/reject, a quality score and defect reasons, plus a folder audit."""

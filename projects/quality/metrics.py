@@ -1,0 +1,114 @@
+"""Quality metrics: accept/reject, per-defect F1, and score correlation (IQA conventions).
+
+* **Accept/reject**: the positive class is *reject* (a defective image), the class a platform wants
+  to catch. ``acc``, ``precision``, ``recall``, ``f1`` use the model's decision; ``auroc`` uses its
+  ``p_reject`` ranking (torchmetrics ``Binary*``).
+* **Defects**: F1 per defect (``MultilabelF1Score(average="none")``, threshold 0.5) and ``defect_f1``
+  = their macro mean over the defects the model covers (a defect with no prediction at all from a
+  model family, e.g. every defect for ``seed_cnn``, is reported as NaN / not covered).
+* **Score**: ``srcc`` = Spearman rho, ``plcc`` = Pearson r of the predicted score against the
+  continuous target **without a logistic fit** (pyiqa's benchmark convention), and
+  ``plcc_logistic`` = Pearson r after the 4-parameter VQEG logistic
+  ``f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2`` fitted on the same predictions
+  (pyiqa ``calculate_plcc(..., fit_scale="logistic_4params")``-style; NaN if the fit fails).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from scipy.optimize import OptimizeWarning, curve_fit
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryF1Score,
+    BinaryPrecision,
+    BinaryRecall,
+    MultilabelF1Score,
+)
+from torchmetrics.regression import PearsonCorrCoef, SpearmanCorrCoef
+
+
+def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
+    return (b1 - b2) / (1 + np.exp(-(x - b3) / abs(b4))) + b2
+
+
+def _logistic4_jac(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
+    """Analytic Jacobian: finite differences stall when a parameter starts at ~0 (e.g. b3 = mean x = 0)."""
+    s = 1 / (1 + np.exp(-(x - b3) / abs(b4)))
+    ds = s * (1 - s)
+    return np.stack([s, 1 - s, -(b1 - b2) * ds / abs(b4), -(b1 - b2) * ds * (x - b3) * np.sign(b4) / b4**2], axis=1)
+
+
+def plcc_logistic(pred: np.ndarray, target: np.ndarray) -> float:
+    """Pearson r after the VQEG 4-parameter logistic mapping of ``pred`` onto ``target``."""
+    pred, target = np.asarray(pred, np.float64), np.asarray(target, np.float64)
+    if len(pred) < 5 or np.std(pred) == 0 or np.std(target) == 0:
+        return float("nan")
+    p0 = [target.max(), target.min(), float(np.mean(pred)), float(np.std(pred)) or 1.0]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)
+            params, _ = curve_fit(logistic4, pred, target, p0=p0, jac=_logistic4_jac, maxfev=20000)
+    except (RuntimeError, ValueError, FloatingPointError):
+        return float("nan")
+    fitted = logistic4(pred, *params)
+    if np.std(fitted) == 0:
+        return float("nan")
+    return float(np.corrcoef(fitted, target)[0, 1])
+
+
+class QualityMetrics(nn.Module):
+    def __init__(self, defect_names: list[str], prefix: str = "") -> None:
+        super().__init__()
+        self.prefix, self.defect_names = prefix, list(defect_names)
+        self.binary = MetricCollection({"acc": BinaryAccuracy(), "precision": BinaryPrecision(),
+                                        "recall": BinaryRecall(), "f1": BinaryF1Score()})
+        self.auroc = BinaryAUROC()
+        with warnings.catch_warnings():  # "will save all targets and predictions in the buffer": intended
+            warnings.simplefilter("ignore", UserWarning)
+            self.srcc, self.plcc = SpearmanCorrCoef(), PearsonCorrCoef()
+        self.defect_f1 = MultilabelF1Score(len(self.defect_names), average="none", threshold=0.5)
+        self.covered = torch.zeros(len(self.defect_names), dtype=torch.bool)
+        self._scores: list[torch.Tensor] = []
+        self._targets: list[torch.Tensor] = []
+
+    def update(self, reject: torch.Tensor, p_reject: torch.Tensor, label: torch.Tensor, score: torch.Tensor,
+               score_target: torch.Tensor, p_defects: torch.Tensor | None = None,
+               defects: torch.Tensor | None = None) -> None:
+        """``reject``: the 0/1 decision; ``p_defects`` NaN in a column = defect not covered by the model."""
+        label = label.long()
+        self.binary.update(reject.float(), label)
+        self.auroc.update(p_reject.float(), label)
+        self.srcc.update(score.float(), score_target.float())
+        self.plcc.update(score.float(), score_target.float())
+        self._scores.append(score.detach().float().cpu())
+        self._targets.append(score_target.detach().float().cpu())
+        if p_defects is not None and defects is not None:
+            covered = ~torch.isnan(p_defects).any(dim=0).cpu()
+            self.covered |= covered
+            self.defect_f1.update(torch.nan_to_num(p_defects.float(), nan=0.0), defects.long())
+
+    def compute(self) -> dict[str, float]:
+        out = {k: float(v) for k, v in self.binary.compute().items()}
+        out["auroc"] = float(self.auroc.compute())
+        out["srcc"] = float(self.srcc.compute())
+        out["plcc"] = float(self.plcc.compute())
+        out["plcc_logistic"] = plcc_logistic(torch.cat(self._scores).numpy(), torch.cat(self._targets).numpy())
+        if self.covered.any():
+            per = self.defect_f1.compute().cpu()
+            for name, value, cov in zip(self.defect_names, per.tolist(), self.covered.tolist()):
+                out[f"f1_{name}"] = value if cov else math.nan
+            out["defect_f1"] = float(per[self.covered].mean())
+        return {f"{self.prefix}{k}": v for k, v in out.items()}
+
+    def reset(self) -> None:
+        for m in (self.binary, self.auroc, self.srcc, self.plcc, self.defect_f1):
+            m.reset()
+        self.covered = torch.zeros(len(self.defect_names), dtype=torch.bool)
+        self._scores, self._targets = [], []

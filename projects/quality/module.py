@@ -1,0 +1,160 @@
+"""The quality LightningModule for the three model families (``model.kind``).
+
+Training loss (learned families): ``BCE(reject)`` + ``w_defects * BCE(defects)`` (multi-label) +
+``w_score * MSE(sigmoid(score), SSIM target)``, each head only where the model has it (``seed_cnn``
+has the reject head only, as in the article). Every family exposes :meth:`predict_batch`, the one
+inference path used by test metrics, the audit and the benchmark:
+
+* ``p_reject`` (probability-like, ranks images for AUROC), ``reject`` (the decision),
+* ``score`` in [0, 1] (higher = better; ``seed_cnn``: ``1 - p_reject``), compared with SSIM by SRCC/PLCC,
+* ``p_defects`` (N, D) or None; NaN columns = defect not covered (classical).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+
+from projects.quality.metrics import QualityMetrics
+from projects.quality.models import count_parameters, create_model
+from projects.quality.models.classical import ClassicalIQA, to_uint8
+from shared.data.degradations import DEFECTS
+from shared.errors import ConfigError
+
+
+def _plain(cfg: DictConfig | dict) -> dict:
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)  # type: ignore
+
+
+class QualityModule(pl.LightningModule):
+    def __init__(self, model: DictConfig | dict, image_size: int | list[int],
+                 defect_names: list[str] | None = None, loss_weights: DictConfig | dict | None = None,
+                 decision_threshold: float = 0.5) -> None:
+        super().__init__()
+        model = _plain(model)
+        image_size = list(image_size) if not isinstance(image_size, int) else image_size
+        defect_names = list(defect_names or DEFECTS)
+        loss_weights = _plain(loss_weights or {"defects": 1.0, "score": 1.0})
+        self.save_hyperparameters({"model": model, "image_size": image_size, "defect_names": defect_names,
+                                   "loss_weights": loss_weights, "decision_threshold": decision_threshold})
+        self.kind = model["kind"]
+        self.defect_names = defect_names
+        self.net = create_model(model, image_size, defect_names)
+        self.val_metrics = QualityMetrics(defect_names, prefix="val/")
+        self.test_metrics = QualityMetrics(defect_names, prefix="test/")
+
+    @property
+    def trainable(self) -> bool:
+        return not isinstance(self.net, ClassicalIQA)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.net(images)
+
+    # ------------------------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def predict_batch(self, images: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        if isinstance(self.net, ClassicalIQA):
+            return self.net(images)
+        out = self.net(images)
+        p_reject = torch.sigmoid(out["reject"].float())
+        score = torch.sigmoid(out["score"].float()) if "score" in out else 1 - p_reject
+        p_defects = torch.sigmoid(out["defects"].float()) if "defects" in out else None
+        return {"p_reject": p_reject, "reject": p_reject > self.hparams.decision_threshold, "score": score,
+                "p_defects": p_defects}
+
+    # ------------------------------------------------------------------------------------- training
+    def _loss(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        w = self.hparams.loss_weights
+        losses = {"reject": F.binary_cross_entropy_with_logits(out["reject"], batch["label"].float())}
+        if "defects" in out:
+            losses["defects"] = w["defects"] * F.binary_cross_entropy_with_logits(out["defects"],
+                                                                                  batch["defects"].float())
+        if "score" in out:
+            losses["score"] = w["score"] * F.mse_loss(torch.sigmoid(out["score"]), batch["score"].float())
+        losses["loss"] = sum(losses.values())  # type: ignore[assignment]
+        return losses
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        losses = self._loss(self(batch["image"]), batch)
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=True, batch_size=len(batch["label"]))
+        return losses["loss"]
+
+    def _update(self, metrics: QualityMetrics, pred: dict, batch: dict[str, Any]) -> None:
+        metrics.update(pred["reject"], pred["p_reject"], batch["label"], pred["score"], batch["score"],
+                       pred["p_defects"], batch.get("defects"))
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        if self.trainable:
+            out = self(batch["image"])
+            self.log("val/loss", self._loss(out, batch)["loss"], prog_bar=True, batch_size=len(batch["label"]))
+        self._update(self.val_metrics, self.predict_batch(batch["image"]), batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict(_finite(self.val_metrics.compute()), prog_bar=False)
+        self.val_metrics.reset()
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._update(self.test_metrics, self.predict_batch(batch["image"]), batch)
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(_finite(self.test_metrics.compute()))
+        self.log("test/params_m", count_parameters(self.net) / 1e6)
+        self.test_metrics.reset()
+
+    # ------------------------------------------------------------------------------------ classical
+    def on_test_start(self) -> None:
+        """The classical model calibrates on the pristine photos of the train split (labels of
+        defects are never used), then saves its calibration next to the run for ``make audit``."""
+        if not isinstance(self.net, ClassicalIQA) or self.net.calibration is not None:
+            return
+        dm = self.trainer.datamodule
+        dm.setup("fit")
+        pristine: list[np.ndarray] = []
+        for batch in dm.train_dataloader():
+            keep = batch["label"] == 0
+            if keep.any():
+                pristine += to_uint8(batch["image"][keep])
+        self.net.fit_pristine(pristine)
+        if self.trainer.is_global_zero and self.trainer.default_root_dir:
+            path = self.net.save(Path(self.trainer.default_root_dir) / "classical_calibration.json",
+                                 self.hparams.image_size)
+            print(f"classical calibration ({len(pristine)} pristine train images) -> {path}")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if isinstance(self.net, ClassicalIQA):
+            checkpoint["classical_calibration"] = self.net.calibration
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if isinstance(self.net, ClassicalIQA):
+            self.net.calibration = checkpoint.get("classical_calibration")
+
+    def configure_optimizers(self) -> Any:
+        if not self.trainable:
+            raise ConfigError("model=classical has no learned weights and nothing to train: evaluate it with "
+                              "`make eval PROJECT=quality ARGS=\"model=classical data=bench\"`")
+        cfg = self.hparams.model["optim"]
+        optimizer = torch.optim.AdamW(self.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+        if cfg.get("schedule", "cosine") == "constant":  # the article: Adam, fixed learning rate
+            return optimizer
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = min(int(cfg.get("warmup_steps", 0)), total - 1)
+
+        def lr_factor(step: int) -> float:  # linear warm-up, then cosine to zero
+            if step < warmup:
+                return (step + 1) / max(1, warmup)
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _finite(values: dict[str, float]) -> dict[str, float]:
+    """Not-covered metrics (NaN) are left out of the logs instead of logged as NaN."""
+    return {k: v for k, v in values.items() if not math.isnan(v)}
