@@ -35,6 +35,10 @@ help:
 	@echo "make predict PROJECT=<p> CKPT=path INPUT=folder/     predictions for a folder of images"
 	@echo "make bench   PROJECT=<p>                              writes benchmarks/results/<p>.json"
 	@echo "make data    DATASET=<name>                           prepares split files for a real dataset"
+	@echo "make sweep   PROJECT=<p> SWEEP=<name> [ARGS=...]     a Hydra multirun config (resumable)"
+	@echo "make report  PROJECT=semiseg                          tables + plots from the sweep runs"
+	@echo "make select  IMAGE=photo.jpg POINTS='x,y;x,y' OUT=mask.png   variational_seg from clicks"
+	@echo "make audit   INPUT=folder/ CKPT=path [OUT=dir]        quality audit: audit.csv + HTML report"
 	@echo "make test                                             the whole offline test suite"
 
 $(STAMP): requirements.txt
