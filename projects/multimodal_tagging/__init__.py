@@ -1,0 +1,1 @@
+"""Weakly-supervised multi-label tagging from image + title + industry (dual-channel cross-attention)."""

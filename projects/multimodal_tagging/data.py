@@ -1,0 +1,146 @@
+"""The tagging datamodule: images + cached title token states + industry one-hot (+ precise tags),
+the seeded choice of precisely-labelled train items, and the title-parsed weak labels.
+
+The frozen text encoder runs once per split over the titles (cached on disk under
+``text.cache_dir``), so an epoch costs only the image encoder and the fusion layers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader, Dataset
+
+from projects.multimodal_tagging.schema import TagSchema, schema_for
+from projects.multimodal_tagging.text import encode_titles_cached, l2_normalise
+from projects.multimodal_tagging.weak.labels import WeakTable
+from projects.multimodal_tagging.weak.title import TitleParser
+from shared.augment import build_transforms
+from shared.data.datasets import SPLITS, create_dataset
+from shared.errors import DataError
+
+
+def read_metadata(raw: Dataset, name: str) -> dict[str, Any]:
+    """Titles, category levels and tags of every item (from ``records`` when the dataset has them,
+    else from the samples themselves, e.g. the synthetic generator)."""
+    records = getattr(raw, "records", None)
+    if records is None:
+        classes = getattr(raw, "classes", [])
+        records = []
+        for i in range(len(raw)):  # type: ignore[arg-type]
+            s = raw[i]
+            records.append({**s, "category": s.get("category", classes[s["label"]] if "label" in s else "")})
+    for key in ("title", "industry", "category", "tags"):
+        if records and key not in records[0]:
+            raise DataError(f"dataset {name!r} gives no {key!r} per item; the tagger needs title, industry, "
+                            f"category and tags")
+    return {"titles": ["" if r["title"] is None else str(r["title"]) for r in records],
+            "industry": [str(r["industry"]) for r in records], "category": [str(r["category"]) for r in records],
+            "tags": np.stack([np.asarray(r["tags"], dtype=np.float32) for r in records])}
+
+
+class TaggingDataset(Dataset):
+    def __init__(self, raw: Dataset, transform, tokens: torch.Tensor, mask: torch.Tensor, industry: np.ndarray,
+                 tags: np.ndarray | None, image_size: int, use_image: bool = True) -> None:
+        self.raw, self.transform, self.tokens, self.mask = raw, transform, tokens, mask
+        self.industry = torch.from_numpy(industry)
+        self.tags = None if tags is None else torch.from_numpy(tags)
+        self.image_size, self.use_image = image_size, use_image
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if self.use_image:
+            image = self.transform(image=self.raw[index]["image"])["image"]
+        else:  # text/industry-only models never decode images
+            image = torch.zeros(3, self.image_size, self.image_size)
+        out = {"image": image, "text_tokens": self.tokens[index], "text_mask": self.mask[index],
+               "industry": self.industry[index], "index": index}
+        if self.tags is not None:
+            out["tags"] = self.tags[index]
+        return out
+
+
+class TaggingDataModule(pl.LightningDataModule):
+    def __init__(self, data: DictConfig | dict, text: DictConfig | dict, weak: DictConfig | dict,
+                 use_image: bool = True, cache_dir: str | None = None) -> None:
+        super().__init__()
+        self.cfg = OmegaConf.create(data) if isinstance(data, dict) else data
+        self.text = OmegaConf.create(text) if isinstance(text, dict) else text
+        self.weak_cfg = OmegaConf.create(weak) if isinstance(weak, dict) else weak
+        self.use_image, self.cache_dir = use_image, cache_dir
+        self.schema: TagSchema = schema_for(self.cfg.dataset)
+        self.datasets: dict[str, TaggingDataset] = {}
+        self.weak: WeakTable | None = None
+        self.tag_names = list(self.schema.tags)
+
+    def _raw(self, split: str) -> Dataset:
+        opts = self.cfg.get("options")
+        options: dict[str, Any] = OmegaConf.to_container(opts, resolve=True) if opts is not None else {}  # type: ignore
+        return create_dataset(self.cfg.dataset, split, root=self.cfg.get("root"), **options)
+
+    def prepare_data(self) -> None:
+        """Fail fast (missing folder/split file/columns) before the Trainer starts."""
+        for split in SPLITS:
+            self._raw(split)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        size = int(self.cfg.image_size)
+        for split in SPLITS:
+            raw = self._raw(split)
+            meta = read_metadata(raw, self.cfg.dataset)
+            tokens, mask, pooled = encode_titles_cached(meta["titles"], self.text.get("path"),
+                                                        int(self.text.max_length), str(self.text.pooling),
+                                                        self.cache_dir)
+            industry = np.stack([self.schema.encode_industry(i, c) for i, c in zip(meta["industry"], meta["category"])])
+            view = "weak" if split == "train" else "eval"
+            tags = None if split == "train" else meta["tags"]  # train targets come from the weak table only
+            self.datasets[split] = TaggingDataset(raw, build_transforms(view, size), tokens, mask, industry, tags,
+                                                  size, self.use_image)
+            if split == "train":
+                self.datasets["train_eval"] = TaggingDataset(raw, build_transforms("eval", size), tokens, mask,
+                                                             industry, None, size, self.use_image)
+                self.weak = self._weak_table(meta, pooled.numpy(), industry)
+
+    def _weak_table(self, meta: dict[str, Any], pooled: np.ndarray, industry: np.ndarray) -> WeakTable:
+        n = len(meta["titles"])
+        fraction = float(self.weak_cfg.precise_fraction)
+        rng = np.random.default_rng(int(self.weak_cfg.precise_seed))
+        precise = np.zeros(n, dtype=bool)
+        precise[rng.permutation(n)[:max(1, round(fraction * n))]] = True
+        title_cfg = self.cfg.get("title") or {}
+        keywords = OmegaConf.to_container(title_cfg.get("keywords"), resolve=True) if title_cfg.get("keywords") else {}
+        parser = TitleParser(self.tag_names, keywords, list(title_cfg.get("exclusive") or []))
+        if self.weak_cfg.get("use_title", True):
+            title_targets, title_mask = parser.parse(meta["titles"])
+        else:
+            title_targets, title_mask = np.zeros_like(meta["tags"]), np.zeros_like(meta["tags"])
+        initial = np.concatenate([l2_normalise(pooled), l2_normalise(industry) * float(self.weak_cfg.industry_weight)],
+                                 axis=1)
+        return WeakTable(meta["tags"], precise, title_targets, title_mask, initial)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        workers = int(self.cfg.get("num_workers", 0))
+        ds = self.datasets[split]
+        return DataLoader(ds, batch_size=int(self.cfg.batch_size), shuffle=shuffle, num_workers=workers,
+                          persistent_workers=workers > 0, drop_last=shuffle and len(ds) > self.cfg.batch_size)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def embedding_dataloader(self) -> DataLoader:
+        """The train split in order, eval view: for the KNN refresh in the model's embedding space."""
+        return self._loader("train_eval", shuffle=False)

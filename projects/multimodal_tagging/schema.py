@@ -1,0 +1,65 @@
+"""What a tagging dataset provides: tag names and the two category levels (the "industry" one-hot).
+
+The schema is fixed before training (synthetic: the generator's constants; real data: the committed
+``shared/data/splits/<name>.schema.json``) and stored in every checkpoint, so a model can encode the
+categories of new products at inference. A value never seen in training maps to the explicit
+``<unknown>`` slot of its level instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from shared.errors import ConfigError
+
+UNKNOWN = "<unknown>"
+
+
+@dataclass(frozen=True)
+class TagSchema:
+    tags: tuple[str, ...]
+    industry: tuple[str, ...]   # level 1 (masterCategory / synthetic industry group)
+    category: tuple[str, ...]   # level 2 (subCategory / synthetic product category)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TagSchema:
+        return cls(tuple(d["tags"]), tuple(d["industry"]), tuple(d["category"]))
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in asdict(self).items()}
+
+    @property
+    def num_tags(self) -> int:
+        return len(self.tags)
+
+    @property
+    def industry_dim(self) -> int:
+        """Level-1 values + unknown, then level-2 values + unknown, concatenated."""
+        return len(self.industry) + 1 + len(self.category) + 1
+
+    def encode_industry(self, industry: str, category: str) -> np.ndarray:
+        """The concatenated one-hot of one product; unseen values light the level's unknown slot."""
+        out = np.zeros(self.industry_dim, dtype=np.float32)
+        i = self.industry.index(industry) if industry in self.industry else len(self.industry)
+        c = self.category.index(category) if category in self.category else len(self.category)
+        out[i] = 1.0
+        out[len(self.industry) + 1 + c] = 1.0
+        return out
+
+
+def schema_for(dataset: str) -> TagSchema:
+    """The schema of a registry dataset by name."""
+    if dataset == "synthetic":
+        from shared.data.synthetic import CATEGORIES, INDUSTRIES, TAGS
+
+        return TagSchema(tuple(TAGS), tuple(INDUSTRIES), tuple(CATEGORIES))
+    from shared.data.datasets import discover
+    from shared.data.fashion_tags import read_schema
+
+    discover()
+    try:
+        return TagSchema.from_dict(read_schema(dataset))
+    except KeyError as exc:
+        raise ConfigError(f"schema of dataset {dataset!r} lacks {exc}") from exc
