@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -256,7 +257,7 @@ def plot_miou_vs_ratio(tables: dict[str, dict[tuple[str, str], Cell]], methods: 
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("test mIoU (%)")
     _legend(fig, axes[0])
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(textwrap.fill(title, width=max(40, 14 * len(fig.axes))), fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -286,7 +287,7 @@ def plot_mask_ratio(curves: dict[tuple[str, str], pd.DataFrame], methods: Sequen
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("mask ratio")
     _legend(fig, axes[0])
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(textwrap.fill(title, width=max(40, 14 * len(fig.axes))), fontsize=10)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
