@@ -39,6 +39,25 @@ def interleaved_seconds(fns: dict[str, Callable[[], Any]], repeats: int = 5, war
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def interleaved_wall_and_cpu(fns: dict[str, Callable[[], Any]], repeats: int = 5,
+                             warmup: int = 2) -> dict[str, dict[str, float]]:
+    """Like :func:`interleaved_seconds`, but each call is timed on two clocks at once: wall time
+    (``perf_counter``) and this process's CPU time (``process_time``, all threads). On a shared,
+    oversubscribed machine the wall medians carry the other jobs' load; the CPU medians do not
+    (with one torch thread, CPU time equals the wall time the call would take on a free core)."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in fns}
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            fn()
+            times[key]["cpu"].append(time.process_time() - cpu)
+            times[key]["wall"].append(time.perf_counter() - wall)
+    return {k: {c: statistics.median(v) for c, v in clocks.items()} for k, clocks in times.items()}
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB.
 

@@ -5,7 +5,9 @@ method's module gets its EMA teacher and, for MvpMatch, a queue filled with ``be
 snapshots. One *step* = ``training_step`` (teacher and history forwards included) + backward +
 AdamW step + EMA update, on one real batch from the datamodule. The methods are timed interleaved
 (warm-up, then the median of ``repeats`` rounds) so machine noise hits them alike. MvpMatch is timed
-twice: K drawn as in training (uniform in 1..Kmax) and the worst case K = Kmax.
+twice: K drawn as in training (uniform in 1..Kmax) and the worst case K = Kmax. Every step is
+timed on the wall clock (``step_s_*``) and on this process's CPU clock (``step_cpu_s_*``): on a
+shared machine the CPU-clock ratios are the ones to trust (run with one torch thread).
 
 Peak RSS per method comes from a child process per method (``ru_maxrss`` only grows, so one process
 cannot tell the methods apart): ``python -m projects.semiseg.bench --rss <method> <overrides>``.
@@ -14,6 +16,7 @@ cannot tell the methods apart): ``python -m projects.semiseg.bench --rss <method
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -25,7 +28,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from shared.bench import device_name, interleaved_seconds, peak_rss_mb, write_results
+from shared.bench import device_name, interleaved_wall_and_cpu, peak_rss_mb, write_results
 from shared.callbacks.ema_teacher import ema_momentum, ema_update, frozen_copy
 from shared.config import compose
 
@@ -117,14 +120,20 @@ def run(cfg: DictConfig) -> Path:
     batch = first_batch(configs["mvpmatch"])
     steps = {m: build_step(c, batch) for m, c in configs.items()}
     steps["mvpmatch_kmax"] = build_step(configs["mvpmatch"], batch, kmax_only=True)
-    times = interleaved_seconds(steps, int(b.repeats), int(b.warmup))
+    clocks = interleaved_wall_and_cpu(steps, int(b.repeats), int(b.warmup))
+    times = {k: v["wall"] for k, v in clocks.items()}
+    cpu = {k: v["cpu"] for k, v in clocks.items()}
     n = images_per_step(batch)
     results: dict[str, Any] = {
         "model": cfg.model.name, "batch_size": int(b.batch_size), "crop_size": int(b.crop_size),
         "queue_models": int(b.queue_models), "repeats": int(b.repeats), "precision": str(cfg.trainer.precision),
+        "torch_threads": torch.get_num_threads(), "load_avg_1min_at_start": round(os.getloadavg()[0], 2),
         **{f"step_s_{k}": round(v, 4) for k, v in times.items()},
         "ratio_mvpmatch_over_unimatch_v2": round(times["mvpmatch"] / times["unimatch_v2"], 3),
         "ratio_mvpmatch_kmax_over_unimatch_v2": round(times["mvpmatch_kmax"] / times["unimatch_v2"], 3),
+        **{f"step_cpu_s_{k}": round(v, 4) for k, v in cpu.items()},
+        "cpu_ratio_mvpmatch_over_unimatch_v2": round(cpu["mvpmatch"] / cpu["unimatch_v2"], 3),
+        "cpu_ratio_mvpmatch_kmax_over_unimatch_v2": round(cpu["mvpmatch_kmax"] / cpu["unimatch_v2"], 3),
         "images_per_step": n,
         "imgs_per_s_unimatch_v2": round(n / times["unimatch_v2"], 2),
         "imgs_per_s_mvpmatch": round(n / times["mvpmatch"], 2),
