@@ -3,7 +3,6 @@ a confusion matrix plotted at test time, and the class names stored in the check
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +12,13 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
 from projects.classification.models import count_parameters, create_model
+from shared.lightning_utils import ClassNamesMixin, warmup_cosine
 from shared.loggers import wandb_loggers
 from shared.metrics import classification_metrics, confusion_matrix
 from shared.plots import plot_confusion_matrix
 
 
-class ClassificationModule(pl.LightningModule):
+class ClassificationModule(ClassNamesMixin, pl.LightningModule):
     def __init__(self, model: DictConfig | dict, num_classes: int, optim: DictConfig | dict,
                  label_smoothing: float = 0.1) -> None:
         super().__init__()
@@ -72,30 +72,8 @@ class ClassificationModule(pl.LightningModule):
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         return self(batch["image"]).softmax(dim=1)
 
-    def on_fit_start(self) -> None:
-        classes = getattr(self.trainer.datamodule, "classes", None)
-        if classes:
-            self.class_names = list(classes)
-
-    def on_test_start(self) -> None:
-        self.on_fit_start()
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["class_names"] = self.class_names
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.class_names = checkpoint.get("class_names", self.class_names)
-
     def configure_optimizers(self) -> dict[str, Any]:
         cfg = self.hparams.optim
         optimizer = torch.optim.AdamW(self.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = min(int(cfg.get("warmup_steps", 0)), total - 1)
-
-        def lr_factor(step: int) -> float:  # linear warm-up, then cosine to zero
-            if step < warmup:
-                return (step + 1) / max(1, warmup)
-            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        scheduler = warmup_cosine(optimizer, self.trainer.estimated_stepping_batches, cfg.get("warmup_steps", 0))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

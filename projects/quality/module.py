@@ -27,6 +27,7 @@ from projects.quality.models import count_parameters, create_model
 from projects.quality.models.classical import ClassicalIQA, to_uint8
 from shared.data.degradations import DEFECTS
 from shared.errors import ConfigError
+from shared.lightning_utils import warmup_cosine
 
 
 def _plain(cfg: DictConfig | dict) -> dict:
@@ -143,15 +144,7 @@ class QualityModule(pl.LightningModule):
         optimizer = torch.optim.AdamW(self.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
         if cfg.get("schedule", "cosine") == "constant":  # the article: Adam, fixed learning rate
             return optimizer
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = min(int(cfg.get("warmup_steps", 0)), total - 1)
-
-        def lr_factor(step: int) -> float:  # linear warm-up, then cosine to zero
-            if step < warmup:
-                return (step + 1) / max(1, warmup)
-            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        scheduler = warmup_cosine(optimizer, self.trainer.estimated_stepping_batches, cfg.get("warmup_steps", 0))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 

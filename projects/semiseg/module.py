@@ -32,13 +32,14 @@ from projects.semiseg.pseudo_labels import (
 )
 from projects.semiseg.stats import pseudo_label_stats
 from shared.errors import ConfigError
+from shared.lightning_utils import ClassNamesMixin
 
 
 def _plain(cfg: DictConfig | dict) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)  # type: ignore
 
 
-class SemiSegModule(pl.LightningModule):
+class SemiSegModule(ClassNamesMixin, pl.LightningModule):
     teacher: nn.Module | None = None        # attached by shared.callbacks.EMATeacher
     history: Any = None                     # attached by shared.callbacks.HistoricalCheckpointQueue
 
@@ -123,20 +124,6 @@ class SemiSegModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self.log_dict(self.evaluator.compute("test", self.class_names), sync_dist=False)
         self.evaluator.save_confusion("test", self.trainer, self.class_names)
-
-    def on_fit_start(self) -> None:
-        classes = getattr(self.trainer.datamodule, "classes", None)
-        if classes:
-            self.class_names = list(classes)
-
-    def on_test_start(self) -> None:
-        self.on_fit_start()
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["class_names"] = self.class_names
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.class_names = checkpoint.get("class_names", self.class_names)
 
     # -- optimisation (UniMatch V2: AdamW, two groups, poly 0.9 per step) -----------------------------
     def configure_optimizers(self) -> dict[str, Any]:
