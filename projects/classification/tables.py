@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from shared.paths import REPO_ROOT
+from shared.readme_tables import write_between_markers
 
 TABLE3 = [("ResNet-50", "resnet50"), ("MobileNet-V3 (large 1.0)", "mobilenetv3_large_100"),
           ("EfficientNet-B0", "efficientnet_b0"), ("MSFF-EComNet (ours)", "msff_ecomnet")]
@@ -74,12 +75,7 @@ def main() -> None:
     parser.add_argument("--readme", type=Path, default=REPO_ROOT / "projects" / "classification" / "README.md")
     args = parser.parse_args()
     table = render(args.runs)
-    text = args.readme.read_text()
-    start, end = "<!-- tables:start -->", "<!-- tables:end -->"
-    if start in text:
-        head, rest = text.split(start, 1)
-        text = head + start + "\n" + table + end + rest.split(end, 1)[1]
-        args.readme.write_text(text)
+    write_between_markers(args.readme, table)
     print(table)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from shared.data.fashion_tags import TAGS
 from shared.paths import REPO_ROOT
 from shared.plots import plt
+from shared.readme_tables import write_between_markers
 
 HERE = Path(__file__).resolve().parent
 CMD = "projects/multimodal_tagging/scripts/run_tables.sh"
@@ -121,12 +122,7 @@ def main() -> None:
     args = parser.parse_args()
     table = render(args.runs)
     plot(args.runs, HERE / "figures" / "f1_vs_fraction.png")
-    if args.readme.is_file():
-        text = args.readme.read_text()
-        start, end = "<!-- tables:start -->", "<!-- tables:end -->"
-        if start in text:
-            head, rest = text.split(start, 1)
-            args.readme.write_text(head + start + "\n" + table + end + rest.split(end, 1)[1])
+    write_between_markers(args.readme, table)
     print(table)
 
 

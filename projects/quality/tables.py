@@ -18,6 +18,7 @@ from pathlib import Path
 
 from shared.data.degradations import DEFECTS
 from shared.paths import REPO_ROOT
+from shared.readme_tables import write_between_markers
 
 ROWS = [("Classical measures (no weights)", "classical"), ("Seed CNN (article)", "seed_cnn"),
         ("timm mobilenetv3_small_100, 3 heads", "timm_iqa")]
@@ -100,11 +101,7 @@ def main() -> None:
     parser.add_argument("--readme", type=Path, default=REPO_ROOT / "projects" / "quality" / "README.md")
     args = parser.parse_args()
     table = render(args.runs)
-    text = args.readme.read_text() if args.readme.is_file() else ""
-    start, end = "<!-- tables:start -->", "<!-- tables:end -->"
-    if start in text:
-        head, rest = text.split(start, 1)
-        args.readme.write_text(head + start + "\n" + table + end + rest.split(end, 1)[1])
+    write_between_markers(args.readme, table)
     print(table)
 
 
