@@ -35,6 +35,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
+from shared.errors import DataError  # noqa: E402
+
 MISSING = "–"
 WHICH = {"final": "final teacher", "best": "val-selected teacher"}
 METHOD_LABELS = {
@@ -383,7 +385,10 @@ def write_report(records: Sequence[RunRecord], spec: dict[str, Any], out_dir: Pa
 def run(cfg: DictConfig) -> dict[str, Any]:
     spec: dict[str, Any] = OmegaConf.to_container(cfg.report, resolve=True)  # type: ignore[assignment]
     root = Path(spec["runs"])
-    records = collect_runs(root)
+    records = collect_runs(root) if root.is_dir() else []
+    if not records:  # never overwrite a committed report with an empty one
+        raise DataError(f"no run folders under {root} (report.runs); run a sweep first, e.g. "
+                        f"`make sweep PROJECT=semiseg SWEEP=label_ratios`")
     path = write_report(records, spec, Path(spec["output_dir"]), spec["name"], source=_display(root))
     finished = sum(r.finished for r in records)
     print(f"report ({finished} finished / {len(records)} runs) -> {path}")

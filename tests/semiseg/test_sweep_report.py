@@ -317,3 +317,14 @@ def test_smoke_sweep_runs_resumes_and_reports(tmp_path, monkeypatch, capsys):
     text = report.write_report(records, spec, tmp_path / "out", "smoke").read_text()
     assert "| UniMatch V2 | – | – | " in text and "(n=1)" in text
     assert (tmp_path / "out" / "smoke_smoke_mask_ratio.png").is_file()      # from the real CSV log
+
+
+def test_report_without_runs_is_a_clear_error_and_writes_nothing(tmp_path):
+    from shared.config import compose
+    from shared.errors import DataError
+
+    out = tmp_path / "reports"
+    cfg = compose("semiseg", [f"report.runs={tmp_path / 'absent'}", f"report.output_dir={out}"], task="report")
+    with pytest.raises(DataError, match="no run folders under .*absent"):
+        report.run(cfg)
+    assert not out.exists()
