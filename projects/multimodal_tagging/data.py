@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
@@ -20,6 +19,7 @@ from projects.multimodal_tagging.text import encode_titles_cached, l2_normalise
 from projects.multimodal_tagging.weak.labels import WeakTable
 from projects.multimodal_tagging.weak.title import TitleParser
 from shared.augment import build_transforms
+from shared.data.datamodule import ImageDataModule
 from shared.data.datasets import SPLITS, create_dataset
 from shared.errors import DataError
 
@@ -66,16 +66,16 @@ class TaggingDataset(Dataset):
         return out
 
 
-class TaggingDataModule(pl.LightningDataModule):
+class TaggingDataModule(ImageDataModule):
+    """The shared datamodule's loaders over tagging datasets (image, title tokens, industry, tags)."""
+
     def __init__(self, data: DictConfig | dict, text: DictConfig | dict, weak: DictConfig | dict,
                  use_image: bool = True, cache_dir: str | None = None) -> None:
-        super().__init__()
-        self.cfg = OmegaConf.create(data) if isinstance(data, dict) else data
+        super().__init__(data)
         self.text = OmegaConf.create(text) if isinstance(text, dict) else text
         self.weak_cfg = OmegaConf.create(weak) if isinstance(weak, dict) else weak
         self.use_image, self.cache_dir = use_image, cache_dir
         self.schema: TagSchema = schema_for(self.cfg.dataset)
-        self.datasets: dict[str, TaggingDataset] = {}
         self.weak: WeakTable | None = None
         self.tag_names = list(self.schema.tags)
 
@@ -125,21 +125,6 @@ class TaggingDataModule(pl.LightningDataModule):
         initial = np.concatenate([l2_normalise(pooled), l2_normalise(industry) * float(self.weak_cfg.industry_weight)],
                                  axis=1)
         return WeakTable(meta["tags"], precise, title_targets, title_mask, initial)
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        workers = int(self.cfg.get("num_workers", 0))
-        ds = self.datasets[split]
-        return DataLoader(ds, batch_size=int(self.cfg.batch_size), shuffle=shuffle, num_workers=workers,
-                          persistent_workers=workers > 0, drop_last=shuffle and len(ds) > self.cfg.batch_size)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
 
     def embedding_dataloader(self) -> DataLoader:
         """The train split in order, eval view: for the KNN refresh in the model's embedding space."""
