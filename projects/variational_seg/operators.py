@@ -46,14 +46,21 @@ def hess(u: Tensor) -> Tensor:
     return torch.stack((dx_b(ux), dy_f(ux), dy_b(uy)), dim=-3)
 
 
+def grad_hess(u: Tensor) -> tuple[Tensor, Tensor]:
+    """(:func:`grad` u, :func:`hess` u) sharing the first differences (one ADMM iteration needs both)."""
+    ux, uy = dx_f(u), dy_f(u)
+    return torch.stack((ux, uy), dim=-3), torch.stack((dx_b(ux), dy_f(ux), dy_b(uy)), dim=-3)
+
+
 def hess_adj(q: Tensor) -> Tensor:
     """Adjoint of :func:`hess` in the W inner product: dx-dx+ q_xx + 2 dx-dy- q_xy + dy-dy+ q_yy."""
     return dx_b(dx_f(q[..., 0, :, :])) + 2 * dx_b(dy_b(q[..., 1, :, :])) + dy_b(dy_f(q[..., 2, :, :]))
 
 
 def norm_w(q: Tensor) -> Tensor:
-    """Per-pixel Frobenius norm of the (xx, xy, yy) field."""
-    return torch.sqrt(q[..., 0, :, :] ** 2 + 2 * q[..., 1, :, :] ** 2 + q[..., 2, :, :] ** 2)
+    """Per-pixel Frobenius norm of the (xx, xy, yy) field: sqrt(q_xx^2 + 2 q_xy^2 + q_yy^2)."""
+    xx, xy, yy = q[..., 0, :, :], q[..., 1, :, :], q[..., 2, :, :]
+    return (xx * xx).addcmul_(xy, xy, value=2.0).addcmul_(yy, yy).sqrt_()
 
 
 def laplace_symbol(h: int, w: int, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> Tensor:
@@ -82,13 +89,16 @@ def fft_solve(rhs: Tensor, den: Tensor) -> Tensor:
     return torch.fft.irfft2(torch.fft.rfft2(rhs) / den, s=(h, w))
 
 
+def shrink_by_norm(v: Tensor, n: Tensor, t: Tensor) -> Tensor:
+    """v max(|v| - t, 0) / |v| per pixel, written as v max(1 - t / |v|, 0) (fewer kernels)."""
+    return v * (1 - t / n.clamp(min=1e-12)).clamp(min=0).unsqueeze(1)
+
+
 def shrink_vector(v: Tensor, t: Tensor) -> Tensor:
     """Prox of t|.| for 2-vectors per pixel: v (B, 2, H, W), t (B, H, W)."""
-    n = torch.sqrt(v[:, 0] ** 2 + v[:, 1] ** 2)
-    return v * (torch.clamp(n - t, min=0) / torch.clamp(n, min=1e-12)).unsqueeze(1)
+    return shrink_by_norm(v, (v[:, 0] * v[:, 0]).addcmul_(v[:, 1], v[:, 1]).sqrt_(), t)
 
 
 def shrink_frobenius(v: Tensor, t: Tensor) -> Tensor:
     """Prox of t|.|_W for the (xx, xy, yy) field in the W metric: v (B, 3, H, W), t (B, H, W)."""
-    n = norm_w(v)
-    return v * (torch.clamp(n - t, min=0) / torch.clamp(n, min=1e-12)).unsqueeze(1)
+    return shrink_by_norm(v, norm_w(v), t)

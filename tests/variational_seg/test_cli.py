@@ -57,3 +57,14 @@ def test_select_bad_input_messages(run_project, tmp_path):
     broken.write_bytes(b"not an image")
     with pytest.raises(DataError, match="cannot read image"):
         run_project("variational_seg", [f"image={broken}", "points='1,1'"], task="select")
+
+
+def test_stopping_study_measures_iterations_and_agreement_with_the_converged_mask(run_project):
+    cfg, rows = run_project("variational_seg", ["data.options.sizes.val=2", "data.options.image_size=40",
+                                                "stopping.relax=[1.0,1.5]", "stopping.tol=[1e-4,1e-2]",
+                                                "stopping.converged_max_iter=800"], task="stopping")
+    assert len(rows) == 4 and (Path(cfg.paths.output_dir) / "stopping.json").exists()
+    by = {(r["relax"], r["tol"]): r for r in rows}
+    assert by[(1.0, 1e-2)]["iterations_mean"] < by[(1.0, 1e-4)]["iterations_mean"]  # looser tol stops sooner
+    assert all(0.0 <= r["agreement_min"] <= r["agreement_mean"] <= 1.0 for r in rows)
+    assert by[(1.0, 1e-4)]["agreement_mean"] > 0.95

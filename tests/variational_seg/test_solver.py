@@ -5,7 +5,7 @@ import torch
 from skimage.segmentation import chan_vese
 
 from projects.variational_seg.params import SolverParams, params_for
-from projects.variational_seg.solver import disks, solve
+from projects.variational_seg.solver import disks, padding, solve
 from tests.variational_seg.helpers import as_batch, dsc, scene
 
 FAST = {"max_iter": 300}
@@ -59,3 +59,29 @@ def test_batched_equals_per_image_loop():
     assert torch.equal(w[0] > 0.5, wa[0] > 0.5) and torch.equal(w[1] > 0.5, wb[0] > 0.5)
     assert iters.tolist() == [int(ia[0]), int(ib[0])]
     assert iters[0] != iters[1]  # the two samples stopped at different k: per-sample convergence
+
+
+def test_padding_makes_fft_friendly_sizes_and_the_output_keeps_the_input_size():
+    for h, w in [(107, 160), (139, 97), (20, 33)]:
+        left, right, top, bottom = padding(h, w, 16)
+        assert min(left, right, top, bottom) >= min(16, h - 1, w - 1)
+        for n in (h + top + bottom, w + left + right):
+            k = n
+            for f in (2, 3, 5):
+                while k % f == 0:
+                    k //= f
+            assert k == 1, (h, w, n)
+    assert padding(3, 2, 16) == (1, 1, 2, 2)  # reflect padding stops below the image size
+    image, _, _ = scene(40, seed=7)
+    x, m = as_batch(image[:37, :29], [(15, 12)])
+    assert solve(x, m, SolverParams(max_iter=50))[0].shape == (1, 37, 29)
+
+
+def test_over_relaxation_reaches_the_plain_admm_minimiser_in_fewer_iterations():
+    image, _, _ = scene(48, distractor=True, seed=8)
+    x, m = as_batch(image, [(20, 17)], dtype=torch.float64)
+    tight = SolverParams(update_c=False, tol=1e-7, max_iter=3000)
+    w_plain, it_plain, _ = solve(x, m, tight.with_(relax=1.0))
+    w_relax, it_relax, _ = solve(x, m, tight.with_(relax=1.5))
+    assert float((w_plain - w_relax).abs().max()) < 1e-2
+    assert int(it_relax[0]) < int(it_plain[0])
