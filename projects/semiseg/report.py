@@ -244,13 +244,13 @@ def plot_miou_vs_ratio(tables: dict[str, dict[tuple[str, str], Cell]], methods: 
     xs_all = [ratio_fraction(r) for r in ratios]
     for ax, (panel, cells) in zip(axes[0], tables.items()):
         for i, method in enumerate(methods):
-            pts = [(ratio_fraction(r), cells[(method, r)]) for r in ratios if (method, r) in cells]
-            if not pts:
+            if not any((method, r) in cells for r in ratios):
                 continue
+            found = [cells.get((method, r)) for r in ratios]  # a missing cell is NaN: the line breaks there
             shift = 1.0 + 0.03 * (i - (len(methods) - 1) / 2)   # keep overlapping error bars apart
-            ax.errorbar([x * shift for x, _ in pts], [c.mean * 100 for _, c in pts],
-                        yerr=[c.std * 100 for _, c in pts], marker="o", capsize=3, color=method_colour(method),
-                        label=METHOD_LABELS.get(method, method))
+            ax.errorbar([x * shift for x in xs_all], [c.mean * 100 if c else math.nan for c in found],
+                        yerr=[c.std * 100 if c else math.nan for c in found], marker="o", capsize=3,
+                        color=method_colour(method), label=METHOD_LABELS.get(method, method))
         ax.set_xscale("log", base=2)
         ax.set_xticks(xs_all, [ratio_label(r) for r in ratios])
         ax.minorticks_off()
