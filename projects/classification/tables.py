@@ -18,8 +18,8 @@ from shared.readme_tables import write_between_markers
 
 TABLE3 = [("ResNet-50", "resnet50"), ("MobileNet-V3 (large 1.0)", "mobilenetv3_large_100"),
           ("EfficientNet-B0", "efficientnet_b0"), ("MSFF-EComNet (ours)", "msff_ecomnet")]
-TABLE2 = [("base (plain 3x3, no attention)", "msff_base", "-", "-"), ("1", "msff_msp", "✓", "-"),
-          ("2", "msff_iasm", "-", "✓"), ("MSFF-EComNet", "msff_ecomnet", "✓", "✓")]
+TABLE2 = [("base (plain 3x3, no attention)", "msff_base", "-", "-"), ("1: + MSP-Conv", "msff_msp", "✓", "-"),
+          ("2: + IASM", "msff_iasm", "-", "✓"), ("MSFF-EComNet", "msff_ecomnet", "✓", "✓")]
 METRICS = [("acc", "Accuracy"), ("precision", "Precision (macro)"), ("recall", "Recall (macro)"),
            ("f1", "F1 (macro)")]
 
