@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from pathlib import Path
+
+from shared.paths import REPO_ROOT
 
 START, END = "<!-- tables:start -->", "<!-- tables:end -->"
 
@@ -18,3 +22,15 @@ def write_between_markers(readme: Path, block: str) -> bool:
     head, rest = text.split(START, 1)
     readme.write_text(head + START + "\n" + block + END + rest.split(END, 1)[1])
     return True
+
+
+def tables_cli(description: str, project: str, render: Callable[[Path], str]) -> None:
+    """``python -m projects.<project>.tables [--runs DIR] [--readme FILE]``: render the run folders,
+    rewrite the README block, print the tables."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / project / "tables")
+    parser.add_argument("--readme", type=Path, default=REPO_ROOT / "projects" / project / "README.md")
+    args = parser.parse_args()
+    table = render(args.runs)
+    write_between_markers(args.readme, table)
+    print(table)

@@ -6,15 +6,13 @@ README's markdown tables: mean ± std over seeds of the val-selected checkpoint'
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from shared.paths import REPO_ROOT
-from shared.readme_tables import write_between_markers
+from shared.readme_tables import tables_cli
 
 TABLE3 = [("ResNet-50", "resnet50"), ("MobileNet-V3 (large 1.0)", "mobilenetv3_large_100"),
           ("EfficientNet-B0", "efficientnet_b0"), ("MSFF-EComNet (ours)", "msff_ecomnet")]
@@ -70,13 +68,7 @@ def render(runs: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / "classification" / "tables")
-    parser.add_argument("--readme", type=Path, default=REPO_ROOT / "projects" / "classification" / "README.md")
-    args = parser.parse_args()
-    table = render(args.runs)
-    write_between_markers(args.readme, table)
-    print(table)
+    tables_cli(__doc__ or "", "classification", render)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ val-selected checkpoint's test metrics (the classical model: its single determin
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -17,8 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from shared.data.degradations import DEFECTS
-from shared.paths import REPO_ROOT
-from shared.readme_tables import write_between_markers
+from shared.readme_tables import tables_cli
 
 ROWS = [("Classical measures (no weights)", "classical"), ("Seed CNN (article)", "seed_cnn"),
         ("timm mobilenetv3_small_100, 3 heads", "timm_iqa")]
@@ -96,13 +94,7 @@ def render(runs: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / "quality" / "tables")
-    parser.add_argument("--readme", type=Path, default=REPO_ROOT / "projects" / "quality" / "README.md")
-    args = parser.parse_args()
-    table = render(args.runs)
-    write_between_markers(args.readme, table)
-    print(table)
+    tables_cli(__doc__ or "", "quality", render)
 
 
 if __name__ == "__main__":
