@@ -237,6 +237,17 @@ def _legend(fig: Any, axes: Sequence[Any]) -> None:
                    frameon=False)
 
 
+def _save(fig, axes, title: str, path: Path, legend_space: float) -> Path:
+    """Shared legend below the panels, wrapped title, PNG at ``path``."""
+    _legend(fig, axes)
+    fig.suptitle(textwrap.fill(title, width=max(40, 14 * len(fig.axes))), fontsize=10)
+    fig.tight_layout(rect=(0, legend_space, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_miou_vs_ratio(tables: dict[str, dict[tuple[str, str], Cell]], methods: Sequence[str],
                        ratios: Sequence[str], path: Path, title: str) -> Path:
     """One panel per table ("final teacher", "val-selected teacher"): mean ± std over seeds per method."""
@@ -258,13 +269,7 @@ def plot_miou_vs_ratio(tables: dict[str, dict[tuple[str, str], Cell]], methods: 
         ax.set_title(panel, fontsize=10)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("test mIoU (%)")
-    _legend(fig, axes[0])
-    fig.suptitle(textwrap.fill(title, width=max(40, 14 * len(fig.axes))), fontsize=10)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, axes[0], title, path, legend_space=0.07)
 
 
 def plot_mask_ratio(curves: dict[tuple[str, str], pd.DataFrame], methods: Sequence[str], ratios: Sequence[str],
@@ -288,13 +293,7 @@ def plot_mask_ratio(curves: dict[tuple[str, str], pd.DataFrame], methods: Sequen
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("mask ratio")
-    _legend(fig, axes[0])
-    fig.suptitle(textwrap.fill(title, width=max(40, 14 * len(fig.axes))), fontsize=10)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, axes[0], title, path, legend_space=0.08)
 
 
 # -- the report ------------------------------------------------------------------------------------
