@@ -58,6 +58,17 @@ def interleaved_wall_and_cpu(fns: dict[str, Callable[[], Any]], repeats: int = 5
     return {k: {c: statistics.median(v) for c, v in clocks.items()} for k, clocks in times.items()}
 
 
+def inference_call(model: Any, inputs: Any) -> Callable[[], None]:
+    """A no-argument callable for the timers: ``model(inputs)`` in eval mode under inference_mode."""
+    model.eval()
+
+    def call() -> None:
+        with torch.inference_mode():
+            model(inputs)
+
+    return call
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB.
 

@@ -12,18 +12,10 @@ import torch
 from omegaconf import DictConfig
 
 from projects.classification.models import count_parameters, create_model
-from shared.bench import interleaved_seconds, peak_rss_mb, write_results
+from shared.bench import inference_call, interleaved_seconds, peak_rss_mb, write_results
 
 MODELS = {"msff": "msff_ecomnet", "resnet50": "resnet50", "mobilenetv3": "mobilenetv3_large_100",
           "efficientnet_b0": "efficientnet_b0"}
-
-
-def _forward(model: torch.nn.Module, x: torch.Tensor):
-    def forward() -> None:
-        with torch.inference_mode():
-            model(x)
-
-    return forward
 
 
 def run(cfg: DictConfig) -> Path:
@@ -36,7 +28,7 @@ def run(cfg: DictConfig) -> Path:
     for key, model in models.items():
         results[f"params_{key}"] = count_parameters(model)
     # Interleaved (model A, B, C, D, A, B, ...) so that machine noise hits every model alike.
-    times = interleaved_seconds({k: _forward(m, x) for k, m in models.items()}, b.repeats, b.warmup)
+    times = interleaved_seconds({k: inference_call(m, x) for k, m in models.items()}, b.repeats, b.warmup)
     for key, seconds in times.items():
         results[f"imgs_per_s_{key}"] = round(b.batch_size / seconds, 2)
     ratio = results["imgs_per_s_msff"] / results["imgs_per_s_resnet50"]

@@ -21,7 +21,7 @@ from projects.multimodal_tagging.models import count_parameters
 from projects.multimodal_tagging.module import TaggingModule
 from projects.multimodal_tagging.text import TextEncoder
 from projects.multimodal_tagging.weak.knn import propagate
-from shared.bench import interleaved_seconds, peak_rss_mb, write_results
+from shared.bench import inference_call, interleaved_seconds, peak_rss_mb, write_results
 
 
 def _batch(module: TaggingModule, b: DictConfig, text_len: int) -> dict[str, torch.Tensor]:
@@ -46,15 +46,6 @@ def _train_step(module: TaggingModule, batch: dict, optimizer: torch.optim.Optim
     return step
 
 
-def _infer(module: TaggingModule, batch: dict):
-    def infer() -> None:
-        module.eval()
-        with torch.inference_mode():
-            module(batch)
-
-    return infer
-
-
 def run(cfg: DictConfig) -> Path:
     b = cfg.bench
     torch.manual_seed(0)
@@ -74,7 +65,7 @@ def run(cfg: DictConfig) -> Path:
         batch = _batch(module, b, int(model_cfg["text"]["max_length"]))
         modules[key] = module
         train_fns[key] = _train_step(module, batch, torch.optim.AdamW(module.parameters(), lr=1e-4))
-        infer_fns[key] = _infer(module, batch)
+        infer_fns[key] = inference_call(module, batch)
         results[f"params_{key}"] = count_parameters(module.net)
     for key, s in interleaved_seconds(train_fns, b.repeats, b.warmup).items():
         results[f"train_step_s_per_batch_{key}"] = round(s, 4)
