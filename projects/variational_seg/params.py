@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from shared.errors import ConfigError
+
 Scalar = float | Sequence[float]
 
 # name -> what each baseline changes from the defaults (spec section 8). "RCI energy, solved by our ADMM".
@@ -48,6 +50,12 @@ class SolverParams:
     pad: int = 16
     init_radius: int | None = None   # None: max(3, round(0.03 min(H, W)))
     check_every: int = 10            # host sync for "all converged" every this many iterations
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.relax < 2.0:
+            raise ConfigError(f"solver relax must be in (0, 2) (over-relaxation; 1 = plain ADMM), got {self.relax}")
+        if self.tol <= 0 or self.rho <= 0:
+            raise ConfigError(f"solver tol and rho must be > 0, got tol={self.tol}, rho={self.rho}")
 
     def with_(self, **changes: Any) -> SolverParams:
         return replace(self, **changes)

@@ -1,6 +1,7 @@
 """Spec 13.5-13.7: special cases, the chan_vese anchor, energy decrease, batched == per-image loop."""
 
 import numpy as np
+import pytest
 import torch
 from skimage.segmentation import chan_vese
 
@@ -85,3 +86,12 @@ def test_over_relaxation_reaches_the_plain_admm_minimiser_in_fewer_iterations():
     w_relax, it_relax, _ = solve(x, m, tight.with_(relax=1.5))
     assert float((w_plain - w_relax).abs().max()) < 1e-2
     assert int(it_relax[0]) < int(it_plain[0])
+
+
+def test_out_of_range_relaxation_or_tolerance_is_a_config_error():
+    from shared.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="relax"):
+        SolverParams(relax=2.0)
+    with pytest.raises(ConfigError, match="tol"):
+        params_for("wbh", {"tol": 0.0})
