@@ -2,8 +2,12 @@
 
     min_{u in [0,1]}  sum alpha|grad u| + sum beta|hess u|_F + lam sum Fhat u + theta sum D_G u
 
-Split p = grad u, q = hess u, w = u (scaled-form ADMM); u-update by one rfft2/irfft2, p and q by
-shrinkage, w by box projection, optionally over-relaxed (``relax``, Boyd et al. 2011 section 3.4.3).
+Split z = (p, q, w) = A u = (grad u, hess u, u), stacked on one channel axis (scaled-form ADMM);
+u-update by one rfft2/irfft2, p and q by shrinkage, w by box projection, optionally over-relaxed
+(``relax``, Boyd et al. 2011 section 3.4.3). One iteration, with v = z + m:
+
+    u  = (A^T A)^-1 (A^T (z - m) - r / rho)        one FFT solve
+    v <- v + a (A u - z);   z <- prox(v);   z - m = 2 z - v
 Per-sample convergence is tracked on the device (``done``, ``iters_at``) and converged samples are
 frozen with ``torch.where``, so batched and per-image runs give the same result; on a GPU the host
 checks "all done" only every ``check_every`` iterations, on the CPU (where a check is free) every one.
@@ -74,21 +78,26 @@ def keep(live: Tensor | None, new: Tensor, old: Tensor) -> Tensor:
     return torch.where(live.view((-1,) + (1,) * (new.dim() - 1)), new, old)
 
 
-def relaxed(au: Tensor, z_prev: Tensor, a: float) -> Tensor:
-    """Over-relaxation (Boyd et al. 2011, section 3.4.3): a A u + (1 - a) z_prev; a = 1 is plain ADMM."""
-    return au if a == 1.0 else torch.lerp(z_prev, au, a)
+def ascent_(v: Tensor, au: Tensor, z: Tensor, a: float, live: Tensor | None) -> Tensor:
+    """v <- v + a (A u - z) in place: the relaxed A u plus the scaled multiplier in one field (``au``
+    is overwritten); samples not ``live`` (converged) keep their v.
+
+    With m the scaled multiplier and over-relaxation ``a`` (Boyd et al. 2011, section 3.4.3; a = 1 is
+    plain ADMM), the z-update is z' = prox(a A u + (1 - a) z + m) and m' = a A u + (1 - a) z + m - z'.
+    Keeping v = z + m instead of m makes both one line: v' = v + a (A u - z), z' = prox(v'), m' = v' - z'.
+    Since z and m are functions of v, freezing v (and u) freezes a converged sample entirely.
+    """
+    step = au.sub_(z)
+    if live is not None:
+        step.mul_(live.view(-1, 1, 1, 1).to(step.dtype))
+    return v.add_(step, alpha=a)
 
 
-def residuals(u: Tensor, zs: tuple[Tensor, Tensor, Tensor], prev: tuple[Tensor, Tensor, Tensor], rho: float,
-              use_q: bool) -> tuple[Tensor, Tensor]:
-    """Primal ||(grad u - p, hess u - q, u - w)|| and dual rho ||A^T (z - z_prev)|| per sample (Boyd 3.3)."""
-    p, q, w = zs
-    primal = ((op.grad(u) - p) ** 2).sum((1, 2, 3)) + ((u - w) ** 2).sum((1, 2))
-    back = op.grad_adj(p - prev[0]) + (w - prev[2])
-    if use_q:
-        primal = primal + ((op.hess(u) - q) ** 2).sum((1, 2, 3))
-        back = back + op.hess_adj(q - prev[1])
-    return primal.sqrt(), rho * torch.linalg.vector_norm(back.flatten(1), dim=1)
+def residuals(u: Tensor, z: Tensor, z_prev: Tensor, rho: float, use_q: bool) -> tuple[Tensor, Tensor]:
+    """Primal ||A u - z|| and dual rho ||A^T (z - z_prev)|| per sample (Boyd 3.3)."""
+    primal = torch.linalg.vector_norm((op.split_forward(u, use_q) - z).flatten(1), dim=1)
+    dual = rho * torch.linalg.vector_norm(op.split_adjoint(z - z_prev, use_q).flatten(1), dim=1)
+    return primal, dual
 
 
 def energy(w: Tensor, alpha: Tensor, beta: Tensor, r: Tensor) -> Tensor:
@@ -170,58 +179,48 @@ def solve(images: Tensor, markers: Tensor, params: SolverParams | None = None) -
     theta = per_sample(params.theta, b, z).view(-1, 1, 1)
     use_q = bool((beta > 0).any())
     rho, a = params.rho, params.relax
-    # A u = rho (grad^T(p - mp) + hess^T(q - mq) + w - mw) - r, divided through by rho (fewer kernels).
-    den = op.solve_symbol(*u.shape[-2:], 1.0, 1.0, 1.0 if use_q else 0.0, z.dtype, z.device)
+    # A^T A u = A^T (z - m) - r / rho: the u-update divided through by rho (fewer kernels).
+    inv_den = 1.0 / op.solve_symbol(*u.shape[-2:], 1.0, 1.0, 1.0 if use_q else 0.0, z.dtype, z.device)
 
     c1, c2 = region_means(z, u)
     r = lam * fit_term(z, c1, c2, params.normalize_fit) + theta * dg
-    p, q, w = op.grad(u), op.hess(u), u.clone()
-    mp, mq, mw = torch.zeros_like(p), torch.zeros_like(q), torch.zeros_like(w)
-    e0 = energy(w, alpha, beta, r)
-    t_p, t_q = alpha / rho, beta / rho
+    e0 = energy(u, alpha, beta, r)
+    t_p, t_q, r_rho = alpha / rho, beta / rho, r / rho
+    split = op.split_forward(u, use_q)  # z = (p, q, w) = A u0
+    relaxed_plus_m = split.clone()      # v = z + m, zero multipliers to start
+    z_minus_m = split.clone()           # what the u-update sees: z - m = 2 z - v
+    split_prev, au = torch.empty_like(split), torch.empty_like(split)  # buffers reused every iteration
+    u_norm = torch.linalg.vector_norm(u.flatten(1), dim=1)
 
     done = torch.zeros(b, dtype=torch.bool, device=z.device)
     iters_at = torch.full((b,), params.max_iter, dtype=torch.long, device=z.device)
     on_cpu = z.device.type == "cpu"  # a host sync costs nothing there: check "all done" every iteration
-    prev = (p, q, w)
     k = 0
     for k in range(1, params.max_iter + 1):
         act = ~done
         live = None if on_cpu and not bool(done.any()) else act  # None: nothing to freeze yet
-        rhs = op.grad_adj(p - mp) + (w - mw) - r / rho
-        if use_q:
-            rhs = rhs + op.hess_adj(q - mq)
-        u_new = op.fft_solve(rhs, den)
-        gu, hu = op.grad_hess(u_new) if use_q else (op.grad(u_new), None)
-        gu = relaxed(gu, p, a)
-        p_new = op.shrink_vector(gu + mp, t_p)
-        if use_q:
-            hu = relaxed(hu, q, a)
-            q_new = op.shrink_frobenius(hu + mq, t_q)
-            mq = keep(live, mq + hu - q_new, mq)
-        else:
-            q_new = q
-        uu = relaxed(u_new, w, a)
-        w_new = torch.clamp(uu + mw, 0.0, 1.0)
-        mp = keep(live, mp + gu - p_new, mp)
-        mw = keep(live, mw + uu - w_new, mw)
-        rel = torch.linalg.vector_norm((u_new - u).flatten(1), dim=1) / \
-            torch.linalg.vector_norm(u.flatten(1), dim=1).clamp(min=1e-12)
-        prev = (p, q, w)
-        u, p, q, w = keep(live, u_new, u), keep(live, p_new, p), keep(live, q_new, q), keep(live, w_new, w)
+        u_new = op.fft_apply_inverse(op.split_adjoint(z_minus_m, use_q).sub_(r_rho), inv_den)
+        ascent_(relaxed_plus_m, op.split_forward(u_new, use_q, out=au), split, a, live)
+        split, split_prev = op.split_prox(relaxed_plus_m, t_p, t_q, use_q, out=split_prev), split
+        torch.lerp(relaxed_plus_m, split, 2.0, out=z_minus_m)
+        new_norm = torch.linalg.vector_norm(u_new.flatten(1), dim=1)
+        rel = torch.linalg.vector_norm((u_new - u).flatten(1), dim=1) / u_norm.clamp(min=1e-12)
+        u, u_norm = keep(live, u_new, u), keep(live, new_norm, u_norm)
         newly = act & (rel < params.tol) & (k >= params.min_iter)
         iters_at = torch.where(newly, torch.full_like(iters_at, k), iters_at)
         done = done | newly
         if params.update_c and k % params.c_every == 0:
-            n1, n2 = region_means(z, w)
+            n1, n2 = region_means(z, split[:, -1])
             c1, c2 = keep(live, n1, c1), keep(live, n2, c2)
             r = keep(live, lam * fit_term(z, c1, c2, params.normalize_fit) + theta * dg, r)
+            r_rho = r / rho
         if (on_cpu or k % params.check_every == 0) and bool(done.all()):
             break
 
-    primal, dual = residuals(u, (p, q, w), prev, rho, use_q)
+    w = split[:, -1]
+    primal, dual = residuals(u, split, split_prev, rho, use_q)
     crop = (slice(None), slice(pads[2], pads[2] + h), slice(pads[0], pads[0] + w_))
-    out = w[crop]
+    out = w[crop].contiguous()
     log = {"energy_init": e0, "energy_final": energy(w, alpha, beta, r), "primal_residual": primal,
            "dual_residual": dual, "c1": c1, "c2": c2, "loop_iterations": torch.tensor(k),
            "undecided_fraction": ((out > 0.1) & (out < 0.9)).float().flatten(1).mean(1),

@@ -48,3 +48,38 @@ def test_frobenius_shrinkage_hand_computed():
     out = op.shrink_frobenius(v, torch.tensor([[[1.0]]], dtype=torch.float64))
     s = (math.sqrt(13) - 1) / math.sqrt(13)
     assert torch.allclose(out.flatten(), torch.tensor([s, 2 * s, 2 * s], dtype=torch.float64))
+
+
+def test_stacked_split_operators_match_grad_hess_and_are_adjoint():
+    """A u = (grad u, hess u, u) on one channel axis and A^T in the W metric, with and without q."""
+    g = torch.Generator().manual_seed(2)
+    u = torch.randn(2, 11, 14, generator=g, dtype=torch.float64)
+    for use_q in (True, False):
+        au = op.split_forward(u, use_q)
+        parts = [op.grad(u)] + ([op.hess(u)] if use_q else []) + [u[:, None]]
+        assert torch.equal(au, torch.cat(parts, 1))
+        d = torch.randn(au.shape, generator=g, dtype=torch.float64)
+        weight = torch.ones(au.shape[1], dtype=torch.float64)
+        if use_q:
+            weight[3] = 2.0  # the xy entry counts twice in <., .>_W
+        lhs = float((au * d * weight.view(1, -1, 1, 1)).sum())
+        assert abs(lhs - float((u * op.split_adjoint(d, use_q)).sum())) < 1e-10
+        out = torch.empty_like(au)
+        assert op.split_forward(u, use_q, out=out) is out and torch.equal(out, au)
+
+
+def test_stacked_prox_is_the_three_proxes():
+    g = torch.Generator().manual_seed(3)
+    v = torch.randn(2, 6, 5, 7, generator=g, dtype=torch.float64)
+    t_p, t_q = (torch.rand(2, 5, 7, generator=g, dtype=torch.float64) for _ in range(2))
+    z = op.split_prox(v, t_p, t_q, use_q=True)
+    assert torch.allclose(z[:, :2], op.shrink_vector(v[:, :2], t_p))
+    assert torch.allclose(z[:, 2:5], op.shrink_frobenius(v[:, 2:5], t_q))
+    assert torch.equal(z[:, 5], v[:, 5].clamp(0, 1))
+
+
+def test_fft_apply_inverse_equals_the_division():
+    b = torch.randn(2, 12, 18, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    den = op.solve_symbol(12, 18, 1.0, 1.0, 1.0, dtype=torch.float64)
+    by_division = torch.fft.irfft2(torch.fft.rfft2(b) / den, s=(12, 18))
+    assert torch.allclose(op.fft_apply_inverse(b, 1.0 / den), by_division, atol=1e-12)
