@@ -8,8 +8,10 @@ u-update by one rfft2/irfft2, p and q by shrinkage, w by box projection, optiona
 
     u  = (A^T A)^-1 (A^T (z - m) - r / rho)        one FFT solve
     v <- v + a (A u - z);   z <- prox(v);   z - m = 2 z - v
-Per-sample convergence is tracked on the device (``done``, ``iters_at``) and converged samples are
-frozen with ``torch.where``, so batched and per-image runs give the same result; on a GPU the host
+
+The fields live in buffers reused every iteration. Per-sample convergence is tracked on the device
+(``done``, ``iters_at``); a converged sample is frozen by freezing its u and v (z and m are functions
+of v), so batched and per-image runs give the same result; on a GPU the host
 checks "all done" only every ``check_every`` iterations, on the CPU (where a check is free) every one.
 The reflect padding is grown to FFT-friendly sizes (2^a 3^b 5^c): a prime side such as 139 made each
 FFT about four times slower.
