@@ -189,6 +189,26 @@ def markdown_table(cells: dict[tuple[str, str], Cell], methods: Sequence[str], r
     return "\n".join([header, rule, *rows])
 
 
+def selection_and_lag_table(records: Sequence[RunRecord], methods: Sequence[str], metric: str) -> str:
+    """Per method over all finished runs: how often the val-selected checkpoint scores exactly like the
+    final weights (i.e. the last epoch was the best on val), and final student minus final teacher
+    test mIoU in points (mean, min, max): the EMA teacher's lag."""
+    lines = ["| method | runs | val-selected = final | student − teacher, points: mean [min, max] |",
+             "|---|---|---|---|"]
+    for method in methods:
+        runs = [r for r in records if r.method == method and r.finished]
+        if not runs:
+            continue
+        pairs = [(metric_value(r, "best", metric), metric_value(r, "final", metric)) for r in runs]
+        same = sum(best is not None and best == final for best, final in pairs)
+        gaps = [100 * (s - t) for r in runs
+                if (s := metric_value(r, "final", metric.replace("test/", "test/student/"))) is not None
+                and (t := metric_value(r, "final", metric.replace("test/", "test/teacher/"))) is not None]
+        lag = f"{statistics.fmean(gaps):+.1f} [{min(gaps):+.1f}, {max(gaps):+.1f}]" if gaps else MISSING
+        lines.append(f"| {METHOD_LABELS.get(method, method)} | {len(runs)} | {same} of {len(runs)} | {lag} |")
+    return "\n".join(lines)
+
+
 # -- mask-ratio curves -----------------------------------------------------------------------------
 def read_curve(record: RunRecord, column: str) -> pd.Series | None:
     """``column`` against the global step from the run's CSV log (last value per step: a resumed run
@@ -330,6 +350,11 @@ def setting_section(setting: str, records: Sequence[RunRecord], spec: dict[str, 
                   markdown_table(cells, t2_methods, t2_ratios), ""]
     stem = f"{name}_{setting}"
     methods_all = list(dict.fromkeys([*t1_methods, *t2_methods]))
+    lines += ["### Checkpoint selection and teacher lag", "",
+              "Over all finished runs of a method: in how many the val-selected checkpoint scores exactly "
+              "like the final weights on test, and the final student minus the final teacher "
+              "(test mIoU points; the supervised baseline has no teacher).", "",
+              selection_and_lag_table(finished, methods_all, metric), ""]
     plot = plot_miou_vs_ratio(tables, t1_methods, t1_ratios, out_dir / f"{stem}_miou.png",
                               f"{setting}: test mIoU vs label ratio (mean ± std over seeds)")
     lines += [f"![mIoU vs label ratio]({plot.name})", ""]

@@ -189,6 +189,20 @@ def test_aggregate_separates_final_and_val_selected_and_skips_missing_metrics():
     assert ("supervised", "1_64") not in final
 
 
+def test_selection_and_lag_table_counts_last_epoch_picks_and_student_minus_teacher():
+    def run(seed: int, final: float, best: float, student: float | None) -> RunRecord:
+        metrics = {"final/test/miou": final, "best/test/miou": best, "final/test/teacher/miou": final}
+        if student is not None:
+            metrics["final/test/student/miou"] = student
+        return RunRecord(setting="s", method="mvpmatch", ratio="1_64", seed=seed, metrics=metrics)
+    records = [run(0, 0.30, 0.30, 0.32), run(1, 0.30, 0.31, 0.35), run(2, 0.29, 0.29, None),
+               RunRecord(setting="s", method="unimatch_v2", ratio="1_64", seed=0)]     # unfinished: left out
+    table = report.selection_and_lag_table(records, ["supervised", "mvpmatch", "unimatch_v2"], "test/miou")
+    rows = table.splitlines()
+    assert len(rows) == 3                                    # header, rule, MvpMatch only
+    assert rows[2] == "| MvpMatch | 3 | 2 of 3 | +3.5 [+2.0, +5.0] |"
+
+
 def test_cells_show_mean_std_n_and_missing_as_dash():
     assert report.format_cell(Cell(0.4213, 0.0081, 3)) == "42.1 ± 0.8 (n=3)"
     assert report.format_cell(Cell(0.40, 0.01, 2)) == "40.0 ± 1.0 (n=2)"        # partial seeds say so
