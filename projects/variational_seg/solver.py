@@ -56,6 +56,11 @@ def disks(markers: Tensor, radius: int) -> Tensor:
     return (hit > 0.5).float()
 
 
+def init_radius(h: int, w: int, radius: int | None = None) -> int:
+    """Radius of the initial marker disks: ``radius`` when set, else max(3, round(0.03 min(H, W)))."""
+    return radius or max(3, round(0.03 * min(h, w)))
+
+
 def fit_term(z: Tensor, c1: Tensor, c2: Tensor, normalize: bool) -> Tensor:
     """F = |z - c1|^2 - |z - c2|^2 (summed over channels), divided by max |F| per sample if normalize."""
     f = ((z - c1[..., None, None]) ** 2 - (z - c2[..., None, None]) ** 2).sum(1)
@@ -160,8 +165,8 @@ def prepare(images: Tensor, markers: Tensor, params: SolverParams) -> dict[str, 
     alpha, beta = weight_maps(z, per_sample(params.alpha0, b, z), per_sample(params.beta0, b, z), params.weights,
                               params.alpha_source, params.beta_source, params.weight_sigma, params.quantile,
                               params.k_min)
-    radius = params.init_radius or max(3, round(0.03 * min(h, w)))
-    return {"z": z, "dg": dg, "alpha": alpha, "beta": beta, "u0": disks(markers, radius).to(z.dtype)}
+    u0 = disks(markers, init_radius(h, w, params.init_radius)).to(z.dtype)
+    return {"z": z, "dg": dg, "alpha": alpha, "beta": beta, "u0": u0}
 
 
 @torch.inference_mode()

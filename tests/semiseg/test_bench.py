@@ -4,6 +4,7 @@ import json
 
 from projects.semiseg import bench
 from shared.config import compose
+from tests.bench_checks import ratio_within_rounding
 
 TINY_BENCH = ["model.features=8", "model.out_channels=[8,8,8,8]", "bench.batch_size=2", "bench.crop_size=32",
               "bench.repeats=1", "bench.warmup=0", "bench.loader_batches=1", "data.num_workers=0"]
@@ -16,9 +17,8 @@ def test_bench_writes_every_key(tmp_path, monkeypatch):
     for key in ("step_s_supervised", "step_s_unimatch_v2", "step_s_mvpmatch", "loader_imgs_per_s"):
         assert out[key] > 0, key
     # The ratio is taken before the step times are rounded to 4 decimals: it lies within that rounding.
-    mvp, uni = out["step_s_mvpmatch"], out["step_s_unimatch_v2"]
-    low, high = (mvp - 5e-5) / (uni + 5e-5), (mvp + 5e-5) / max(uni - 5e-5, 1e-9)
-    assert low - 1e-3 <= out["ratio_mvpmatch_over_unimatch_v2"] <= high + 1e-3
+    assert ratio_within_rounding(out["ratio_mvpmatch_over_unimatch_v2"], out["step_s_mvpmatch"],
+                                 out["step_s_unimatch_v2"])
     assert set(out["peak_rss_mb"]) == {"supervised", "unimatch_v2", "mvpmatch"} and out["device"]
     assert out["images_per_step"] == 4  # 2 labelled + 2 unlabelled
 
