@@ -52,12 +52,6 @@ def hess(u: Tensor) -> Tensor:
     return torch.stack((dx_b(ux), dy_f(ux), dy_b(uy)), dim=-3)
 
 
-def grad_hess(u: Tensor) -> tuple[Tensor, Tensor]:
-    """(:func:`grad` u, :func:`hess` u) sharing the first differences (one ADMM iteration needs both)."""
-    ux, uy = dx_f(u), dy_f(u)
-    return torch.stack((ux, uy), dim=-3), torch.stack((dx_b(ux), dy_f(ux), dy_b(uy)), dim=-3)
-
-
 def hess_adj(q: Tensor) -> Tensor:
     """Adjoint of :func:`hess` in the W inner product: dx-dx+ q_xx + 2 dx-dy- q_xy + dy-dy+ q_yy."""
     return dx_b(dx_f(q[..., 0, :, :])) + 2 * dx_b(dy_b(q[..., 1, :, :])) + dy_b(dy_f(q[..., 2, :, :]))
