@@ -43,3 +43,14 @@ def test_bench_writes_the_issue_keys(run_project, shared_data, tmp_path):
     assert ratio_within_rounding(res["speedup_vs_skimage"], res["s_per_image_skimage_chan_vese"],
                                  res["s_per_image_ours"])
     assert res["mean_iterations_ours_spec_solver"] >= 5 and 0 <= res["dsc_ours_spec_solver"] <= 1
+
+
+def test_time_pipeline_reports_every_stage_and_the_ratio(shared_data, monkeypatch, capsys):
+    from projects.variational_seg.scripts import time_pipeline
+
+    monkeypatch.setattr("sys.argv", ["time_pipeline", "--images", "1", "--repeats", "1"])
+    time_pipeline.main()
+    out = capsys.readouterr().out
+    for stage in ("resize", "geodesic", "weights", "disks", "solve", "pipeline_min", "chan_vese_min"):
+        assert f"{stage} " in out, stage
+    assert "ms per iteration" in out and "speed ratio chan_vese / ours" in out
