@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -30,10 +31,11 @@ class Segmentation:
 
 
 def set_threads(working: Any) -> None:
-    """Apply ``working.threads`` (torch CPU threads) when configured."""
+    """Apply ``working.threads`` (torch and OpenCV CPU threads) when configured."""
     threads = (working or {}).get("threads")
     if threads:
         torch.set_num_threads(int(threads))
+        cv2.setNumThreads(int(threads))
 
 
 def working_size(h: int, w: int, max_side: int) -> tuple[int, int]:
@@ -42,9 +44,17 @@ def working_size(h: int, w: int, max_side: int) -> tuple[int, int]:
 
 
 def image_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 HxW or HxWxC -> float (1, C, H, W) in [0, 1]."""
+    """uint8 (or float on the 0-255 scale) HxW or HxWxC -> float (1, C, H, W) in [0, 1]."""
     arr = image[..., None] if image.ndim == 2 else image
     return torch.from_numpy(np.array(arr, copy=True)).permute(2, 0, 1)[None].float() / 255.0
+
+
+def area_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Downscale HxW[xC] to ``size`` = (h, w) by pixel-area averaging (OpenCV's INTER_AREA: exact
+    fractional pixel weights), in float32 on the 0-255 scale. ~4x faster on the CPU than torch's
+    ``interpolate(mode="area")``, which averages whole-pixel windows."""
+    out = cv2.resize(image.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    return out[..., None] if image.ndim == 3 and out.ndim == 2 else out
 
 
 def to_working(image: np.ndarray, points: np.ndarray, max_side: int,
@@ -52,9 +62,7 @@ def to_working(image: np.ndarray, points: np.ndarray, max_side: int,
     """(1, C, h, w) image and (1, h, w) bool markers at working resolution."""
     h, w = image.shape[:2]
     size = working_size(h, w, max_side)
-    x = image_tensor(image)
-    if size != (h, w):
-        x = F.interpolate(x, size=size, mode="area")
+    x = image_tensor(area_resize(image, size) if size != (h, w) else image)
     pts = scale_points(points, (h, w), size)
     return x, torch.from_numpy(points_to_mask(pts, size, marker_radius))[None]
 
@@ -82,7 +90,7 @@ def segment(images: list[np.ndarray], points: list[np.ndarray], params: SolverPa
         pairs = [to_working(images[i], points[i], max_side, marker_radius) for i in idx]
         x = torch.cat([p[0] for p in pairs]).to(device)
         m = torch.cat([p[1] for p in pairs]).to(device)
-        w, iters, log = solve(x, m, _select(params, idx))
+        w, iters, log = solve(x, m, _select(params, idx), diagnostics=False)
         probs = [upsample(w[j], images[i].shape[:2]) for j, i in enumerate(idx)]
         seconds = (time.perf_counter() - start) / len(idx)
         for j, i in enumerate(idx):

@@ -9,9 +9,10 @@ u-update by one rfft2/irfft2, p and q by shrinkage, w by box projection, optiona
     u  = (A^T A)^-1 (A^T (z - m) - r / rho)        one FFT solve
     v <- v + a (A u - z);   z <- prox(v);   z - m = 2 z - v
 
-The fields live in buffers reused every iteration. Per-sample convergence is tracked on the device
-(``done``, ``iters_at``); a converged sample is frozen by freezing its u and v (z and m are functions
-of v), so batched and per-image runs give the same result; on a GPU the host
+The fields live in buffers reused every iteration; the p and q shrinkages share one pass over their
+stacked norms (``operators.StackedProx``). Per-sample convergence is tracked by :class:`Convergence`
+(on host floats on the CPU, on the device on a GPU); a converged sample is frozen by freezing its u and
+v (z and m are functions of v), so batched and per-image runs give the same result; on a GPU the host
 checks "all done" only every ``check_every`` iterations, on the CPU (where a check is free) every one.
 The reflect padding is grown to FFT-friendly sizes (2^a 3^b 5^c): a prime side such as 139 made each
 FFT about four times slower.
@@ -100,6 +101,62 @@ def ascent_(v: Tensor, au: Tensor, z: Tensor, a: float, live: Tensor | None) -> 
     return v.add_(step, alpha=a)
 
 
+class Convergence:
+    """The per-sample stopping k of spec 5.7: sample i stops at the first k >= ``min_iter`` with
+    ||u_k - u_k-1|| < tol ||u_k-1||, and is frozen from then on (``live``).
+
+    On the CPU the test runs on host floats: a sync is free there, and the dozen tiny tensor ops the
+    device version needs cost ~10 % of an iteration. On a GPU it stays on the device and the host asks
+    "all done?" only every ``check_every`` iterations.
+    """
+
+    def __init__(self, u0: Tensor, params: SolverParams, on_host: bool | None = None) -> None:
+        self.tol, self.min_iter, self.check_every = params.tol, params.min_iter, params.check_every
+        self.on_host = u0.device.type == "cpu" if on_host is None else on_host
+        self.change = torch.empty_like(u0)
+        norm = torch.linalg.vector_norm(u0.flatten(1), dim=1)
+        b = u0.shape[0]
+        self.live: Tensor | None = None if self.on_host else torch.ones(b, dtype=torch.bool, device=u0.device)
+        if self.on_host:
+            self.prev_norm: list[float] | Tensor = norm.tolist()
+            self.stopped_at = [0] * b  # 0: still iterating
+        else:
+            self.prev_norm = norm
+            self.iters_at = torch.full((b,), params.max_iter, dtype=torch.long, device=u0.device)
+        self.max_iter, self.device = params.max_iter, u0.device
+
+    def update(self, k: int, u_new: Tensor, u: Tensor) -> bool:
+        """Record iteration k; True when every sample has stopped (on a GPU: known at checks only)."""
+        step = torch.linalg.vector_norm(torch.sub(u_new, u, out=self.change).flatten(1), dim=1)
+        norm = torch.linalg.vector_norm(u_new.flatten(1), dim=1)
+        if self.on_host:
+            return self._update_host(k, step.tolist(), norm.tolist())
+        small = step < self.prev_norm.clamp(min=1e-12).mul_(self.tol)
+        self.prev_norm = torch.where(self.live, norm, self.prev_norm)
+        if k >= self.min_iter:
+            newly = small.logical_and_(self.live)
+            self.iters_at.masked_fill_(newly, k)
+            self.live = self.live & ~newly
+        return k % self.check_every == 0 and not bool(self.live.any())
+
+    def _update_host(self, k: int, step: list[float], norm: list[float]) -> bool:
+        stopped = self.stopped_at
+        newly = [i for i, s in enumerate(stopped)
+                 if s == 0 and k >= self.min_iter and step[i] < self.tol * max(self.prev_norm[i], 1e-12)]
+        self.prev_norm = norm  # a stopped sample's entry is never read again
+        for i in newly:
+            stopped[i] = k
+        if newly:
+            self.live = torch.tensor([s == 0 for s in stopped], device=self.device)
+        return all(stopped)
+
+    def iterations(self) -> Tensor:
+        """(B,) long: the stopping k of each sample (``max_iter`` if it never stopped)."""
+        if self.on_host:
+            return torch.tensor([s or self.max_iter for s in self.stopped_at], dtype=torch.long, device=self.device)
+        return self.iters_at
+
+
 def residuals(u: Tensor, z: Tensor, z_prev: Tensor, rho: float, use_q: bool) -> tuple[Tensor, Tensor]:
     """Primal ||A u - z|| and dual rho ||A^T (z - z_prev)|| per sample (Boyd 3.3)."""
     primal = torch.linalg.vector_norm((op.split_forward(u, use_q) - z).flatten(1), dim=1)
@@ -170,12 +227,14 @@ def prepare(images: Tensor, markers: Tensor, params: SolverParams) -> dict[str, 
 
 
 @torch.inference_mode()
-def solve(images: Tensor, markers: Tensor, params: SolverParams | None = None) -> tuple[Tensor, Tensor, dict]:
+def solve(images: Tensor, markers: Tensor, params: SolverParams | None = None,
+          diagnostics: bool = True) -> tuple[Tensor, Tensor, dict]:
     """Segment a batch: images (B, C, H, W) float, markers (B, H, W) bool.
 
     Returns ``w`` (B, H, W) in [0, 1] (segmentation ``w > 0.5``), ``iterations`` (B,) long (the
-    stopping k of spec 5.7) and a log dict of per-sample tensors (energies, residuals, c1/c2, the
-    undecided-pixel fraction).
+    stopping k of spec 5.7) and a log dict of per-sample tensors (c1/c2, the undecided-pixel fraction,
+    D_G and the weights; with ``diagnostics`` also the initial and final energies and the primal and
+    dual residuals, which cost about as much as two ADMM iterations).
     """
     params = params or SolverParams()
     inputs = prepare(images, markers, params)
@@ -191,45 +250,39 @@ def solve(images: Tensor, markers: Tensor, params: SolverParams | None = None) -
 
     c1, c2 = region_means(z, u)
     r = lam * fit_term(z, c1, c2, params.normalize_fit) + theta * dg
-    e0 = energy(u, alpha, beta, r)
-    t_p, t_q, r_rho = alpha / rho, beta / rho, r / rho
+    e0 = energy(u, alpha, beta, r) if diagnostics else None
+    r_rho = r / rho
+    prox = op.StackedProx(torch.stack((alpha, beta), 1) / rho if use_q else alpha[:, None] / rho, use_q)
     split = op.split_forward(u, use_q)  # z = (p, q, w) = A u0
     relaxed_plus_m = split.clone()      # v = z + m, zero multipliers to start
     z_minus_m = split.clone()           # what the u-update sees: z - m = 2 z - v
     split_prev, au = torch.empty_like(split), torch.empty_like(split)  # buffers reused every iteration
-    u_norm = torch.linalg.vector_norm(u.flatten(1), dim=1)
-
-    done = torch.zeros(b, dtype=torch.bool, device=z.device)
-    iters_at = torch.full((b,), params.max_iter, dtype=torch.long, device=z.device)
-    on_cpu = z.device.type == "cpu"  # a host sync costs nothing there: check "all done" every iteration
+    stop = Convergence(u, params)
     k = 0
     for k in range(1, params.max_iter + 1):
-        act = ~done
-        live = None if on_cpu and not bool(done.any()) else act  # None: nothing to freeze yet
+        live = stop.live  # None on the CPU while every sample still iterates
         u_new = op.fft_apply_inverse(op.split_adjoint(z_minus_m, use_q).sub_(r_rho), inv_den)
         ascent_(relaxed_plus_m, op.split_forward(u_new, use_q, out=au), split, a, live)
-        split, split_prev = op.split_prox(relaxed_plus_m, t_p, t_q, use_q, out=split_prev), split
+        split, split_prev = prox.apply(relaxed_plus_m, out=split_prev), split
         torch.lerp(relaxed_plus_m, split, 2.0, out=z_minus_m)
-        new_norm = torch.linalg.vector_norm(u_new.flatten(1), dim=1)
-        rel = torch.linalg.vector_norm((u_new - u).flatten(1), dim=1) / u_norm.clamp(min=1e-12)
-        u, u_norm = keep(live, u_new, u), keep(live, new_norm, u_norm)
-        newly = act & (rel < params.tol) & (k >= params.min_iter)
-        iters_at = torch.where(newly, torch.full_like(iters_at, k), iters_at)
-        done = done | newly
+        all_stopped = stop.update(k, u_new, u)
+        u = keep(live, u_new, u)
         if params.update_c and k % params.c_every == 0:
             n1, n2 = region_means(z, split[:, -1])
             c1, c2 = keep(live, n1, c1), keep(live, n2, c2)
             r = keep(live, lam * fit_term(z, c1, c2, params.normalize_fit) + theta * dg, r)
             r_rho = r / rho
-        if (on_cpu or k % params.check_every == 0) and bool(done.all()):
+        if all_stopped:
             break
 
     w = split[:, -1]
-    primal, dual = residuals(u, split, split_prev, rho, use_q)
     crop = (slice(None), slice(pads[2], pads[2] + h), slice(pads[0], pads[0] + w_))
     out = w[crop].contiguous()
-    log = {"energy_init": e0, "energy_final": energy(w, alpha, beta, r), "primal_residual": primal,
-           "dual_residual": dual, "c1": c1, "c2": c2, "loop_iterations": torch.tensor(k),
+    log = {"c1": c1, "c2": c2, "loop_iterations": torch.tensor(k),
            "undecided_fraction": ((out > 0.1) & (out < 0.9)).float().flatten(1).mean(1),
            "dg": inputs["dg"], "alpha": inputs["alpha"], "beta": inputs["beta"]}
-    return out, iters_at, log
+    if diagnostics:
+        primal, dual = residuals(u, split, split_prev, rho, use_q)
+        log.update(energy_init=e0, energy_final=energy(w, alpha, beta, r), primal_residual=primal,
+                   dual_residual=dual)
+    return out, stop.iterations(), log

@@ -42,13 +42,14 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
     for i in range(len(dataset)):
         sample = dataset[i]
         x, m = to_working(sample["image"], sample["points"], max_side)
-        converged = solve(x, m, base.with_(relax=1.0, tol=1e-7, max_iter=int(cfg.stopping.converged_max_iter)))[0]
+        converged = solve(x, m, base.with_(relax=1.0, tol=1e-7, max_iter=int(cfg.stopping.converged_max_iter)),
+                          diagnostics=False)[0]
         images.append((sample, x, m, converged[0].numpy() > 0.5))
     rows = []
     for relax, tol in itertools.product(cfg.stopping.relax, cfg.stopping.tol):
         iters, dsc, agree = [], [], []
         for sample, x, m, ref in images:
-            w, k, _ = solve(x, m, base.with_(relax=float(relax), tol=float(tol)))
+            w, k, _ = solve(x, m, base.with_(relax=float(relax), tol=float(tol)), diagnostics=False)
             iters.append(int(k[0]))
             dsc.append(score(upsample(w[0], sample["image"].shape[:2]), sample)["dsc"])
             agree.append(dice(w[0].numpy() > 0.5, ref))

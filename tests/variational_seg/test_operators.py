@@ -76,6 +76,8 @@ def test_stacked_prox_is_the_three_proxes():
     assert torch.allclose(z[:, :2], op.shrink_vector(v[:, :2], t_p))
     assert torch.allclose(z[:, 2:5], op.shrink_frobenius(v[:, 2:5], t_q))
     assert torch.equal(z[:, 5], v[:, 5].clamp(0, 1))
+    without_q = op.split_prox(v[:, [0, 1, 5]], t_p, t_q, use_q=False)  # (p, w) only: tv and rci
+    assert torch.allclose(without_q[:, :2], z[:, :2]) and torch.equal(without_q[:, 2], z[:, 5])
 
 
 def test_fft_apply_inverse_equals_the_division():

@@ -6,7 +6,7 @@ import torch
 from skimage.segmentation import chan_vese
 
 from projects.variational_seg.params import SolverParams, params_for
-from projects.variational_seg.solver import disks, padding, solve
+from projects.variational_seg.solver import Convergence, disks, padding, solve
 from tests.variational_seg.helpers import as_batch, dsc, scene
 
 FAST = {"max_iter": 300}
@@ -95,3 +95,27 @@ def test_out_of_range_relaxation_or_tolerance_is_a_config_error():
         SolverParams(relax=2.0)
     with pytest.raises(ConfigError, match="tol"):
         params_for("wbh", {"tol": 0.0})
+
+
+def test_convergence_host_and_device_paths_stop_each_sample_at_the_same_k():
+    # u_k = 1 + r^k per sample: ||u_k - u_k-1|| < tol ||u_k-1|| once r^(k-1) (1 - r) < tol (1 + r^(k-1))
+    rates = (0.5, 0.7, 0.9)
+    r = torch.tensor(rates, dtype=torch.float64).view(-1, 1, 1)
+    params = SolverParams(tol=1e-3, min_iter=5, max_iter=200, check_every=10)
+    expected = [next(k for k in range(5, 200) if q ** (k - 1) * (1 - q) < 1e-3 * (1 + q ** (k - 1))) for q in rates]
+    u = torch.ones(3, 4, 5, dtype=torch.float64)
+    host, device = Convergence(u, params, on_host=True), Convergence(u, params, on_host=False)
+    all_host = all_device = None
+    for k in range(1, 101):
+        u_new = 1 + r ** k * torch.ones_like(u)
+        live = [k <= e for e in expected]  # before this update
+        assert (host.live is None and all(live)) or host.live.tolist() == live
+        assert device.live.tolist() == live
+        if host.update(k, u_new, u) and all_host is None:
+            all_host = k
+        if device.update(k, u_new, u) and all_device is None:
+            all_device = k
+        u = u_new
+    assert host.iterations().tolist() == device.iterations().tolist() == expected
+    assert len(set(expected)) == 3 and all_host == max(expected)  # the CPU knows at once
+    assert all_device == -(-max(expected) // 10) * 10               # a GPU asks every check_every iterations
