@@ -56,11 +56,11 @@ def batched_throughput(samples: list[dict[str, Any]], cfg: DictConfig, device: s
         ms.append(torch.from_numpy(points_to_mask(pts, (size, size)))[None])
     x, m = torch.cat(xs).to(device), torch.cat(ms).to(device)
     params = resolve_params({"name": "wbh"}, cfg.data.solver, cfg.data.tuned)
-    solve(x, m, params)  # warm-up
+    solve(x, m, params, diagnostics=False)  # warm-up
     if device == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
-    solve(x, m, params)
+    solve(x, m, params, diagnostics=False)
     if device == "cuda":
         torch.cuda.synchronize()
     return len(x) / (time.perf_counter() - start)
