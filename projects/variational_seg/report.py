@@ -10,7 +10,8 @@ import csv
 import json
 from pathlib import Path
 
-LABELS = {"wbh": "Ours (WBH)", "rci": "RCI", "tv": "TV", "unet": "U-Net"}
+LABELS = {"wbh": "Ours (WBH)", "rci": "RCI", "tv": "TV", "unet": "U-Net",
+          "tv_tv2": "Ablation: constant weights (TV-TV²)", "wbh_nogeo": "Ablation: no geodesic term"}
 
 
 def load(run: Path) -> tuple[dict, list[dict]]:

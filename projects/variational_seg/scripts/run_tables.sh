@@ -3,7 +3,8 @@
 # <model>-<markers> for wbh, rci, tv, unet x {k1, k3, k5, k10, scribbles_set1, scribbles_set2}, plus the
 # U-Net training run (unet-train). Resumable: a folder with summary.json (or the U-Net's last.ckpt) is kept.
 # Then: python -m projects.variational_seg.report runs/variational_seg/tables/{wbh,rci,tv,unet}-k3
-# Usage: projects/variational_seg/scripts/run_tables.sh [models...]   (default: wbh rci tv unet)
+# Usage: projects/variational_seg/scripts/run_tables.sh [models...]   (default: wbh rci tv unet;
+#        the README's ablation rows: run_tables.sh tv_tv2 wbh_nogeo)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 root=runs/variational_seg/tables
