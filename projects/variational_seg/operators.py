@@ -151,28 +151,27 @@ def split_adjoint(d: Tensor, use_q: bool) -> Tensor:
 def split_prox(v: Tensor, t_p: Tensor, t_q: Tensor, use_q: bool, out: Tensor | None = None) -> Tensor:
     """The z-update: vector shrinkage of p by t_p, Frobenius (W) shrinkage of q by t_q, w onto [0, 1]
     (written into ``out``, a new tensor if None)."""
-    t = torch.stack((t_p, t_q), 1) if use_q else t_p[:, None]
-    return StackedProx(t, use_q).apply(v, out)
+    return StackedProx(t_p, t_q, use_q).apply(v, out)
 
 
 class StackedProx:
-    """:func:`split_prox` with the thresholds stacked once, (B, 2, H, W) = (t_p, t_q) (or (B, 1, H, W)
-    without the Hessian), and scratch buffers reused every call: both norms come from one squaring of
-    the p and q channels, and both shrink factors max(1 - t / |v|, 0) from one pass over the 2-channel
-    stack (11 kernels instead of 16)."""
+    """:func:`split_prox` for one solve: the thresholds stacked once as (B, 2, H, W) = (t_p, t_q) (or
+    (B, 1, H, W) = t_p without the Hessian) and the scratch buffers reused every call. Both norms come
+    from one squaring of the p and q channels and both shrink factors max(1 - t / |v|, 0) from one pass
+    over the stack (11 kernels instead of 16)."""
 
-    def __init__(self, t: Tensor, use_q: bool) -> None:
-        self.t, self.use_q = t, use_q
-        self.one = torch.ones((), dtype=t.dtype, device=t.device)
-        self.factor = torch.empty_like(t)
-        self.squares: Tensor | None = None
+    def __init__(self, t_p: Tensor, t_q: Tensor, use_q: bool) -> None:
+        self.use_q = use_q
+        self.t = torch.stack((t_p, t_q), 1) if use_q else t_p[:, None]
+        self.one = torch.ones((), dtype=t_p.dtype, device=t_p.device)
+        self.factor = torch.empty_like(self.t)
+        b, _, h, w = self.t.shape
+        self.squares = self.t.new_empty(b, 5 if use_q else 2, h, w)  # the p (and q) channels of v
 
     def apply(self, v: Tensor, out: Tensor | None = None) -> Tensor:
         z = torch.empty_like(v) if out is None else out
-        c = 5 if self.use_q else 2
-        if self.squares is None or self.squares.shape != v[:, :c].shape:
-            self.squares = torch.empty_like(v[:, :c])
-        sq, f = torch.mul(v[:, :c], v[:, :c], out=self.squares), self.factor
+        pq = v[:, :self.squares.shape[1]]
+        sq, f = torch.mul(pq, pq, out=self.squares), self.factor
         torch.add(sq[:, 0], sq[:, 1], out=f[:, 0])
         if self.use_q:  # |q|_W^2 = q_xx^2 + 2 q_xy^2 + q_yy^2
             torch.add(sq[:, 2], sq[:, 4], out=f[:, 1]).add_(sq[:, 3], alpha=2.0)

@@ -105,9 +105,9 @@ class Convergence:
     """The per-sample stopping k of spec 5.7: sample i stops at the first k >= ``min_iter`` with
     ||u_k - u_k-1|| < tol ||u_k-1||, and is frozen from then on (``live``).
 
-    On the CPU the test runs on host floats: a sync is free there, and the dozen tiny tensor ops the
-    device version needs cost ~10 % of an iteration. On a GPU it stays on the device and the host asks
-    "all done?" only every ``check_every`` iterations.
+    On the CPU the test runs on host floats: a sync is free there, and it replaces the dozen tiny
+    tensor ops the device version needs every iteration. On a GPU it stays on the device and the host
+    asks "all done?" only every ``check_every`` iterations.
     """
 
     def __init__(self, u0: Tensor, params: SolverParams, on_host: bool | None = None) -> None:
@@ -234,7 +234,7 @@ def solve(images: Tensor, markers: Tensor, params: SolverParams | None = None,
     Returns ``w`` (B, H, W) in [0, 1] (segmentation ``w > 0.5``), ``iterations`` (B,) long (the
     stopping k of spec 5.7) and a log dict of per-sample tensors (c1/c2, the undecided-pixel fraction,
     D_G and the weights; with ``diagnostics`` also the initial and final energies and the primal and
-    dual residuals, which cost about as much as two ADMM iterations).
+    dual residuals, which the segmentation pipeline skips).
     """
     params = params or SolverParams()
     inputs = prepare(images, markers, params)
@@ -252,7 +252,7 @@ def solve(images: Tensor, markers: Tensor, params: SolverParams | None = None,
     r = lam * fit_term(z, c1, c2, params.normalize_fit) + theta * dg
     e0 = energy(u, alpha, beta, r) if diagnostics else None
     r_rho = r / rho
-    prox = op.StackedProx(torch.stack((alpha, beta), 1) / rho if use_q else alpha[:, None] / rho, use_q)
+    prox = op.StackedProx(alpha / rho, beta / rho, use_q)
     split = op.split_forward(u, use_q)  # z = (p, q, w) = A u0
     relaxed_plus_m = split.clone()      # v = z + m, zero multipliers to start
     z_minus_m = split.clone()           # what the u-update sees: z - m = 2 z - v

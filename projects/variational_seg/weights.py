@@ -17,8 +17,8 @@ from torch import Tensor
 def gaussian_blur(z: Tensor, sigma: float) -> Tensor:
     """Separable Gaussian blur of (B, C, H, W) with reflect padding; sigma <= 0 returns z.
 
-    Each pass is a weighted sum of the 2r + 1 shifted slices of the padded image (one fused multiply-add
-    per tap): on the CPU that is ~10x faster than a depthwise ``conv2d``, with identical results.
+    Each pass is a weighted sum of the 2r + 1 shifted slices of the padded image (one multiply-add per
+    tap), which on the CPU beats a depthwise ``conv2d``; the output is the same (test).
     """
     if sigma <= 0:
         return z
@@ -27,15 +27,16 @@ def gaussian_blur(z: Tensor, sigma: float) -> Tensor:
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
     taps = torch.exp(-(x ** 2) / (2 * sigma ** 2))
     taps = (taps / taps.sum()).tolist()
-    h, w = z.shape[-2:]
-    rows = F.pad(z, (radius, radius, 0, 0), mode="reflect")
-    out = rows[..., :w] * taps[0]
-    for i in range(1, 2 * radius + 1):
-        out.add_(rows[..., i:i + w], alpha=taps[i])
-    cols = F.pad(out, (0, 0, radius, radius), mode="reflect")
-    out = cols[..., :h, :] * taps[0]
-    for i in range(1, 2 * radius + 1):
-        out.add_(cols[..., i:i + h, :], alpha=taps[i])
+    return _taps_along(_taps_along(z, taps, -1), taps, -2)
+
+
+def _taps_along(z: Tensor, taps: list[float], dim: int) -> Tensor:
+    """sum_i taps[i] * z shifted by i - r along ``dim`` (-1 or -2), reflect-padded by r = len(taps) // 2."""
+    r, n = len(taps) // 2, z.shape[dim]
+    padded = F.pad(z, (r, r, 0, 0) if dim == -1 else (0, 0, r, r), mode="reflect")
+    out = padded.narrow(dim, 0, n) * taps[0]
+    for i in range(1, len(taps)):
+        out.add_(padded.narrow(dim, i, n), alpha=taps[i])
     return out
 
 
@@ -61,7 +62,7 @@ def hessian_magnitude(z: Tensor, grads: tuple[Tensor, Tensor] | None = None) -> 
 
 def row_quantile(s: Tensor, q: float) -> Tensor:
     """The q-quantile of each row of (B, N), linear interpolation (= ``torch.quantile``'s default), from
-    two ``kthvalue`` selections: half the time of ``torch.quantile``, which sorts."""
+    two ``kthvalue`` selections instead of ``torch.quantile``'s full sort."""
     n = s.shape[1]
     pos = q * (n - 1)
     lo = math.floor(pos)
