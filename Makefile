@@ -19,15 +19,21 @@ export WANDB_MODE ?= offline
 export NO_ALBUMENTATIONS_UPDATE ?= 1
 export PYTHONUNBUFFERED ?= 1
 
+# $(call quoted,key,value): ONE shell word holding the Hydra override key="value", so that paths and
+# points with spaces, commas, quotes, '=' or brackets arrive intact ('\'' closes, escapes and reopens the
+# shell quote; \" is a double quote inside Hydra's quoted string). Relative paths stay relative to the
+# folder make runs in (Hydra does not change directory).
+quoted = '$(1)="$(subst ','\'',$(subst ",\",$(2)))"'
 # Make variables forwarded as Hydra overrides, so `make eval data=grabcut model=tv` works too.
 OVERRIDES = $(if $(data),data=$(data)) $(if $(model),model=$(model)) \
-            $(if $(experiment),experiment=$(experiment)) $(if $(CKPT),ckpt_path=$(abspath $(CKPT))) \
-            $(if $(INPUT),input=$(abspath $(INPUT))) $(if $(OUT),output=$(abspath $(OUT))) \
-            $(if $(IMAGE),image=$(abspath $(IMAGE))) $(if $(POINTS),'points="$(POINTS)"') \
+            $(if $(experiment),experiment=$(experiment)) $(if $(CKPT),$(call quoted,ckpt_path,$(CKPT))) \
+            $(if $(INPUT),$(call quoted,input,$(INPUT))) $(if $(OUT),$(call quoted,output,$(OUT))) \
+            $(if $(IMAGE),$(call quoted,image,$(IMAGE))) $(if $(POINTS),$(call quoted,points,$(POINTS))) \
+            $(if $(BG_POINTS),$(call quoted,bg_points,$(BG_POINTS))) \
             $(if $(SWEEP),sweep=$(SWEEP)) $(ARGS)
 RUN = $(PY) -m shared
 
-.PHONY: help venv train eval predict bench data sweep report select audit test test-fast lint clean
+.PHONY: help venv train eval predict bench bench-gpu gpu-carry data sweep report select serve audit test test-fast lint clean
 
 help:
 	@echo "make train   PROJECT=<$(PROJECTS)> [ARGS='key=value ...']"
@@ -37,8 +43,11 @@ help:
 	@echo "make data    DATASET=<name>                           prepares split files for a real dataset"
 	@echo "make sweep   PROJECT=<p> SWEEP=<name> [ARGS=...]     a Hydra multirun config (resumable)"
 	@echo "make report  PROJECT=semiseg                          tables + plots from the sweep runs"
-	@echo "make select  IMAGE=photo.jpg POINTS='x,y;x,y' OUT=mask.png   variational_seg from clicks"
+	@echo "make select  IMAGE=photo.jpg POINTS='x,y;x,y' [OUT=mask.png]  variational_seg from clicks (default OUT: a new run folder)"
+	@echo "make serve   PROJECT=variational_seg                  local page: click to cut out a product (127.0.0.1:8765)"
 	@echo "make audit   INPUT=folder/ CKPT=path [OUT=dir]        quality audit: audit.csv + HTML report"
+	@echo "make bench-gpu [GPU_PY=python3] [ARGS=--smoke]       GPU bench -> benchmarks/results/gpu.json (README, GPU)"
+	@echo "make gpu-carry                                        .gpu/: wheels + CCP subset that travel to a GPU machine"
 	@echo "make test                                             the whole offline test suite"
 
 $(STAMP): requirements.txt
@@ -52,8 +61,20 @@ venv: $(STAMP)
 train eval predict bench sweep report: $(STAMP)
 	$(RUN) $@ "$(PROJECT)" $(OVERRIDES)
 
+# On a GPU machine whose own Python holds torch (no .venv there): make bench-gpu GPU_PY=python3
+GPU_PY ?=
+bench-gpu:
+	$(if $(GPU_PY),,$(MAKE) venv &&) $(or $(GPU_PY),$(PY)) -m benchmarks.gpu $(ARGS)
+
+gpu-carry: $(STAMP)
+	$(PY) -m benchmarks.gpu.prepare $(ARGS)
+
 select: $(STAMP)
-	$(RUN) select variational_seg $(OVERRIDES)
+	$(RUN) select variational_seg $(if $(model),,model=wbh_colour) $(if $(data),,data=grabcut) $(OVERRIDES)
+
+# The local cut-out page (variational_seg only): the shipped model at its GrabCut-tuned working size.
+serve: $(STAMP)
+	$(RUN) serve variational_seg $(if $(model),,model=wbh_colour) $(if $(data),,data=grabcut) $(OVERRIDES)
 
 audit: $(STAMP)
 	$(RUN) audit quality $(OVERRIDES)

@@ -15,3 +15,11 @@ class ConfigError(EcomvisionError):
 
 class WeightsNotFoundError(EcomvisionError):
     """A pretrained weights file (or local cache entry) is absent."""
+
+
+class CheckpointError(EcomvisionError):
+    """A checkpoint or weights file that is refused (it would run code), damaged, or of another project."""
+
+
+class WeightsMismatchError(EcomvisionError):
+    """A weights file that fits only part of the model it is loaded into."""

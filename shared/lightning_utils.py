@@ -38,7 +38,10 @@ class ClassNamesMixin:
         self.on_fit_start()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from shared.checkpoints import stamp
+
         checkpoint["class_names"] = self.class_names
+        stamp(self, checkpoint)  # which project wrote it
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.class_names = checkpoint.get("class_names", self.class_names)

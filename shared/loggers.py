@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.loggers import Logger, WandbLogger
+from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
 
 def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
@@ -18,8 +20,29 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
         if name == "wandb" and os.environ.get("WANDB_MODE") == "disabled":
             continue
         extra = {"tags": [*(spec.get("tags") or []), *run_tags(cfg)]} if name == "wandb" else {}
-        loggers.append(instantiate(spec, save_dir=str(run_dir), **extra))
+        logger = instantiate(spec, save_dir=str(run_dir), **extra)
+        if isinstance(logger, CSVLogger):
+            keep_earlier_rows(logger)
+        loggers.append(logger)
     return loggers
+
+
+class AppendingExperimentWriter(ExperimentWriter):
+    """Lightning's CSV writer deletes an existing ``metrics.csv`` when it starts; a resumed sweep job
+    (same run folder) would lose the rows of its earlier epochs, which ``make report`` reads. This
+    one continues the file: its header becomes the known keys, new rows are appended (a new key
+    rewrites the file with the wider header, rows kept, as Lightning does within one run)."""
+
+    def _check_log_dir_exists(self) -> None:
+        if not self._fs.isfile(self.metrics_file_path):
+            return
+        with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+            self.metrics_keys = next(csv.reader(f), [])
+
+
+def keep_earlier_rows(logger: CSVLogger) -> None:
+    """Give a CSVLogger the appending writer (its ``experiment`` is created on first use otherwise)."""
+    logger._experiment = AppendingExperimentWriter(log_dir=logger.log_dir)
 
 
 def run_tags(cfg: DictConfig) -> list[str]:

@@ -8,7 +8,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_ROOT = REPO_ROOT / "configs"
 COMMON_CONFIGS = CONFIG_ROOT / "common"
-SPLITS_ROOT = REPO_ROOT / "shared" / "data" / "splits"
+# $ECOMVISION_SPLITS points the readers at another copy of the split files (a carried subset, e.g. the GPU bench).
+SPLITS_ROOT = Path(os.environ.get("ECOMVISION_SPLITS") or REPO_ROOT / "shared" / "data" / "splits")
 BENCH_RESULTS = REPO_ROOT / "benchmarks" / "results"
 PROJECTS = ("semiseg", "variational_seg", "multimodal_tagging", "classification", "quality")
 

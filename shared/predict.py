@@ -1,17 +1,38 @@
-"""Helpers for ``make predict``: load a folder of images robustly and write results atomically."""
+"""Helpers for ``make predict`` and ``make audit``: the input folder, the images streamed one at a time,
+output names that cannot collide, files written atomically and readable like any other file.
+
+Streaming: :func:`stream_images` decodes one file, hands the full-size array to ``prepare`` (which
+resizes it to the model's input, or does the whole per-image work) and drops it before the next file
+is read, so memory stays flat for any folder size (a 24-MP photo is ~70 MB decoded).
+"""
 
 from __future__ import annotations
 
 import csv
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from shared.data.io import list_images, read_image
 from shared.errors import ConfigError, DataError
+from shared.run_folder import drop_empty_run
+
+T = TypeVar("T")
+
+
+@dataclass
+class Item(Generic[T]):
+    """One input file: what ``prepare`` made of its decoded image, or why it could not be read."""
+
+    path: Path
+    value: T | None = None
+    error: str = ""
 
 
 def require_input_folder(cfg) -> list[Path]:
@@ -29,25 +50,91 @@ def require_checkpoint(cfg) -> Path:
     return Path(ckpt)
 
 
-def load_images(paths: Iterable[Path]) -> tuple[list[tuple[Path, np.ndarray]], list[tuple[Path, str]]]:
-    """Readable images and, separately, the files that failed with their reason (never raises)."""
-    ok, failed = [], []
+def output_file(cfg, name: str) -> Path:
+    """Where a one-file result goes: ``OUT=`` itself, or ``name`` inside it when OUT is a folder (one
+    that exists, or written with a trailing slash); without OUT, ``name`` in the run folder."""
+    out = cfg.get("output")
+    if not out:
+        return Path(cfg.paths.output_dir) / name
+    return Path(out) / name if Path(out).is_dir() or str(out).endswith(("/", os.sep)) else Path(out)
+
+
+def output_folder(cfg, default: str | None = None) -> Path:
+    """The folder for a many-file result: ``OUT=`` (ConfigError if it is a file), else the run folder
+    (or its ``default`` subfolder)."""
+    if cfg.get("output"):
+        out = Path(cfg.output)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"OUT={out} is a file; this task writes several files: pass a folder")
+        return out
+    run_dir = Path(cfg.paths.output_dir)
+    return run_dir / default if default else run_dir
+
+
+def stream_images(paths: Iterable[Path], prepare: Callable[[Path, np.ndarray], T]) -> Iterator[Item[T]]:
+    """``Item(path, prepare(path, image))`` per readable file, ``Item(path, error=reason)`` per
+    unreadable one (never raises for a bad file). Only one full-size image is alive at a time: keep
+    what ``prepare`` returns small (model-size tensors, a row of results)."""
     for path in paths:
         try:
-            ok.append((path, read_image(path)))
+            image = read_image(path)
         except DataError as exc:
-            failed.append((path, str(exc)))
-    return ok, failed
+            yield Item(path, error=str(exc))
+            continue
+        value = prepare(path, image)
+        del image  # before the consumer asks for the next file
+        yield Item(path, value)
+
+
+def batches(items: Iterable[Item[T]], size: int) -> Iterator[list[Item[T]]]:
+    """Consecutive lists of ``size`` items (the last one shorter), readable and unreadable alike."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def output_name(path: Path, root: Path, suffix: str) -> Path:
+    """``root/sub/a.jpg`` -> ``sub/a.jpg<suffix>``: the relative path with the source's name and
+    extension kept, so that ``a.jpg``, ``a.png`` and ``sub/a.jpg`` never write the same output file."""
+    rel = Path(path).relative_to(root)
+    return rel.with_name(rel.name + suffix)
+
+
+def drop_unused_run_folder(cfg) -> None:
+    """A predict / audit / select that wrote its results elsewhere (``OUT=``) leaves no run folder that
+    holds only Hydra's bookkeeping (one more empty folder per call otherwise)."""
+    drop_empty_run(Path(cfg.paths.output_dir), Path(cfg.paths.log_dir))
+
+
+def readable_by_others(path: str | Path) -> None:
+    """Give a file made by ``tempfile.mkstemp`` (always 0600) the mode of any new file (0666 - umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def write_atomic(path: str | Path, write: Callable[[Any], None], newline: str | None = None) -> Path:
+    """Write to a temporary file in the same folder, then rename: a crash leaves no half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline=newline, encoding="utf-8") as f:
+            write(f)
+        readable_by_others(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def write_csv_atomic(path: str | Path, header: list[str], rows: Iterable[list]) -> Path:
-    """Write to a temporary file in the same folder, then rename: a crash leaves no half CSV."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
+    """The CSV written atomically (see :func:`write_atomic`)."""
+
+    def write(f) -> None:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
-    os.replace(tmp, path)
-    return path
+
+    return write_atomic(path, write, newline="")

@@ -4,29 +4,77 @@ logger -> Trainer); any other task is a function named in the project's ``tasks`
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 from hydra.errors import InstantiationException
-from hydra.utils import get_method, instantiate
+from hydra.utils import get_class, get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from shared.checkpoints import check_checkpoint
 from shared.errors import ConfigError, EcomvisionError
 from shared.loggers import build_loggers, finish_loggers, log_config, log_summary
+from shared.run_folder import check_writable, drop_empty_run, output_folders  # also registers ${unique_dir:...}
+
+# Integer settings checked before any work (a missing or null key is left to its user).
+POSITIVE_INTS = ("data.batch_size", "data.eval_batch_size", "audit.batch_size")
+NON_NEGATIVE_INTS = ("seed", "data.num_workers")
+MAX_SEED = 2**32 - 1
 
 
 def run_task(cfg: DictConfig) -> Any:
-    """Hydra's job function: run ``cfg.task``; user errors become one line on stderr and exit 1."""
-    run_dir = Path(cfg.paths.output_dir)
+    """Hydra's job function: run ``cfg.task``; user errors become one line on stderr and exit 1.
+
+    A run that fails (for any reason) and wrote no result leaves no run folder behind."""
+    run_dir, log_dir = Path(cfg.paths.output_dir), Path(cfg.paths.log_dir)
     try:
+        check_settings(cfg)
+        check_writable(output_folders(cfg))
         return dispatch(cfg)
     except EcomvisionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        _drop_empty_run(run_dir)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        drop_empty_run(run_dir, log_dir)
         sys.exit(1)
+    except BaseException:
+        drop_empty_run(run_dir, log_dir)
+        raise
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of a user error, without the worker traceback that PyTorch's DataLoader puts into
+    the message of an error it re-raises from a worker process ("Caught DataError in DataLoader worker
+    process 0. Original Traceback ... shared.errors.DataError: <message>")."""
+    text = str(exc)
+    if "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        prefix = f"{type(exc).__module__}.{type(exc).__name__}: "
+        text = last[len(prefix):] if last.startswith(prefix) else last
+    return " ".join(text.split("\n"))
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """Batch sizes, epochs, seed and workers: an integer in range, or one line naming the key."""
+    for key in POSITIVE_INTS:
+        _check_int(cfg, key, minimum=1)
+    for key in NON_NEGATIVE_INTS:
+        _check_int(cfg, key, minimum=0)
+    seed = OmegaConf.select(cfg, "seed", default=None)
+    if isinstance(seed, int) and seed > MAX_SEED:
+        raise ConfigError(f"seed must be at most {MAX_SEED} (numpy's limit), got {seed}")
+    epochs = OmegaConf.select(cfg, "trainer.max_epochs", default=None)
+    if epochs is not None and epochs != -1:
+        _check_int(cfg, "trainer.max_epochs", minimum=1, note=" (or -1 for no limit)")
+
+
+def _check_int(cfg: DictConfig, key: str, minimum: int, note: str = "") -> None:
+    value = OmegaConf.select(cfg, key, default=None)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else "a non-negative integer"
+        raise ConfigError(f"{key} must be {kind}{note}, got {value!r}")
 
 
 def dispatch(cfg: DictConfig) -> Any:
@@ -38,12 +86,6 @@ def dispatch(cfg: DictConfig) -> Any:
         return builtin[cfg.task](cfg)
     known = sorted({*builtin, *custom})
     raise ConfigError(f"project {cfg.project!r} has no task {cfg.task!r}; its tasks: {', '.join(known)}")
-
-
-def _drop_empty_run(run_dir: Path) -> None:
-    """Nothing half-written: a run that failed before writing any result is removed."""
-    if run_dir.is_dir() and not any(p.suffix in (".ckpt", ".json", ".csv") for p in run_dir.rglob("*")):
-        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
@@ -80,18 +122,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if done is not None:
         print(f"skip {run_dir} (done)")
         return done
+    ckpt_path = resume_checkpoint(cfg, run_dir)  # checked before any data or model is built
     pl.seed_everything(cfg.seed, workers=True)
     datamodule, module = build_components(cfg)
     trainer = build_trainer(cfg, run_dir)
     log_config(trainer, cfg)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg, run_dir))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     results: dict[str, float] = {f"fit/{k}": _item(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test_after_fit", True) and trainer.state.status.value == "finished":
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
         final = trainer.test(module, datamodule=datamodule, verbose=False)
         results.update({f"final/{k}": v for k, v in final[0].items()})
         if best:
-            selected = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+            selected = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
             results.update({f"best/{k}": v for k, v in selected[0].items()})
             results["best_checkpoint"] = best  # type: ignore[assignment]
     log_summary(trainer, results)
@@ -115,25 +158,31 @@ def finished_results(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
 def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> str | None:
     """``ckpt_path`` when given; else, with ``resume_from_last``, the run folder's checkpoints/last.ckpt."""
     if cfg.get("ckpt_path"):
-        return cfg.ckpt_path
+        return checked_checkpoint(cfg, cfg.ckpt_path)
     last = run_dir / "checkpoints" / "last.ckpt"
     if cfg.get("resume_from_last", False) and last.is_file():
         print(f"resume {run_dir} from {last}")
-        return str(last)
+        return checked_checkpoint(cfg, last)
     return None
+
+
+def checked_checkpoint(cfg: DictConfig, path: str | Path) -> str:
+    """``path``, once read (weights-only) and found to be a checkpoint of this project's module."""
+    check_checkpoint(path, get_class(cfg.module._target_), OmegaConf.select(cfg, "model.name", default=None))
+    return str(path)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test a checkpoint (``ckpt_path=...``) or, for parameter-free modules, the configured model."""
     run_dir = Path(cfg.paths.output_dir)
-    datamodule, module = build_components(cfg)
     ckpt = cfg.get("ckpt_path")
     if ckpt is None and cfg.get("eval_needs_checkpoint", True):
         raise ConfigError("eval needs a checkpoint: pass CKPT=path/to/file.ckpt (or ckpt_path=...)")
-    if ckpt is not None and not Path(ckpt).is_file():
-        raise ConfigError(f"checkpoint not found: {ckpt}")
+    if ckpt is not None:
+        checked_checkpoint(cfg, ckpt)  # before any data or model is built
+    datamodule, module = build_components(cfg)
     trainer = build_trainer(cfg, run_dir)
-    out = trainer.test(module, datamodule=datamodule, ckpt_path=ckpt)
+    out = trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
     finish_loggers(trainer)
     results = {f"test/{k.split('/', 1)[-1]}" if not k.startswith("test/") else k: v for k, v in out[0].items()}
     write_metrics(run_dir, results)
@@ -148,7 +197,3 @@ def write_metrics(run_dir: Path, results: dict[str, Any]) -> None:
 
 def _item(v: Any) -> Any:
     return v.item() if hasattr(v, "item") and getattr(v, "numel", lambda: 2)() == 1 else str(v)
-
-
-def resolved(cfg: DictConfig) -> dict:
-    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # type: ignore[return-value]

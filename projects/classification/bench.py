@@ -2,17 +2,28 @@
 
 Same batch, resolution and thread count for every model, measured in one process: warm-up, then
 the median of several timed repeats of a forward pass under inference mode, the models interleaved.
+``predict_peak_rss_mb_<n>_photo(s)``: the peak memory of ``make predict`` (a child process) on ``n``
+synthetic camera-sized JPEGs (``bench.peak_rss_photos``, ``bench.peak_rss_photo_size``).
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
 from projects.classification.models import count_parameters, create_model
-from shared.bench import inference_call, interleaved_seconds, peak_rss_mb, write_results
+from projects.classification.module import ClassificationModule
+from shared.bench import (
+    inference_call,
+    interleaved_seconds,
+    peak_rss_mb,
+    predict_peak_rss_mb,
+    save_fresh_checkpoint,
+    write_results,
+)
 
 MODELS = {"msff": "msff_ecomnet", "resnet50": "resnet50", "mobilenetv3": "mobilenetv3_large_100",
           "efficientnet_b0": "efficientnet_b0"}
@@ -36,4 +47,20 @@ def run(cfg: DictConfig) -> Path:
     results["params_ratio_msff_over_resnet50"] = round(results["params_msff"] / results["params_resnet50"], 3)
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     results["targets"] = {"params_msff_max": 12_000_000, "throughput_ratio_min": 1.5}
+    results.update(predict_peak_rss(b))
     return write_results(b.output, results)
+
+
+def predict_peak_rss(b: DictConfig) -> dict:
+    """Peak RSS of ``make predict`` (an MSFF-EComNet checkpoint, fresh weights; a child process) on 1 and
+    100 camera-sized JPEGs: the same peak for both shows the folder is streamed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        module = ClassificationModule({"name": "msff_ecomnet", "arch": MODELS["msff"]}, b.num_classes, {"lr": 1e-3})
+        ckpt = save_fresh_checkpoint(module, Path(tmp) / "msff.ckpt")
+
+        def cli(folder: Path, out: Path) -> list[str]:
+            return ["predict", "classification", f"ckpt_path={ckpt}", f"input={folder}", f"output={out}/",
+                    f"data.image_size={b.image_size}", f"paths.log_dir={Path(tmp) / 'runs'}"]
+
+        peaks = predict_peak_rss_mb(cli, list(b.peak_rss_photos), list(b.peak_rss_photo_size))
+    return {"peak_rss_photo_size_wh": list(b.peak_rss_photo_size), **peaks}

@@ -26,8 +26,9 @@ class ClassificationModule(ClassNamesMixin, pl.LightningModule):
         optim = OmegaConf.to_container(optim, resolve=True) if isinstance(optim, DictConfig) else dict(optim)
         self.save_hyperparameters({"model": model, "num_classes": num_classes, "optim": optim,
                                    "label_smoothing": label_smoothing})
-        kwargs = {k: v for k, v in model.items() if k not in ("name", "arch", "pretrained")}
-        self.net = create_model(model["arch"], num_classes, model.get("pretrained"), **kwargs)
+        kwargs = {k: v for k, v in model.items() if k not in ("name", "arch", "pretrained", "pretrained_partial")}
+        self.net = create_model(model["arch"], num_classes, model.get("pretrained"),
+                                bool(model.get("pretrained_partial", False)), **kwargs)
         self.class_names: list[str] = [str(i) for i in range(num_classes)]
         self.val_metrics = classification_metrics(num_classes, prefix="val/")
         self.test_metrics = classification_metrics(num_classes, prefix="test/")

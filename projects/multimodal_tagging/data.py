@@ -21,6 +21,7 @@ from projects.multimodal_tagging.weak.title import TitleParser
 from shared.augment import build_transforms
 from shared.data.datamodule import ImageDataModule
 from shared.data.datasets import SPLITS, create_dataset
+from shared.data.transformed import SampleKey, seeded, split_key
 from shared.errors import DataError
 
 
@@ -54,9 +55,10 @@ class TaggingDataset(Dataset):
     def __len__(self) -> int:
         return len(self.tokens)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, key: SampleKey) -> dict[str, Any]:
+        index, seed = split_key(key)  # the seeded train sampler gives each draw its augmentation seed
         if self.use_image:
-            image = self.transform(image=self.raw[index]["image"])["image"]
+            image = seeded(self.transform, seed)(image=self.raw[index]["image"])["image"]
         else:  # text/industry-only models never decode images
             image = torch.zeros(3, self.image_size, self.image_size)
         out = {"image": image, "text_tokens": self.tokens[index], "text_mask": self.mask[index],
@@ -70,8 +72,8 @@ class TaggingDataModule(ImageDataModule):
     """The shared datamodule's loaders over tagging datasets (image, title tokens, industry, tags)."""
 
     def __init__(self, data: DictConfig | dict, text: DictConfig | dict, weak: DictConfig | dict,
-                 use_image: bool = True, cache_dir: str | None = None) -> None:
-        super().__init__(data)
+                 use_image: bool = True, cache_dir: str | None = None, seed: int = 0) -> None:
+        super().__init__(data, seed=seed)
         self.text = OmegaConf.create(text) if isinstance(text, dict) else text
         self.weak_cfg = OmegaConf.create(weak) if isinstance(weak, dict) else weak
         self.use_image, self.cache_dir = use_image, cache_dir
@@ -102,8 +104,8 @@ class TaggingDataModule(ImageDataModule):
             industry = np.stack([self.schema.encode_industry(i, c) for i, c in zip(meta["industry"], meta["category"])])
             view = "weak" if split == "train" else "eval"
             tags = None if split == "train" else meta["tags"]  # train targets come from the weak table only
-            self.datasets[split] = TaggingDataset(raw, build_transforms(view, size), tokens, mask, industry, tags,
-                                                  size, self.use_image)
+            self.datasets[split] = TaggingDataset(raw, build_transforms(view, size, seed=self.seed), tokens, mask,
+                                                  industry, tags, size, self.use_image)
             if split == "train":
                 self.datasets["train_eval"] = TaggingDataset(raw, build_transforms("eval", size), tokens, mask,
                                                              industry, None, size, self.use_image)
@@ -128,4 +130,4 @@ class TaggingDataModule(ImageDataModule):
 
     def embedding_dataloader(self) -> DataLoader:
         """The train split in order, eval view: for the KNN refresh in the model's embedding space."""
-        return self._loader("train_eval", shuffle=False)
+        return self.ordered_dataloader("train_eval")

@@ -17,6 +17,7 @@ from torchmetrics.classification import MultilabelF1Score
 
 from projects.multimodal_tagging.models import MultimodalTagger, count_parameters
 from projects.multimodal_tagging.schema import TagSchema, schema_for
+from shared.checkpoints import stamp
 from shared.metrics import multilabel_metrics
 
 
@@ -37,7 +38,9 @@ class TaggingModule(pl.LightningModule):
         self.net = MultimodalTagger(
             num_tags=self.schema.num_tags, industry_dim=self.schema.industry_dim,
             text_dim=int(model["text"]["dim"]), image_arch=model["image"]["arch"],
-            pretrained=model["image"].get("pretrained"), dim=int(model["dim"]), heads=int(model["heads"]),
+            pretrained=model["image"].get("pretrained"),
+            pretrained_partial=bool(model["image"].get("pretrained_partial", False)),
+            dim=int(model["dim"]), heads=int(model["heads"]),
             dropout=float(model["dropout"]), fusion=model["fusion"], use_image=bool(model["use_image"]),
             use_text=bool(model["use_text"]), use_industry=bool(model["use_industry"]))
         self.register_buffer("train_targets", torch.zeros(0, self.schema.num_tags), persistent=False)
@@ -46,6 +49,9 @@ class TaggingModule(pl.LightningModule):
         self.val_metrics = multilabel_metrics(self.schema.num_tags, prefix="val/", threshold=threshold)
         self.test_metrics = multilabel_metrics(self.schema.num_tags, prefix="test/", threshold=threshold)
         self.test_per_tag = MultilabelF1Score(self.schema.num_tags, threshold=threshold, average="none")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        stamp(self, checkpoint)  # which project wrote it
 
     # -- the model ---------------------------------------------------------------------------------
     def _inputs(self, batch: dict[str, Any]) -> tuple:

@@ -5,7 +5,8 @@
 ``masterCategory`` and ``subCategory`` are accepted too). Output: one row per image with the tags
 whose probability is >= the module's threshold, every tag's probability, and an error column for
 unreadable images. A missing title column or an image without a metadata row is a clear error; an
-empty title is valid text; a category never seen in training uses the "unknown" slot.
+empty title is valid text; a category never seen in training uses the "unknown" slot. The images are
+streamed (decoded and resized one at a time), so memory does not grow with the folder.
 """
 
 from __future__ import annotations
@@ -20,10 +21,20 @@ from omegaconf import DictConfig
 from projects.multimodal_tagging.module import TaggingModule
 from projects.multimodal_tagging.text import TextEncoder
 from shared.augment import build_transforms
+from shared.checkpoints import load_module
 from shared.data.fashion_tags import match_images_to_metadata
 from shared.errors import ConfigError, DataError
-from shared.predict import load_images, require_checkpoint, require_input_folder, write_csv_atomic
+from shared.predict import (
+    batches,
+    drop_unused_run_folder,
+    output_file,
+    require_checkpoint,
+    require_input_folder,
+    stream_images,
+    write_csv_atomic,
+)
 
+BATCH = 32
 ALIASES = {"productDisplayName": "title", "masterCategory": "industry", "subCategory": "category"}
 
 
@@ -51,28 +62,32 @@ def run(cfg: DictConfig) -> Path:
                           "industry,category)")
     meta = read_product_metadata(cfg.metadata)
     match_images_to_metadata(files, set(meta.index), str(cfg.metadata))
-    module = TaggingModule.load_from_checkpoint(ckpt, map_location="cpu").eval()
+    module = load_module(TaggingModule, ckpt).eval()
     text_cfg = module.hparams.model["text"]
     encoder = TextEncoder(text_cfg.get("path"), int(text_cfg["max_length"]), str(text_cfg["pooling"]))
     transform = build_transforms("eval", int(module.hparams.get("image_size") or cfg.data.image_size))
-    images, failed = load_images(files)
+    stream = stream_images(files, lambda _, image: transform(image=image)["image"])
     names, threshold = module.tag_names, float(module.hparams.threshold)
     rows: list[list] = []
+    failed: list[list] = []
     with torch.inference_mode():
-        for start in range(0, len(images), 32):
-            chunk = images[start:start + 32]
-            info = meta.loc[[p.stem for p, _ in chunk]]
+        for chunk in batches(stream, BATCH):
+            failed += [[str(item.path), "", *([""] * len(names)), item.error] for item in chunk if item.error]
+            ok = [item for item in chunk if not item.error]
+            if not ok:
+                continue
+            info = meta.loc[[item.path.stem for item in ok]]
             tokens, mask, _ = encoder.encode(list(info["title"]))
             industry = np.stack([module.schema.encode_industry(i, c)
                                  for i, c in zip(info["industry"], info["category"])])
-            batch = {"image": torch.stack([transform(image=img)["image"] for _, img in chunk]),
+            batch = {"image": torch.stack([item.value for item in ok]),
                      "text_tokens": tokens, "text_mask": mask, "industry": torch.from_numpy(industry)}
             probs = module(batch).sigmoid()
-            for (path, _), p in zip(chunk, probs.tolist()):
+            for item, p in zip(ok, probs.tolist()):
                 on = [f"{n}" for n, q in zip(names, p) if q >= threshold]
-                rows.append([str(path), ";".join(on), *(f"{q:.4f}" for q in p), ""])
-    rows += [[str(path), "", *([""] * len(names)), reason] for path, reason in failed]
-    out = Path(cfg.output) if cfg.get("output") else Path(cfg.paths.output_dir) / "predictions.csv"
-    write_csv_atomic(out, ["file", "tags", *names, "error"], rows)
-    print(f"{len(rows) - len(failed)} images tagged, {len(failed)} unreadable -> {out}")
+                rows.append([str(item.path), ";".join(on), *(f"{q:.4f}" for q in p), ""])
+    out = output_file(cfg, "predictions.csv")
+    write_csv_atomic(out, ["file", "tags", *names, "error"], rows + failed)
+    drop_unused_run_folder(cfg)
+    print(f"{len(rows)} images tagged, {len(failed)} unreadable -> {out}")
     return out

@@ -21,6 +21,7 @@ import torch  # noqa: E402
 
 from projects.quality.module import QualityModule  # noqa: E402
 from shared.augment import build_transforms  # noqa: E402
+from shared.checkpoints import load_module  # noqa: E402
 from shared.data.datasets import discover  # noqa: E402
 from shared.data.degradations import DEFECTS, SEVERITIES  # noqa: E402
 from shared.data.quality_bench import real_arrays  # noqa: E402
@@ -32,8 +33,7 @@ FAMILIES = {"classical": "classical", "seed_cnn": "seed CNN", "timm_iqa": "timm 
 def load(run: Path) -> QualityModule:
     metrics = json.loads((run / "metrics.json").read_text())
     if "best_checkpoint" in metrics:
-        return QualityModule.load_from_checkpoint(metrics["best_checkpoint"], map_location="cpu",
-                                                  weights_only=False).eval()
+        return load_module(QualityModule, metrics["best_checkpoint"]).eval()
     model = {"name": "classical", "kind": "classical", "calibration": str(run / "classical_calibration.json")}
     return QualityModule(model, [128, 96]).eval()
 

@@ -1,8 +1,9 @@
 """``make audit INPUT=folder/ CKPT=...``: score every file of a folder; write ``audit.csv`` and ``report.html``.
 
 * Every regular file under the folder (recursively, hidden files skipped) is tried: photos of any
-  size in JPEG / PNG / WebP / BMP are decoded and resized to the model's input size; a corrupt file or
-  a non-image file becomes an error row (in the CSV and the report) and never stops the audit.
+  size in JPEG / PNG / WebP / BMP / TIFF are decoded (upright per EXIF, 16-bit scaled) one at a time
+  and resized to the model's input size; a corrupt file or a non-image file becomes an error row (in
+  the CSV and the report) and never stops the audit.
 * The model: ``CKPT=`` a Lightning checkpoint of ``seed_cnn`` / ``timm_iqa``, or a
   ``classical_calibration.json`` (written by ``make eval ... model=classical``); with no ``CKPT`` and
   ``model=classical``, the committed calibration ``projects/quality/classical_calibration.json``.
@@ -14,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +27,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from projects.quality.module import QualityModule
 from projects.quality.report import thumbnail_data_uri, write_report
 from shared.augment import build_transforms
+from shared.checkpoints import load_module
 from shared.data.degradations import DEFECTS
-from shared.data.io import read_image, require_dir
+from shared.data.io import require_dir
 from shared.data.quality_bench import resize_area
-from shared.errors import ConfigError, DataError
+from shared.errors import ConfigError
 from shared.paths import REPO_ROOT
-from shared.predict import write_csv_atomic
+from shared.predict import drop_unused_run_folder, output_folder, stream_images, write_csv_atomic
 
 DEFAULT_CALIBRATION = REPO_ROOT / "projects" / "quality" / "classical_calibration.json"
 HEADER = ["file", "score", "accept", "p_reject", "top_defects", "width", "height", "error"]
@@ -73,7 +74,7 @@ def load_scorer(cfg: DictConfig) -> tuple[QualityModule, str]:
     if ckpt:
         if not Path(ckpt).is_file():
             raise ConfigError(f"checkpoint not found: {ckpt}")
-        module = QualityModule.load_from_checkpoint(ckpt, map_location="cpu", weights_only=False)
+        module = load_module(QualityModule, ckpt)
         return module.eval(), f"{module.hparams.model['name']} ({ckpt})"
     if cfg.model.kind == "classical":
         return _classical(cfg, DEFAULT_CALIBRATION), f"classical ({DEFAULT_CALIBRATION.name})"
@@ -92,27 +93,32 @@ def _classical(cfg: DictConfig, calibration: str | Path) -> QualityModule:
     return QualityModule(model, list(size) if not isinstance(size, int) else size).eval()
 
 
-def score_images(module: QualityModule, images: list[np.ndarray], transform) -> dict:
-    """Area-resize to the model size (as the benchmark images were made), normalise, score."""
-    size = module.hparams.image_size
-    x = torch.stack([transform(image=resize_area(img, size))["image"] for img in images])
-    return module.predict_batch(x)
+def model_input(image: np.ndarray, size, transform) -> torch.Tensor:
+    """Area-resize to the model size (as the benchmark images were made), normalise."""
+    return transform(image=resize_area(image, size))["image"]
 
 
 def audit_folder(module: QualityModule, files: list[Path], root: Path, batch_size: int = 32,
                  thumb_size: int = 112, top_defects: int = 3, defect_threshold: float = 0.5,
                  progress: bool = True) -> list[AuditRow]:
-    """Score ``files`` in batches; decoding errors become error rows. Returns rows in file order."""
+    """Score ``files`` in batches; decoding errors become error rows. Returns rows in file order.
+
+    Streamed: each photo is decoded, reduced to its thumbnail and its model-size tensor, and dropped
+    before the next file is read (memory does not grow with the folder or the photos' size)."""
     size = module.hparams.image_size
     transform = build_transforms("eval", size)
     names = module.hparams.get("defect_names", list(DEFECTS))
     rows: list[AuditRow] = []
-    pending: list[tuple[AuditRow, np.ndarray]] = []
+    pending: list[tuple[AuditRow, torch.Tensor]] = []
+
+    def prepare(_: Path, image: np.ndarray) -> tuple[int, int, str, torch.Tensor]:
+        height, width = image.shape[:2]
+        return width, height, thumbnail_data_uri(image, thumb_size), model_input(image, size, transform)
 
     def flush() -> None:
         if not pending:
             return
-        pred = score_images(module, [img for _, img in pending], transform)
+        pred = module.predict_batch(torch.stack([x for _, x in pending]))
         for k, (row, _) in enumerate(pending):
             row.score, row.p_reject = float(pred["score"][k]), float(pred["p_reject"][k])
             row.accept = not bool(pred["reject"][k])
@@ -125,16 +131,14 @@ def audit_folder(module: QualityModule, files: list[Path], root: Path, batch_siz
     columns = [TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with Progress(*columns, disable=not progress) as bar:
         task = bar.add_task("audit", total=len(files))
-        for path in files:
-            row = AuditRow(str(path.relative_to(root)))
+        for item in stream_images(files, prepare):
+            row = AuditRow(item.path.relative_to(root).as_posix())
             rows.append(row)
-            try:
-                image = read_image(path)
-                row.height, row.width = image.shape[:2]
-                row.thumb = thumbnail_data_uri(image, thumb_size)
-                pending.append((row, image))
-            except DataError as exc:
-                row.error = str(exc).replace(str(path), row.file)
+            if item.error:
+                row.error = item.error.replace(str(item.path), row.file)
+            else:
+                row.width, row.height, row.thumb, x = item.value
+                pending.append((row, x))
             if len(pending) >= batch_size:
                 flush()
             bar.advance(task)
@@ -153,7 +157,7 @@ def run(cfg: DictConfig) -> Path:
     root = Path(cfg.input).resolve()
     files = list_files(root)
     module, source = load_scorer(cfg)
-    out = Path(cfg.output) if cfg.get("output") else Path(cfg.paths.output_dir)
+    out = output_folder(cfg)
     a = cfg.audit
     start = time.perf_counter()
     rows = sort_worst_first(audit_folder(module, files, root, a.batch_size, a.thumb_size, a.top_defects,
@@ -162,8 +166,7 @@ def run(cfg: DictConfig) -> Path:
     write_csv_atomic(out / "audit.csv", HEADER, [r.csv() for r in rows])
     write_report(out / "report.html", rows, folder=str(root), model=source, seconds=seconds,
                  has_defects=module.kind != "seed_cnn")
-    for name in ("audit.csv", "report.html"):
-        os.chmod(out / name, 0o644)  # the atomic temporary files are created private (0600)
+    drop_unused_run_folder(cfg)
     bad = sum(1 for r in rows if r.error)
     rejected = sum(1 for r in rows if not r.error and not r.accept)
     print(f"{len(rows) - bad} images scored ({rejected} rejected), {bad} errors, {seconds:.1f} s "

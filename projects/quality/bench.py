@@ -6,6 +6,8 @@ decode each file, make its report thumbnail, resize to 128x96, score in batches.
 ``fashion_products`` JPEGs (225x300) when the data root is present, else synthetic 300x225 JPEGs
 (``images_source`` says which). Weights are freshly initialised: throughput does not depend on them.
 Models are timed in turn each round (interleaved), median of ``repeats`` rounds after ``warmup``.
+``audit_peak_rss_mb_<n>_photo(s)``: the peak memory of ``make audit`` (a child process) on ``n`` synthetic
+camera-sized JPEGs (``bench.peak_rss_photos``, ``bench.peak_rss_photo_size``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from PIL import Image
 from projects.quality.audit import audit_folder
 from projects.quality.models import count_parameters
 from projects.quality.module import QualityModule
-from shared.bench import interleaved_seconds, peak_rss_mb, write_results
+from shared.bench import interleaved_seconds, peak_rss_mb, predict_peak_rss_mb, save_fresh_checkpoint, write_results
 from shared.data.synthetic import SyntheticSpec, make_sample
 from shared.paths import data_root
 
@@ -70,4 +72,19 @@ def run(cfg: DictConfig) -> Path:
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if torch.cuda.is_available():
         results["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    results.update(audit_peak_rss(b))
     return write_results(b.output, results)
+
+
+def audit_peak_rss(b: DictConfig) -> dict:
+    """Peak RSS of ``make audit`` (a timm_iqa checkpoint, fresh weights; a child process) on 1 and 100
+    camera-sized JPEGs: the same peak for both shows the folder is streamed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = save_fresh_checkpoint(QualityModule(MODELS["timm_iqa"], SIZE), Path(tmp) / "timm_iqa.ckpt")
+
+        def cli(folder: Path, out: Path) -> list[str]:
+            return ["audit", "quality", f"ckpt_path={ckpt}", f"input={folder}", f"output={out}",
+                    "audit.progress=false", f"paths.log_dir={Path(tmp) / 'runs'}"]
+
+        peaks = predict_peak_rss_mb(cli, list(b.peak_rss_photos), list(b.peak_rss_photo_size), prefix="audit")
+    return {"peak_rss_photo_size_wh": list(b.peak_rss_photo_size), **peaks}

@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from projects.quality.metrics import QualityMetrics
 from projects.quality.models import count_parameters, create_model
 from projects.quality.models.classical import ClassicalIQA, to_uint8
+from shared.checkpoints import stamp
 from shared.data.degradations import DEFECTS
 from shared.errors import ConfigError
 from shared.lightning_utils import warmup_cosine
@@ -118,7 +119,7 @@ class QualityModule(pl.LightningModule):
         dm = self.trainer.datamodule
         dm.setup("fit")
         pristine: list[np.ndarray] = []
-        for batch in dm.train_dataloader():
+        for batch in dm.ordered_dataloader("train"):   # all of them, once (not the shuffled, batch-dropping loader)
             keep = batch["label"] == 0
             if keep.any():
                 pristine += to_uint8(batch["image"][keep])
@@ -129,6 +130,7 @@ class QualityModule(pl.LightningModule):
             print(f"classical calibration ({len(pristine)} pristine train images) -> {path}")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        stamp(self, checkpoint)  # which project wrote it
         if isinstance(self.net, ClassicalIQA):
             checkpoint["classical_calibration"] = self.net.calibration
 

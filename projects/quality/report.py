@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
+
+from shared.predict import write_atomic
 
 if TYPE_CHECKING:
     from projects.quality.audit import AuditRow
@@ -82,11 +82,6 @@ def render(rows: Sequence[AuditRow], folder: str, model: str, seconds: float, ha
 
 def write_report(path: str | Path, rows: Sequence[AuditRow], folder: str, model: str, seconds: float,
                  has_defects: bool = True) -> Path:
-    """Write atomically (temporary file + rename), like the CSV."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".html.tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(render(rows, folder, model, seconds, has_defects))
-    os.replace(tmp, path)
-    return path
+    """Written atomically (temporary file + rename) and readable by others, like the CSV."""
+    html_text = render(rows, folder, model, seconds, has_defects)
+    return write_atomic(path, lambda f: f.write(html_text))

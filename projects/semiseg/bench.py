@@ -1,13 +1,21 @@
 """``make bench PROJECT=semiseg``: training-step cost of supervised / UniMatch V2 / MvpMatch, and loading.
 
-Same model (the run's ``model`` config), batch and crop for every method, one process: each
-method's module gets its EMA teacher and, for MvpMatch, a queue filled with ``bench.queue_models``
-snapshots. One *step* = ``training_step`` (teacher and history forwards included) + backward +
-AdamW step + EMA update, on one real batch from the datamodule. The methods are timed interleaved
-(warm-up, then the median of ``repeats`` rounds) so machine noise hits them alike. MvpMatch is timed
-twice: K drawn as in training (uniform in 1..Kmax) and the worst case K = Kmax. Every step is
-timed on the wall clock (``step_s_*``) and on this process's CPU clock (``step_cpu_s_*``): on a
-shared machine the CPU-clock ratios are the ones to trust (run with one torch thread).
+Same model (the run's ``model`` config), batch and crop for every method, one process. Each method
+trains in a real ``pl.Trainer`` with the callbacks its method config names (``shared.callbacks``:
+the EMA teacher, for MvpMatch the historical queue, filled with ``bench.queue_models`` snapshots
+before timing), so a *step* is exactly what training runs: Lightning's automatic optimisation
+(``training_step`` with its teacher and history forwards, backward, AdamW and poly-LR steps, the
+module's logging) plus the callbacks' batch hooks (the EMA update), on one real batch from the
+datamodule, repeated. A :class:`StepClock` callback, last in the list, times each step from
+``on_train_batch_start`` to ``on_train_batch_end``; loading the batch is not in it.
+
+The methods are timed interleaved so machine noise hits them alike: each round runs every method
+for two steps (a fresh ``fit`` of the same module and callbacks: the first step re-creates the
+optimizer state and is not timed), ``bench.warmup`` rounds untimed, then the median of
+``bench.repeats`` rounds. MvpMatch is timed twice: K drawn as in training (uniform in 1..Kmax) and
+the worst case K = Kmax. Every step is timed on the wall clock (``step_s_*``) and on this process's
+CPU clock (``step_cpu_s_*``): on a shared machine the CPU-clock ratios are the ones to trust (run
+with one torch thread).
 
 Peak RSS per method comes from a child process per method (``ru_maxrss`` only grows, so one process
 cannot tell the methods apart): ``python -m projects.semiseg.bench --rss <method> <overrides>``.
@@ -16,23 +24,31 @@ cannot tell the methods apart): ``python -m projects.semiseg.bench --rss <method
 from __future__ import annotations
 
 import json
+import logging
 import os
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from torch.utils.data import DataLoader, Dataset
 
-from shared.bench import device_name, interleaved_wall_and_cpu, peak_rss_mb, write_results
-from shared.callbacks.ema_teacher import ema_momentum, ema_update, frozen_copy
+from shared.bench import device_name, peak_rss_mb, write_results
+from shared.callbacks import HistoricalCheckpointQueue
 from shared.config import compose
 
 METHODS = ("supervised", "unimatch_v2", "mvpmatch")
+METHOD_CALLBACKS = ("ema_teacher", "historical_queue")
+STEPS_PER_ROUND = 2          # the first step of each fit is not timed (optimizer state, first-call costs)
 
 
 def bench_overrides(cfg: DictConfig) -> list[str]:
@@ -56,33 +72,85 @@ def first_batch(cfg: DictConfig) -> dict[str, Any]:
     return batch
 
 
-def build_step(cfg: DictConfig, batch: dict[str, Any], kmax_only: bool = False) -> Callable[[], None]:
-    """A closure running one full training step of ``cfg``'s method."""
-    torch.manual_seed(cfg.seed)
-    module = instantiate(cfg.module, _recursive_=False)
-    callbacks = cfg.get("callbacks") or {}
-    if callbacks.get("ema_teacher"):
-        object.__setattr__(module, "teacher", frozen_copy(module.net))
-    if callbacks.get("historical_queue"):
-        queue = instantiate(callbacks.historical_queue)
-        queue.random_count = queue.random_count and not kmax_only
-        queue.setup(None, module, "fit")  # type: ignore[arg-type]
-        for _ in range(cfg.bench.queue_models):
-            queue.push(module.net)
-    optimizer = torch.optim.AdamW(module.net.parameters(), lr=1e-4)
-    module.train()
-    updates = [0]
+class SameBatch(Dataset):
+    """``length`` times the same (already collated) batch: the timed steps load nothing."""
 
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss = module.training_step(batch, 0)
-        loss.backward()
-        optimizer.step()
-        if module.teacher is not None:
-            ema_update(module.teacher, module.net, ema_momentum(updates[0]))
-            updates[0] += 1
+    def __init__(self, batch: dict[str, Any], length: int) -> None:
+        self.batch, self.length = batch, length
 
-    return step
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.batch
+
+
+class StepClock(pl.Callback):
+    """Wall and CPU seconds of every training step, batch start to batch end. Placed after the method's
+    callbacks, so their ``on_train_batch_end`` (the EMA update) is inside the measured span."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+        self._start = (0.0, 0.0)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        self._start = (time.perf_counter(), time.process_time())
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        self.cpu.append(time.process_time() - self._start[1])
+        self.wall.append(time.perf_counter() - self._start[0])
+
+
+class MethodTrainer:
+    """One method's module and its configured callbacks, trained a few steps at a time on one batch."""
+
+    def __init__(self, cfg: DictConfig, batch: dict[str, Any], kmax_only: bool = False) -> None:
+        torch.manual_seed(cfg.seed)
+        self.cfg, self.batch = cfg, batch
+        self.module = instantiate(cfg.module, _recursive_=False)
+        self.callbacks = [instantiate(cfg.callbacks[name]) for name in method_callbacks(cfg)]
+        for queue in self.callbacks:
+            if isinstance(queue, HistoricalCheckpointQueue):
+                queue.random_count = queue.random_count and not kmax_only
+                for _ in range(int(cfg.bench.queue_models)):   # a full queue: what a long run draws from
+                    queue.push(self.module.net)
+        self.clock = StepClock()
+
+    def run(self, steps: int) -> None:
+        """``steps`` training steps in a fresh Trainer (no validation, no logger, no checkpoints)."""
+        with quiet_lightning():
+            trainer = pl.Trainer(accelerator=self.cfg.trainer.accelerator, devices=1,
+                                 precision=self.cfg.trainer.precision, max_steps=steps, logger=False,
+                                 callbacks=[*self.callbacks, self.clock], enable_checkpointing=False,
+                                 enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                                 num_sanity_val_steps=0)
+            trainer.fit(self.module, train_dataloaders=DataLoader(SameBatch(self.batch, steps), batch_size=None))
+
+    def timed(self) -> dict[str, list[float]]:
+        """The last step of each round (see STEPS_PER_ROUND)."""
+        return {"wall": self.clock.wall[STEPS_PER_ROUND - 1::STEPS_PER_ROUND],
+                "cpu": self.clock.cpu[STEPS_PER_ROUND - 1::STEPS_PER_ROUND]}
+
+
+def method_callbacks(cfg: DictConfig) -> list[str]:
+    """The method's own callbacks that its config sets (configs/semiseg/method/callbacks: the EMA teacher,
+    the historical queue); the run's checkpoint / progress / logging callbacks are not part of a step."""
+    return [name for name in METHOD_CALLBACKS if (cfg.get("callbacks") or {}).get(name) is not None]
+
+
+def interleaved_steps(trainers: dict[str, MethodTrainer], repeats: int, warmup: int) -> dict[str, dict[str, float]]:
+    """Median wall / CPU seconds per step of each method, the methods taking turns round by round."""
+    for _ in range(warmup + repeats):
+        for trainer in trainers.values():
+            trainer.run(STEPS_PER_ROUND)
+    out = {}
+    for name, trainer in trainers.items():
+        timed = trainer.timed()
+        out[name] = {clock: statistics.median(values[warmup:]) for clock, values in timed.items()}
+    return out
 
 
 def images_per_step(batch: dict[str, Any]) -> int:
@@ -118,9 +186,9 @@ def run(cfg: DictConfig) -> Path:
     overrides = bench_overrides(cfg)
     configs = {m: method_config(m, overrides) for m in METHODS}
     batch = first_batch(configs["mvpmatch"])
-    steps = {m: build_step(c, batch) for m, c in configs.items()}
-    steps["mvpmatch_kmax"] = build_step(configs["mvpmatch"], batch, kmax_only=True)
-    clocks = interleaved_wall_and_cpu(steps, int(b.repeats), int(b.warmup))
+    trainers = {m: MethodTrainer(c, batch) for m, c in configs.items()}
+    trainers["mvpmatch_kmax"] = MethodTrainer(configs["mvpmatch"], batch, kmax_only=True)
+    clocks = interleaved_steps(trainers, int(b.repeats), int(b.warmup))
     times = {k: v["wall"] for k, v in clocks.items()}
     cpu = {k: v["cpu"] for k, v in clocks.items()}
     n = images_per_step(batch)
@@ -148,11 +216,26 @@ def run(cfg: DictConfig) -> Path:
     return write_results(b.output, results)
 
 
+@contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Lightning's per-fit info lines (devices, ...) and its no-val-loader warning off: the bench fits
+    dozens of times, without validation on purpose."""
+    loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="You defined a `validation_step` but have no")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _rss_main(method: str, overrides: list[str]) -> None:
     cfg = method_config(method, overrides)
-    step = build_step(cfg, first_batch(cfg))
-    for _ in range(3):
-        step()
+    MethodTrainer(cfg, first_batch(cfg)).run(3)
     print(json.dumps({"method": method, "peak_rss_mb": peak_rss_mb(), "device": device_name()}))
 
 

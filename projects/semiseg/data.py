@@ -6,24 +6,21 @@
   (their masks are never read).
 * Epoch = one pass over the unlabelled set; the labelled list is repeated and reshuffled to the same
   length (UniMatch V2). The supervised method uses the labelled loader alone, same length.
-* :class:`SeededSampler` yields (index, seed) pairs from a generator seeded by (seed, epoch) and
-  shards them by rank itself: augmentation is reproducible, resume is exact, and under DDP the
-  eval sets are split without the padding duplicates of ``DistributedSampler`` (so the Trainer
-  runs with ``use_distributed_sampler=False``).
+* :class:`shared.data.sampler.SeededSampler` yields (index, seed) pairs from a generator seeded by
+  (seed, epoch) and shards them by rank itself: augmentation is reproducible, resume is exact, and
+  under DDP the eval sets are split without the padding duplicates of ``DistributedSampler``.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-import torch.distributed as dist
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import CombinedLoader
-from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from projects.semiseg.transforms import (
     PAD_LABELED,
@@ -34,19 +31,11 @@ from projects.semiseg.transforms import (
     normalize,
 )
 from shared.augment import photometric_strong
+from shared.data.ccp import parse_label_ratio
 from shared.data.datasets import create_dataset
+from shared.data.sampler import SeededSampler, loader_generator
+from shared.data.transformed import SampleKey, split_key
 from shared.errors import ConfigError
-
-
-def parse_ratio(value: Any) -> Fraction:
-    """``"1/16"``, ``"1_16"`` or ``0.0625`` -> Fraction(1, 16); must lie in (0, 1]."""
-    try:
-        ratio = Fraction(str(value).replace("_", "/")).limit_denominator(4096)
-    except (ValueError, ZeroDivisionError) as exc:
-        raise ConfigError(f"data.labeled_ratio {value!r} is not a fraction like 1/16") from exc
-    if not 0 < ratio <= 1:
-        raise ConfigError(f"data.labeled_ratio must be in (0, 1], got {value!r}")
-    return ratio
 
 
 def semi_datasets(cfg: DictConfig) -> tuple[Dataset, Dataset]:
@@ -57,7 +46,7 @@ def semi_datasets(cfg: DictConfig) -> tuple[Dataset, Dataset]:
         unlabeled = create_dataset(cfg.dataset, "train", root=root, part="unlabeled", **options)
     else:
         train = create_dataset(cfg.dataset, "train", root=root, **options)
-        ratio = parse_ratio(cfg.labeled_ratio)
+        ratio = parse_label_ratio(cfg.labeled_ratio, "data.labeled_ratio")
         n = int(len(train) * ratio)  # type: ignore[arg-type]
         if n == 0:
             raise ConfigError(f"data.labeled_ratio={cfg.labeled_ratio} of {len(train)} training images "  # type: ignore
@@ -68,48 +57,10 @@ def semi_datasets(cfg: DictConfig) -> tuple[Dataset, Dataset]:
     return labeled, unlabeled
 
 
-def _rank_world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-class SeededSampler(Sampler):
-    def __init__(self, size: int, num_samples: int | None = None, shuffle: bool = True, seed: int = 0,
-                 drop_last: bool = True) -> None:
-        self.size, self.num_samples = size, num_samples or size
-        self.shuffle, self.seed, self.drop_last, self.epoch = shuffle, seed, drop_last, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def _order(self) -> torch.Tensor:
-        if not self.shuffle:
-            return torch.arange(self.size)
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        repeats = -(-self.num_samples // self.size)
-        order = torch.arange(self.size).repeat(repeats)[: self.num_samples]
-        return order[torch.randperm(len(order), generator=g)]
-
-    def __iter__(self):
-        rank, world = _rank_world()
-        order = self._order()
-        g = torch.Generator().manual_seed(self.seed * 7_919 + self.epoch + 1)
-        seeds = torch.randint(0, 2**31 - 1, (len(order),), generator=g)
-        usable = len(order) - len(order) % world if self.drop_last else len(order)
-        for i in range(rank, usable, world):
-            yield int(order[i]), int(seeds[i])
-
-    def __len__(self) -> int:
-        rank, world = _rank_world()
-        total = self.num_samples if self.shuffle else self.size
-        if self.drop_last:
-            return total // world
-        return len(range(rank, total, world))
-
-
-def _split_key(key: int | tuple[int, int]) -> tuple[int, int]:
-    return key if isinstance(key, tuple) else (key, key)
+def _split_key(key: SampleKey) -> tuple[int, int]:
+    """(index, seed); a bare index is its own augmentation seed."""
+    index, seed = split_key(key)
+    return index, index if seed is None else seed
 
 
 class LabeledViews(Dataset):
@@ -119,7 +70,7 @@ class LabeledViews(Dataset):
     def __len__(self) -> int:
         return len(self.raw)  # type: ignore[arg-type]
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+    def __getitem__(self, key: SampleKey) -> dict[str, torch.Tensor]:
         index, seed = _split_key(key)
         sample = self.raw[index]
         self.geo.set_random_seed(seed)
@@ -139,7 +90,7 @@ class UnlabeledViews(Dataset):
     def __len__(self) -> int:
         return len(self.raw)  # type: ignore[arg-type]
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+    def __getitem__(self, key: SampleKey) -> dict[str, torch.Tensor]:
         index, seed = _split_key(key)
         image = self.raw[index]["image"]
         self.geo.set_random_seed(seed)
@@ -162,7 +113,7 @@ class EvalViews(Dataset):
     def __len__(self) -> int:
         return len(self.raw)  # type: ignore[arg-type]
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+    def __getitem__(self, key: SampleKey) -> dict[str, torch.Tensor]:
         sample = self.raw[_split_key(key)[0]]
         out = self.view(image=sample["image"], mask=sample["mask"])
         return {"image": out["image"], "mask": torch.as_tensor(out["mask"]).long()}
@@ -215,7 +166,8 @@ class SemiSegDataModule(pl.LightningDataModule):
         workers = int(self.cfg.get("num_workers", 0))
         return DataLoader(self.sets[name], batch_size=self.cfg.batch_size if name in ("labeled", "unlabeled")
                           else self.cfg.get("eval_batch_size", self.cfg.batch_size), sampler=sampler,
-                          num_workers=workers, persistent_workers=False, drop_last=name in ("labeled", "unlabeled"))
+                          num_workers=workers, persistent_workers=False, drop_last=name in ("labeled", "unlabeled"),
+                          generator=loader_generator(self.seed))
 
     def epoch_samples(self) -> int:
         """Samples per epoch: the unlabelled set size (optionally capped by ``data.epoch_samples``)."""

@@ -15,17 +15,23 @@ import timm
 import torch
 from torch import nn
 
-from shared.weights import load_state_dict, resolve_weights
+from projects.semiseg.pos_embed import MODES, use_official_resampling
+from shared.weights import load_pretrained, load_state_dict, load_state_into, resolve_weights
 
 
 class ViTEncoder(nn.Module):
     kind = "vit"
 
     def __init__(self, arch: str = "vit_small_patch14_dinov2", layers: Sequence[int] = (2, 5, 8, 11),
-                 img_size: int = 518, **vit_kwargs) -> None:
+                 img_size: int = 518, pos_embed_resample: str = "official", **vit_kwargs) -> None:
         super().__init__()
+        if pos_embed_resample not in MODES:
+            raise ValueError(f"model.encoder_kwargs.pos_embed_resample must be one of {MODES}, "
+                             f"got {pos_embed_resample!r}")
         self.vit = timm.create_model(arch, pretrained=False, num_classes=0, img_size=img_size,
                                      dynamic_img_size=True, **vit_kwargs)
+        if pos_embed_resample == "official":
+            use_official_resampling(self.vit)
         self.layers = list(layers)
         depth = len(self.vit.blocks)
         if any(not 0 <= i < depth for i in self.layers):
@@ -37,16 +43,13 @@ class ViTEncoder(nn.Module):
         return self.vit.forward_intermediates(x, indices=self.layers, norm=True, output_fmt="NCHW",
                                               intermediates_only=True)
 
-    def load_pretrained(self, source: str) -> None:
+    def load_pretrained(self, source: str, allow_partial: bool = False) -> None:
         """Meta DINOv2 .pth or timm weights; timm's filter drops ``mask_token`` and resamples pos-embed."""
         from timm.models.vision_transformer import checkpoint_filter_fn
 
-        path = resolve_weights(source, what=f"the DINOv2 encoder ({type(self.vit).__name__})")
-        state = checkpoint_filter_fn(load_state_dict(path), self.vit)
-        missing, unexpected = self.vit.load_state_dict(state, strict=False)
-        if missing:
-            raise ValueError(f"{path}: {len(missing)} encoder tensors missing, e.g. {missing[:4]}; "
-                             f"is it a DINOv2 checkpoint of this size?")
+        what = f"the DINOv2 encoder ({type(self.vit).__name__})"
+        state = checkpoint_filter_fn(load_state_dict(resolve_weights(source, what=what)), self.vit)
+        load_state_into(self.vit, state, source, what, allow_partial=allow_partial)
 
 
 class CNNEncoder(nn.Module):
@@ -61,14 +64,12 @@ class CNNEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return list(self.net(x))
 
-    def load_pretrained(self, source: str) -> None:
-        from shared.weights import load_pretrained
-
-        load_pretrained(self.net, source, what=f"the {type(self.net).__name__} encoder")
+    def load_pretrained(self, source: str, allow_partial: bool = False) -> None:
+        load_pretrained(self.net, source, what=f"the {type(self.net).__name__} encoder", allow_partial=allow_partial)
 
 
-def build_encoder(arch: str, pretrained: str | None = None, **kwargs) -> nn.Module:
+def build_encoder(arch: str, pretrained: str | None = None, pretrained_partial: bool = False, **kwargs) -> nn.Module:
     encoder: nn.Module = ViTEncoder(arch, **kwargs) if arch.startswith("vit") else CNNEncoder(arch, **kwargs)
     if pretrained:
-        encoder.load_pretrained(pretrained)  # type: ignore[operator]
+        encoder.load_pretrained(pretrained, pretrained_partial)  # type: ignore[operator]
     return encoder

@@ -5,7 +5,8 @@ The method is configuration (``configs/semiseg/method/*.yaml``):
 * ``semi: false`` -> supervised (labelled CE only);
 * ``thresholds`` / ``weights`` / ``weighting`` -> the unsupervised term: UniMatch V2 is one level
   (0.95, weight 1), MvpMatch three levels (0.85 / 0.90 / 0.95, weights 0.1 / 0.2 / 0.7, nested);
-* ``mu`` > 0 with a ``HistoricalCheckpointQueue`` callback -> the historical-ensemble term.
+* ``mu`` > 0 -> the historical-ensemble term, which needs a ``HistoricalCheckpointQueue`` callback
+  (``fit`` stops at its start without one, as a semi method without the EMA teacher does).
 
 The EMA teacher (``self.teacher``) and the queue (``self.history``) are owned by the shared callbacks
 (``shared/callbacks``) and attached to the module; they are never in ``self.parameters()``.
@@ -85,6 +86,16 @@ class SemiSegModule(ClassNamesMixin, pl.LightningModule):
         self.log_losses(len(x["image"]), loss=loss, loss_x=loss_x, loss_u=loss_u_multi, loss_u_prev=loss_u_prev)
         self.log_pseudo_label_stats(teacher, history)
         return loss
+
+    def on_fit_start(self) -> None:
+        """A semi method without its callbacks fails here, before any step (the callbacks attach
+        ``teacher`` and ``history`` in their ``setup``, which runs first)."""
+        if self.method.get("semi", True):
+            self.require_teacher()
+        if self.method.get("mu", 0) > 0 and self.history is None:
+            raise ConfigError(f"method {self.method.get('name')!r} has mu={self.method['mu']} (the historical "
+                              f"term) but no shared.callbacks.HistoricalCheckpointQueue callback "
+                              f"(callbacks.historical_queue); add it or set method.mu=0")
 
     def require_teacher(self) -> nn.Module:
         if self.teacher is None:

@@ -4,6 +4,10 @@ colour overlay per image, plus ``predictions.csv`` (unreadable files are listed 
 The EMA teacher stored in the checkpoint is used when there is one (that is the model UniMatch V2
 and MvpMatch report), else the student. Images are predicted at ``data.eval_size`` (long side) and
 the logits resized back to the original size.
+
+Output names keep the input's relative path and extension (``sub/a.jpg`` -> ``masks/sub/a.jpg.png``,
+``overlays/sub/a.jpg.jpg``), so that ``a.jpg``, ``a.png`` and ``sub/a.jpg`` never overwrite each other.
+The images are streamed: each is decoded, segmented, written and dropped before the next is read.
 """
 
 from __future__ import annotations
@@ -20,7 +24,16 @@ from torch import nn
 
 from projects.semiseg.module import SemiSegModule
 from projects.semiseg.transforms import eval_view
-from shared.predict import load_images, require_checkpoint, require_input_folder, write_csv_atomic
+from shared.checkpoints import check_checkpoint, load_module
+from shared.predict import (
+    drop_unused_run_folder,
+    output_folder,
+    output_name,
+    require_checkpoint,
+    require_input_folder,
+    stream_images,
+    write_csv_atomic,
+)
 
 
 def palette(n: int) -> np.ndarray:
@@ -33,10 +46,9 @@ def palette(n: int) -> np.ndarray:
 
 def load_for_inference(ckpt: Path) -> tuple[SemiSegModule, nn.Module]:
     """The module (pretrained weights not re-read: the checkpoint has them) and the model to run."""
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
-    hparams = state["hyper_parameters"]
-    model_cfg = {**hparams["model"], "pretrained": None}
-    module = SemiSegModule.load_from_checkpoint(ckpt, map_location="cpu", model=model_cfg).eval()
+    state = check_checkpoint(ckpt, SemiSegModule)
+    model_cfg = {**state["hyper_parameters"]["model"], "pretrained": None}
+    module = load_module(SemiSegModule, ckpt, model=model_cfg).eval()
     teacher_state = next((v["teacher"] for k, v in state.get("callbacks", {}).items()
                           if k.startswith("EMATeacher") and v.get("teacher")), None)
     if teacher_state is None:
@@ -66,19 +78,25 @@ def run(cfg: DictConfig) -> Path:
     ckpt = require_checkpoint(cfg)
     files = require_input_folder(cfg)
     module, model = load_for_inference(ckpt)
-    out = Path(cfg.output) if cfg.get("output") else Path(cfg.paths.output_dir) / "predictions"
-    (out / "masks").mkdir(parents=True, exist_ok=True)
-    (out / "overlays").mkdir(parents=True, exist_ok=True)
+    root, out = Path(cfg.input), output_folder(cfg, "predictions")
     colours = palette(len(module.class_names))
-    images, failed = load_images(files)
-    rows: list[list] = []
-    for path, image in images:
-        mask = predict_mask(model, image, int(cfg.data.eval_size)).astype(np.uint8)
-        Image.fromarray(mask, mode="L").save(out / "masks" / f"{path.stem}.png")
-        Image.fromarray(overlay(image, mask, colours)).save(out / "overlays" / f"{path.stem}.jpg", quality=90)
+    size = int(cfg.data.eval_size)
+
+    def segment_and_save(path: Path, image: np.ndarray) -> list:
+        mask = predict_mask(model, image, size).astype(np.uint8)
+        mask_name = Path("masks") / output_name(path, root, ".png")
+        overlay_name = Path("overlays") / output_name(path, root, ".jpg")
+        for name in (mask_name, overlay_name):
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(mask, mode="L").save(out / mask_name)
+        Image.fromarray(overlay(image, mask, colours)).save(out / overlay_name, quality=90)
         present = [module.class_names[i] for i in np.unique(mask) if i < len(module.class_names)]
-        rows.append([str(path), f"masks/{path.stem}.png", ";".join(present), ""])
-    rows += [[str(path), "", "", reason] for path, reason in failed]
-    write_csv_atomic(out / "predictions.csv", ["file", "mask", "classes", "error"], rows)
-    print(f"{len(images)} images segmented, {len(failed)} unreadable -> {out}")
+        return [str(path), mask_name.as_posix(), ";".join(present), ""]
+
+    items = list(stream_images(files, segment_and_save))
+    rows = [item.value for item in items if not item.error]
+    failed = [[str(item.path), "", "", item.error] for item in items if item.error]
+    write_csv_atomic(out / "predictions.csv", ["file", "mask", "classes", "error"], rows + failed)
+    drop_unused_run_folder(cfg)
+    print(f"{len(rows)} images segmented, {len(failed)} unreadable -> {out}")
     return out

@@ -35,7 +35,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from shared.errors import DataError  # noqa: E402
+from shared.data.ccp import normalise_ratio, parse_label_ratio  # noqa: E402
+from shared.errors import ConfigError, DataError  # noqa: E402
 
 MISSING = "–"
 WHICH = {"final": "final teacher", "best": "val-selected teacher"}
@@ -73,19 +74,20 @@ class Cell:
 
 
 # -- label ratios ----------------------------------------------------------------------------------
-def normalise_ratio(value: Any) -> str:
-    """Config spellings of a label ratio -> the folder / table key: "1/16", "1_16" -> "1_16"."""
-    return str(value).strip().replace("/", "_")
+def ratio_key(value: Any) -> str:
+    """A run's label ratio -> its table key ("1/16", "1_16", 116, 0.0625 -> "1_16", the one parser in
+    shared/data/ccp.py); an unreadable one stays as written (its column sorts last)."""
+    try:
+        return normalise_ratio(value)
+    except ConfigError:
+        return str(value)
 
 
 def ratio_fraction(ratio: str) -> float:
     """ "1_16" -> 0.0625; "0.25" -> 0.25; unparseable -> nan (sorted last)."""
     try:
-        if "_" in ratio:
-            num, den = ratio.split("_", 1)
-            return float(num) / float(den)
-        return float(ratio)
-    except ValueError:
+        return float(parse_label_ratio(ratio))
+    except ConfigError:
         return math.nan
 
 
@@ -117,7 +119,7 @@ def read_run(run_dir: Path, setting: str | None = None) -> RunRecord | None:
         "data.dataset", "model.name", "data.crop_size", "data.eval_size", "trainer.max_epochs",
         "data.epoch_samples", "data.batch_size", "trainer.precision")}
     return RunRecord(setting=setting or run_dir.parent.name, method=str(OmegaConf.select(cfg, "method.name")),
-                     ratio=normalise_ratio(ratio), seed=int(cfg.get("seed", 0)), metrics=metrics,
+                     ratio=ratio_key(ratio), seed=int(cfg.get("seed", 0)), metrics=metrics,
                      run_dir=run_dir, info=info)
 
 

@@ -7,7 +7,15 @@ the same GrabCut images at the working resolution, in one run; plus batched thro
 * ``mean_iterations_<model>``: the ADMM stopping k of each model on those images;
 * ``*_ours_spec_solver``: ours with the spec's plain ADMM and stopping rule (relax 1, tol 1e-4), for
   comparison with the project's solver defaults (over-relaxation 1.5, tol 1e-3; README "Speed");
-* ``batched_imgs_per_s``: B images of 256^2 solved as one batch on the benchmark device.
+* ``batched_imgs_per_s``: B images of 256^2 solved as one batch on the benchmark device;
+* ``dsc_<m>_k1|k3|k5`` and ``s_per_image_<m>`` for the shipped model (``wbh_colour``), the paper's
+  ``wbh`` and the anchors ``grabcut`` and ``random_walker`` (issue 15): each image with 1, 3 and 5
+  simulated clicks, the four methods run in turn per image and click count (same working-size photo;
+  each method's own marker radius, ``marker_radius`` of its model config); ``s_per_image_<m>`` is the
+  whole per-image pipeline (resize, method, upsample) averaged over the three click counts.
+
+The legacy keys ``*_ours`` (``dsc_ours``, ``s_per_image_ours``, ``speedup_vs_skimage``, ...) are the
+paper's model ``wbh`` against ``chan_vese``, as in the reproduction's targets.
 """
 
 from __future__ import annotations
@@ -20,12 +28,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from skimage.segmentation import chan_vese
 
 from projects.variational_seg.data import build_dataset
 from projects.variational_seg.markers import points_to_mask, scale_points
-from projects.variational_seg.params import resolve_params
+from projects.variational_seg.methods import model_config, segmenter_for
+from projects.variational_seg.params import marker_radius, resolve_params
 from projects.variational_seg.pipeline import image_tensor, set_threads, to_working, upsample
 from projects.variational_seg.pipeline import segment as run_segment
 from projects.variational_seg.protocol import score
@@ -66,6 +75,46 @@ def batched_throughput(samples: list[dict[str, Any]], cfg: DictConfig, device: s
     return len(x) / (time.perf_counter() - start)
 
 
+COMPARED = ("wbh_colour", "wbh", "grabcut", "random_walker")
+
+
+def warm_up(segmenters: dict[str, Any], sample: dict[str, Any]) -> None:
+    """One untimed call of every method (OpenCV's Lab tables, scikit-image imports, first FFT plans)."""
+    for run_model in segmenters.values():
+        run_model([sample["image"]], [sample["points"]], [sample.get("background")])
+
+
+def anchor_comparison(cfg: DictConfig, max_side: int) -> dict[str, Any]:
+    """The issue-15 keys: DSC per click count and seconds per image of the shipped model, wbh and the
+    two anchors, in one pass (per image and click count the methods run in turn)."""
+    ks = [int(k) for k in cfg.bench.get("ks", [1, 3, 5])]
+    segmenters = {n: segmenter_for(model_config(n), cfg.data.solver, cfg.data.tuned, max_side,
+                                   int(cfg.markers.radius)) for n in COMPARED}
+    dsc: dict[tuple[str, int], list[float]] = {}
+    seconds: dict[str, list[float]] = {n: [] for n in COMPARED}
+    limit = cfg.bench.get("limit")
+    for k in ks:
+        dataset = build_dataset(cfg.data, {**OmegaConf.to_container(cfg.markers), "k": k, "source": "simulated"},
+                                cfg.seed, split=cfg.bench.split)
+        n = min(len(dataset), int(limit or len(dataset)))
+        for i in range(n):
+            sample = dataset[i]
+            if i == 0 and k == ks[0]:
+                warm_up(segmenters, sample)
+            for name, run_model in segmenters.items():
+                seg = run_model([sample["image"]], [sample["points"]], [None])[0]
+                dsc.setdefault((name, k), []).append(score(seg.prob, sample)["dsc"])
+                seconds[name].append(seg.seconds)
+    radii = {n: marker_radius(model_config(n), int(cfg.markers.radius)) for n in COMPARED}
+    out: dict[str, Any] = {"compared_markers": f"simulated k in {ks}; marker disk radius (working px) {radii}"}
+    for name in COMPARED:
+        for k in ks:
+            out[f"dsc_{name}_k{k}"] = round(float(np.mean(dsc[(name, k)])), 4)
+        out[f"s_per_image_{name}"] = round(float(np.mean(seconds[name])), 4)
+    out["wbh_colour_vs_grabcut_time_ratio"] = round(out["s_per_image_wbh_colour"] / out["s_per_image_grabcut"], 3)
+    return out
+
+
 def run(cfg: DictConfig) -> Path:
     set_threads(cfg.working)
     max_side = int(cfg.working.max_side)
@@ -97,6 +146,7 @@ def run(cfg: DictConfig) -> Path:
     results["mean_iterations_ours"] = results["mean_iterations_wbh"]
     results["dsc_skimage_chan_vese"] = round(float(np.mean([score(c[0], s)["dsc"] for c, s in zip(cv, samples)])), 4)
     results["skimage_mu"] = float(cfg.bench.skimage_mu)
+    results.update(anchor_comparison(cfg, max_side))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     results["batched_imgs_per_s"] = round(batched_throughput(samples, cfg, device), 2)
     results["batched_setting"] = f"batch {cfg.bench.batch_size} x {cfg.bench.batch_image_size}^2 on {device_name()}"

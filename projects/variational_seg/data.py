@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
-from projects.variational_seg.protocol import marker_points
+from projects.variational_seg.protocol import background_points, marker_points
 from shared.data.datasets import create_dataset
 from shared.errors import DataError
 
@@ -17,8 +17,9 @@ from shared.errors import DataError
 class WithMarkers(Dataset):
     """Adds ``points`` (row, col at image resolution) to every sample of ``base``."""
 
-    def __init__(self, base: Dataset, source: str, k: int, mode: str, seed: int) -> None:
+    def __init__(self, base: Dataset, source: str, k: int, mode: str, seed: int, background: bool = False) -> None:
         self.base, self.source, self.k, self.mode, self.seed = base, source, k, mode, seed
+        self.background = background  # also ``background`` points: the scribble set's background strokes
 
     def __len__(self) -> int:
         return len(self.base)  # type: ignore[arg-type]
@@ -27,6 +28,8 @@ class WithMarkers(Dataset):
         sample = dict(self.base[index])
         sample["index"] = index
         sample["points"] = marker_points(sample, self.source, self.k, self.mode, self.seed, index)
+        if self.background:
+            sample["background"] = background_points(sample, self.source)
         if len(sample["points"]) == 0:
             sample["skip"] = "empty ground truth"
         return sample
@@ -44,7 +47,8 @@ def build_dataset(data: DictConfig | dict, markers: DictConfig | dict, seed: int
     base = create_dataset(data.dataset, split or data.split, root=data.get("root"), **options)  # type: ignore[arg-type]
     if len(base) == 0:  # type: ignore[arg-type]
         raise DataError(f"dataset {data.name!r} split {split or data.split!r} is empty")
-    return WithMarkers(base, markers["source"], int(markers["k"]), markers["mode"], seed)
+    return WithMarkers(base, markers["source"], int(markers["k"]), markers["mode"], seed,
+                       bool(markers.get("background", False)))
 
 
 class MarkerDataModule(pl.LightningDataModule):

@@ -59,7 +59,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     write_rows(run_dir / "per_image.csv", module.rows)
     summary = {"data": cfg.data.name, "split": cfg.data.split, "model": cfg.model.name,
                "markers": OmegaConf.to_container(cfg.markers), "max_side": int(cfg.working.max_side),
-               "params": {k: v for k, v in vars(module.params).items()} if hasattr(module, "params") else None,
+               "params": dict(vars(module.params)) if getattr(module, "params", None) is not None else None,
                "device": str(module.device), "skipped_empty_gt": module.skipped, **summarise(module.rows)}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     write_metrics(run_dir, {f"test/{k}": v for k, v in summary.items() if isinstance(v, int | float)})

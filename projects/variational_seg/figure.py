@@ -13,13 +13,14 @@ import numpy as np  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from projects.variational_seg.data import build_dataset  # noqa: E402
-from projects.variational_seg.params import resolve_params  # noqa: E402
-from projects.variational_seg.pipeline import segment, set_threads  # noqa: E402
+from projects.variational_seg.methods import model_config, segmenter_for  # noqa: E402
+from projects.variational_seg.pipeline import set_threads  # noqa: E402
 from projects.variational_seg.protocol import ground_truth, score  # noqa: E402
 from shared.seg_metrics import boundary  # noqa: E402
 
-MODELS = ("wbh", "rci", "tv")
-LABELS = {"wbh": "Ours (WBH)", "rci": "RCI", "tv": "TV"}
+MODELS = ("wbh_colour", "wbh", "grabcut", "random_walker")
+LABELS = {"wbh_colour": "Shipped (WBH + colour)", "wbh": "Paper (WBH)", "grabcut": "cv2.grabCut",
+          "random_walker": "random_walker"}
 
 
 def overlay(image: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -45,12 +46,12 @@ def run(cfg: DictConfig) -> Path:
         axes[row, 0].scatter(sample["points"][:, 1], sample["points"][:, 0], s=18, c="yellow", edgecolors="black")
         axes[row, 0].set_title(f"{sample['id']}: input + markers", fontsize=8)
         for col, name in enumerate(MODELS, start=1):
-            params = resolve_params({"name": name}, cfg.data.solver, cfg.data.tuned)
-            seg = segment([sample["image"]], [sample["points"]], params, int(cfg.working.max_side))[0]
+            run_model = segmenter_for(model_config(name), cfg.data.solver, cfg.data.tuned, int(cfg.working.max_side),
+                                      int(cfg.markers.radius))
+            seg = run_model([sample["image"]], [sample["points"]], [sample.get("background")])[0]
             s = score(seg.prob, sample)
             axes[row, col].imshow(overlay(sample["image"], seg.prob > 0.5, gt))
-            axes[row, col].set_title(f"{LABELS[name]}: DSC {s['dsc']:.3f}, HD {s['hd']:.0f}, it {seg.iterations}",
-                                     fontsize=8)
+            axes[row, col].set_title(f"{LABELS[name]}: DSC {s['dsc']:.3f}, HD {s['hd']:.0f}", fontsize=8)
     for ax in axes.flat:
         ax.axis("off")
     fig.tight_layout()

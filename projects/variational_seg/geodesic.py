@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from projects.variational_seg.weights import gaussian_blur
+from projects.variational_seg.regularisation_maps import gaussian_blur
 
 BIG = 1e30  # finite "infinity": avoids inf - inf in the prefix scan
 

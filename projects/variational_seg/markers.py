@@ -73,17 +73,26 @@ def points_to_mask(points: np.ndarray, shape: tuple[int, int], radius: int = 0) 
 
 
 def parse_points(text: str | None, width: int, height: int) -> np.ndarray:
-    """``"x,y;x,y"`` (pixel column, row) -> (n, 2) (row, col); clear errors for bad or outside points."""
+    """``"x,y;x,y"`` (pixel column, row; spaces around the numbers are fine) -> (n, 2) (row, col);
+    a point that is not two numbers, or lies outside the image, is an error quoting what was received."""
     if text is None or not str(text).strip():
         raise ConfigError('no marker points given: pass POINTS="x,y;x,y" (pixel column,row inside the product)')
+    received = str(text)
     points = []
-    for part in str(text).replace(" ", "").strip(";").split(";"):
-        try:
-            x, y = (float(v) for v in part.split(","))
-        except ValueError as exc:
-            raise ConfigError(f'cannot read point {part!r}: expected "x,y" numbers, e.g. POINTS="120,80;140,95"') \
-                from exc
+    for part in received.strip().strip(";").split(";"):
+        x, y = _point(part.strip(), received)
         if not (0 <= x < width and 0 <= y < height):
             raise ConfigError(f"point ({x:g},{y:g}) is outside the image ({width}x{height}, width x height)")
         points.append((int(y), int(x)))
     return np.array(points, dtype=np.int64)
+
+
+def _point(part: str, received: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in part.split(","))  # ValueError unless exactly two numbers
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise ValueError(part)
+    except ValueError:
+        raise ConfigError(f"cannot read point {part!r} of POINTS={received!r}: expected x,y pairs (pixel "
+                          f'column,row) separated by ";", e.g. POINTS="120,80;140,95"') from None
+    return x, y

@@ -9,8 +9,9 @@ import numpy as np
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
+from projects.variational_seg.methods import segmenter_for
 from projects.variational_seg.params import SolverParams, resolve_params
-from projects.variational_seg.pipeline import Segmentation, segment, set_threads
+from projects.variational_seg.pipeline import Segmentation, set_threads
 from projects.variational_seg.protocol import format_points, score
 
 METRICS = ("dsc", "hd", "hd95", "hd_pct", "iterations", "seconds")
@@ -21,18 +22,26 @@ def _plain(cfg: Any) -> dict:
 
 
 class VariationalSegModule(pl.LightningModule):
-    def __init__(self, model: Any, tuned: Any = None, solver: Any = None, working: Any = None) -> None:
+    def __init__(self, model: Any, tuned: Any = None, solver: Any = None, working: Any = None,
+                 marker_radius: int = 0) -> None:
         super().__init__()
         self.model_cfg = _plain(model)
-        self.params: SolverParams = resolve_params(self.model_cfg, _plain(solver), _plain(tuned))
+        self.solver_cfg, self.tuned_cfg = _plain(solver), _plain(tuned)
+        self.params: SolverParams | None = (None if self.model_cfg.get("kind") == "anchor" else
+                                            resolve_params(self.model_cfg, self.solver_cfg, self.tuned_cfg))
         self.max_side = int(_plain(working).get("max_side", 320))
+        self.marker_radius = int(marker_radius)   # markers.radius: disks at working resolution
         set_threads(_plain(working))
         self.rows: list[dict[str, Any]] = []
         self.skipped: list[str] = []
 
     def segment(self, batch: list[dict[str, Any]]) -> list[Segmentation]:
-        return segment([s["image"] for s in batch], [s["points"] for s in batch], self.params, self.max_side,
-                       self.device)
+        """The configured method (``methods.segmenter_for``: paper models, the shipped colour model or an
+        anchor); background points go to the methods that take them."""
+        run_model = segmenter_for(self.model_cfg, self.solver_cfg, self.tuned_cfg, self.max_side, self.marker_radius,
+                                  self.device, params=self.params)
+        return run_model([s["image"] for s in batch], [s["points"] for s in batch],
+                         [s.get("background") for s in batch])
 
     def test_step(self, batch: list[dict[str, Any]], batch_idx: int) -> None:
         self.skipped += [str(s["id"]) for s in batch if "skip" in s]

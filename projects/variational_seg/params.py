@@ -17,6 +17,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "rci": {"alpha_source": "rci", "beta0": 0.0},                      # convex geodesic selective
     "tv_tv2": {"weights": "constant"},                                 # ablation: unweighted TV-TV^2
     "wbh_nogeo": {"theta": 0.0},                                       # ablation: no geodesic term
+    # shipped: wbh's regulariser + the colour term (model config data_term: colour); chosen on GrabCut val
+    # (README "The shipped model"): lam 1, theta 0 (the geodesic term lowered val DSC); the last colour
+    # round (warm-started from the coarse rounds' u) stops at tol 5e-3 or 12 iterations.
+    "wbh_colour": {"lam": 1.0, "theta": 0.0, "tol": 5e-3, "max_iter": 12, "update_c": False},
 }
 
 
@@ -80,3 +84,10 @@ def resolve_params(model: Mapping[str, Any], solver: Mapping[str, Any] | None = 
     name = str(model["name"])
     tuned_for = dict((tuned or {}).get(name) or {})
     return params_for(name, {**dict(model.get("params") or {}), **dict(solver or {}), **tuned_for})
+
+
+def marker_radius(model: Mapping[str, Any], markers_radius: int) -> int:
+    """The marker disk radius (working px) for ``model``: its config's ``marker_radius`` when it has one
+    (the anchors and the shipped model were chosen with radius 5), else ``markers.radius``."""
+    value = model.get("marker_radius")
+    return int(markers_radius if value is None else value)

@@ -33,6 +33,16 @@ def marker_points(sample: dict[str, Any], source: str = "simulated", k: int = 3,
     raise ConfigError(f"markers.source must be one of {SOURCES}, got {source!r}")
 
 
+def background_points(sample: dict[str, Any], source: str) -> np.ndarray | None:
+    """(row, col) background markers: the background strokes (label 2) of the scribble set ``source``;
+    None for simulated clicks (only the border prior, which the methods that take background add)."""
+    if source not in ("scribbles_set1", "scribbles_set2"):
+        return None
+    if source not in sample:
+        raise ConfigError(f"marker source {source!r} is not available for sample {sample.get('id')}")
+    return scribble_points(sample[source], 2)
+
+
 def score(prob: np.ndarray, sample: dict[str, Any]) -> dict[str, float]:
     gt, ignore = ground_truth(sample)
     return seg_scores(prob > 0.5, gt, ignore)

@@ -10,7 +10,8 @@ import csv
 import json
 from pathlib import Path
 
-LABELS = {"wbh": "Ours (WBH)", "rci": "RCI", "tv": "TV", "unet": "U-Net",
+LABELS = {"wbh_colour": "Shipped (WBH + colour)", "grabcut": "cv2.grabCut", "random_walker": "random_walker",
+          "wbh": "Paper (WBH)", "rci": "RCI", "tv": "TV", "unet": "U-Net",
           "tv_tv2": "Ablation: constant weights (TV-TV²)", "wbh_nogeo": "Ablation: no geodesic term"}
 
 

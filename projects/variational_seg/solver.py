@@ -29,7 +29,7 @@ from torch import Tensor
 from projects.variational_seg import operators as op
 from projects.variational_seg.geodesic import geodesic_distance
 from projects.variational_seg.params import SolverParams
-from projects.variational_seg.weights import weight_maps
+from projects.variational_seg.regularisation_maps import weight_maps
 
 
 def per_sample(value: Any, b: int, like: Tensor) -> Tensor:
@@ -228,8 +228,16 @@ def prepare(images: Tensor, markers: Tensor, params: SolverParams) -> dict[str, 
 
 @torch.inference_mode()
 def solve(images: Tensor, markers: Tensor, params: SolverParams | None = None,
-          diagnostics: bool = True) -> tuple[Tensor, Tensor, dict]:
+          diagnostics: bool = True, fit: Tensor | None = None, init: Tensor | None = None,
+          prepared: dict[str, Tensor] | None = None) -> tuple[Tensor, Tensor, dict]:
     """Segment a batch: images (B, C, H, W) float, markers (B, H, W) bool.
+
+    ``fit`` (B, H, W), when given, is the data term F-hat used instead of the two-phase Chan-Vese fit
+    (e.g. the colour log-likelihood ratio of ``colour_term``; negative = foreground-like), and the
+    c-updates are off; ``init`` (B, H, W) in [0, 1] replaces the marker disks as the starting u (a warm
+    start for outer re-estimation rounds; the energy is convex, so only the iteration count changes);
+    ``prepared`` is ``prepare``'s output of an earlier call on the same images and markers (D_G and the
+    weights are not recomputed).
 
     Returns ``w`` (B, H, W) in [0, 1] (segmentation ``w > 0.5``), ``iterations`` (B,) long (the
     stopping k of spec 5.7) and a log dict of per-sample tensors (c1/c2, the undecided-pixel fraction,
@@ -237,10 +245,13 @@ def solve(images: Tensor, markers: Tensor, params: SolverParams | None = None,
     dual residuals, which the segmentation pipeline skips).
     """
     params = params or SolverParams()
-    inputs = prepare(images, markers, params)
+    inputs = dict(prepared) if prepared is not None else prepare(images, markers, params)
     b, _, h, w_ = images.shape
     pads = padding(h, w_, params.pad)
+    if init is not None:
+        inputs["u0"] = init.to(inputs["z"].dtype)
     z, dg, alpha, beta, u = (_pad(inputs[k], pads) for k in ("z", "dg", "alpha", "beta", "u0"))
+    fixed_fit = None if fit is None else _pad(fit.to(z.dtype), pads)
     lam = per_sample(params.lam, b, z).view(-1, 1, 1)
     theta = per_sample(params.theta, b, z).view(-1, 1, 1)
     use_q = bool((beta > 0).any())
@@ -249,7 +260,8 @@ def solve(images: Tensor, markers: Tensor, params: SolverParams | None = None,
     inv_den = 1.0 / op.solve_symbol(*u.shape[-2:], 1.0, 1.0, 1.0 if use_q else 0.0, z.dtype, z.device)
 
     c1, c2 = region_means(z, u)
-    r = lam * fit_term(z, c1, c2, params.normalize_fit) + theta * dg
+    data = fit_term(z, c1, c2, params.normalize_fit) if fixed_fit is None else fixed_fit
+    r = lam * data + theta * dg
     e0 = energy(u, alpha, beta, r) if diagnostics else None
     r_rho = r / rho
     prox = op.StackedProx(alpha / rho, beta / rho, use_q)
@@ -267,7 +279,7 @@ def solve(images: Tensor, markers: Tensor, params: SolverParams | None = None,
         torch.lerp(relaxed_plus_m, split, 2.0, out=z_minus_m)
         all_stopped = stop.update(k, u_new, u)
         u = keep(live, u_new, u)
-        if params.update_c and k % params.c_every == 0:
+        if params.update_c and fixed_fit is None and k % params.c_every == 0:
             n1, n2 = region_means(z, split[:, -1])
             c1, c2 = keep(live, n1, c1), keep(live, n2, c2)
             r = keep(live, lam * fit_term(z, c1, c2, params.normalize_fit) + theta * dg, r)

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from projects.variational_seg.colour_term import ColourOptions
 from projects.variational_seg.data import build_dataset
+from projects.variational_seg.methods import segmenter_for
 from projects.variational_seg.params import PRESETS, resolve_params
 from projects.variational_seg.pipeline import segment, set_threads
 from projects.variational_seg.protocol import score
@@ -28,9 +31,64 @@ def grid_points(grid: dict[str, list[float]]) -> list[dict[str, float]]:
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
+def point_model(model: dict[str, Any], point: dict[str, float]) -> dict[str, Any]:
+    """The model config with one grid point applied: anchor options, colour options (``colour.<key>``
+    or a ColourOptions field) or solver parameters."""
+    out = {**model, "params": dict(model.get("params") or {}), "colour": dict(model.get("colour") or {}),
+           "options": dict(model.get("options") or {})}
+    colour_keys = {f.name for f in fields(ColourOptions)}
+    for key, value in point.items():
+        bare = key.removeprefix("colour.")
+        if model.get("kind") == "anchor":
+            out["options"][key] = value
+        elif model.get("data_term") == "colour" and (key.startswith("colour.") or bare in colour_keys):
+            out["colour"][bare] = value
+        else:
+            out["params"][key] = value
+    return out
+
+
+def run_per_point(cfg: DictConfig, points: list[dict[str, float]], grid: dict) -> dict[str, Any]:
+    """Anchors and the colour model: every grid point solved image by image (no per-sample batch),
+    criterion the mean val DSC over the click counts ``tune.ks``."""
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    ks = [int(k) for k in (cfg.tune.get("ks") or [cfg.markers.k])]
+    sets = {k: build_dataset(cfg.data, {**OmegaConf.to_container(cfg.markers), "k": k}, cfg.seed,
+                             split=cfg.tune.split) for k in ks}
+    dsc = np.zeros((len(points), len(ks)))
+    for i, point in enumerate(points):
+        run_model = segmenter_for(point_model(model, point), cfg.data.solver, {}, int(cfg.working.max_side),
+                                  int(cfg.markers.radius))
+        for j, k in enumerate(ks):
+            samples = [sets[k][n] for n in range(len(sets[k]))]
+            segs = [run_model([s["image"]], [s["points"]], [s.get("background")])[0] for s in samples]
+            dsc[i, j] = np.mean([score(seg.prob, s)["dsc"] for seg, s in zip(segs, samples)])
+        print(f"[{i + 1}/{len(points)}] {point}: val DSC " + " ".join(f"k{k} {d:.4f}" for k, d in zip(ks, dsc[i]))
+              + f"  mean {dsc[i].mean():.4f}", flush=True)
+    best = int(np.argmax(dsc.mean(1)))
+    return {"model": cfg.model.name, "data": cfg.data.name, "split": cfg.tune.split, "grid": grid, "ks": ks,
+            "markers": OmegaConf.to_container(cfg.markers), "max_side": int(cfg.working.max_side),
+            "points": [{**p, **{f"dsc_k{k}": round(float(d), 4) for k, d in zip(ks, dsc[i])},
+                        "mean_dsc": round(float(dsc[i].mean()), 4)} for i, p in enumerate(points)],
+            "chosen": points[best], "chosen_mean_dsc": round(float(dsc[best].mean()), 4)}
+
+
+def write(cfg: DictConfig, result: dict[str, Any]) -> dict[str, Any]:
+    out = Path(cfg.paths.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tune.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"chosen for {cfg.model.name}: {result['chosen']} (val mean DSC {result['chosen_mean_dsc']:.4f}) -> "
+          f"{out / 'tune.json'}")
+    return result
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
-    if cfg.model.kind != "variational":
-        raise SystemExit("tune applies to the variational models (wbh, tv, rci, ablations)")
+    if cfg.model.kind not in ("variational", "anchor"):
+        raise SystemExit("tune applies to the variational models and the anchors, not the U-Net")
+    if cfg.model.kind == "anchor" or cfg.model.get("data_term") == "colour":
+        set_threads(cfg.working)
+        grid = OmegaConf.to_container(cfg.tune.grid, resolve=True)
+        return write(cfg, run_per_point(cfg, grid_points(grid), grid))  # type: ignore[arg-type]
     set_threads(cfg.working)
     grid = OmegaConf.to_container(cfg.tune.grid, resolve=True)
     points = grid_points(grid)  # type: ignore[arg-type]
@@ -46,7 +104,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         sample = dataset[j]
         per = {k: [p[k] for p in points] for k in points[0]}
         segs = segment([sample["image"]] * len(points), [sample["points"]] * len(points), base.with_(**per),
-                       int(cfg.working.max_side))
+                       int(cfg.working.max_side), marker_radius=int(cfg.markers.radius))
         for i, seg in enumerate(segs):
             dsc[i, j], iters[i, j] = score(seg.prob, sample)["dsc"], seg.iterations
         print(f"[{j + 1}/{len(dataset)}] {sample['id']}: best DSC {dsc[:, j].max():.3f}", flush=True)

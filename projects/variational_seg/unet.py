@@ -25,6 +25,7 @@ from projects.variational_seg.geodesic import geodesic_distance
 from projects.variational_seg.markers import points_to_mask, scale_points, simulate_markers
 from projects.variational_seg.pipeline import image_tensor, set_threads, upsample
 from projects.variational_seg.protocol import format_points, score
+from shared.checkpoints import load_module, stamp
 from shared.data.datasets import create_dataset
 from shared.errors import ConfigError
 from shared.loggers import finish_loggers
@@ -76,6 +77,9 @@ class UNetModule(pl.LightningModule):
         self.net = UNet(4, base_channels)
         self.rows: list[dict[str, Any]] = []
         self.skipped: list[str] = []
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        stamp(self, checkpoint)  # which project wrote it
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -133,6 +137,10 @@ def _training_arrays(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def train_unet(cfg: DictConfig) -> dict[str, Any]:
+    """Fit the U-Net; ``ckpt_path=<run>/checkpoints/last.ckpt`` resumes an interrupted training exactly."""
+    resume = cfg.get("ckpt_path")
+    if resume and not Path(resume).is_file():
+        raise ConfigError(f"checkpoint not found: ckpt_path={resume}")
     set_threads(cfg.working)
     pl.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.paths.output_dir)
@@ -143,9 +151,10 @@ def train_unet(cfg: DictConfig) -> dict[str, Any]:
     module = UNetModule(int(cfg.model.base_channels), int(cfg.model.image_size), float(t.lr))
     loader = DataLoader(TensorDataset(x, y), batch_size=int(t.batch_size), shuffle=True)
     trainer = build_trainer(OmegaConf.merge(cfg, {"trainer": {"max_epochs": int(t.epochs)}}), run_dir)
-    trainer.fit(module, train_dataloaders=loader)
+    trainer.fit(module, train_dataloaders=loader, ckpt_path=resume)
     ckpt = run_dir / "checkpoints" / "last.ckpt"
-    trainer.save_checkpoint(ckpt)
+    if not ckpt.is_file():   # callbacks.last_checkpoint (after every epoch) switched off
+        trainer.save_checkpoint(ckpt)
     finish_loggers(trainer)
     results = {"train/loss": float(trainer.callback_metrics.get("train/loss", float("nan"))),
                "train_images": len(x), "train_seconds": round(time.perf_counter() - start, 1), "checkpoint": str(ckpt)}
@@ -160,4 +169,4 @@ def load_unet_module(cfg: DictConfig) -> UNetModule:
         raise ConfigError(f"model=unet needs a trained checkpoint: CKPT=<run>/checkpoints/last.ckpt (got {ckpt}); "
                           "train one with `make train PROJECT=variational_seg model=unet`")
     set_threads(cfg.working)
-    return UNetModule.load_from_checkpoint(ckpt, map_location="cpu")
+    return load_module(UNetModule, ckpt)

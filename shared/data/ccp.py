@@ -40,14 +40,16 @@ from __future__ import annotations
 import csv
 import json
 import random
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from shared.data.datasets import DATASETS
-from shared.data.io import check_same_size, read_image, read_mask, require_dir
+from shared.data.io import check_label_values, check_same_size, read_image, read_mask, require_dir
 from shared.data.prepare import PREPARERS
 from shared.errors import ConfigError, DataError
 from shared.paths import SPLITS_ROOT
@@ -74,11 +76,33 @@ COARSE: dict[str, list[str]] = {
 }
 
 
-def normalise_ratio(ratio: object) -> str:
-    """'1_16', '1/16' or the integer 116 -> '1_16'. Hydra (and YAML) read an unquoted ``1_16`` as the
-    integer 116 (underscores are digit separators); the four committed ratios stay unambiguous."""
-    text = str(ratio).replace("/", "_")
-    return {r.replace("_", ""): r for r in RATIOS}.get(text, text)
+def parse_label_ratio(value: object, key: str = "label ratio") -> Fraction:
+    """The one reading of a label ratio (CCP splits, semiseg's subset split, its report):
+    ``"1/16"``, ``"1_16"``, ``0.0625`` or the integer ``116`` -> Fraction(1, 16), in (0, 1].
+
+    Hydra (and YAML) read an unquoted ``1_16`` as the integer 116 (underscores are digit separators):
+    an integer is read back only when it is one of the committed ratios with its underscore dropped
+    (or 1, all labelled); any other integer is ambiguous (1364: 13/64 or 1/364?) and an error."""
+    text = str(value).strip()
+    if text.isdigit() and int(text) > 1:
+        committed = {r.replace("_", ""): r for r in RATIOS}
+        if text not in committed:
+            raise ConfigError(f"{key} {value!r} is an integer: Hydra reads an unquoted 1_64 as 164; "
+                              f"quote it ('1_64') or write 1/64")
+        text = committed[text]
+    try:
+        ratio = Fraction(text.replace("_", "/")).limit_denominator(4096)
+    except (ValueError, ZeroDivisionError) as exc:
+        raise ConfigError(f"{key} {value!r} is not a fraction like 1/16, 1_16 or 0.0625") from exc
+    if not 0 < ratio <= 1:
+        raise ConfigError(f"{key} must be in (0, 1], got {value!r}")
+    return ratio
+
+
+def normalise_ratio(value: object, key: str = "label ratio") -> str:
+    """Any spelling :func:`parse_label_ratio` reads -> the split-folder / table key, e.g. ``"1_16"``."""
+    ratio = parse_label_ratio(value, key)
+    return f"{ratio.numerator}_{ratio.denominator}"
 
 
 def read_full_classes(folder: Path) -> list[str]:
@@ -142,6 +166,8 @@ class CCP(Dataset):
             self.ids = _read_ids(SPLIT_DIR / ratio / f"{part}.txt")
         if not self.ids:
             raise ConfigError(f"ccp {split}/{part} at ratio {ratio} lists zero images")
+        if self.with_masks:
+            check_masks(self.folder, self.ids, self.num_full, what=f"{split}/{part}")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -158,6 +184,68 @@ class CCP(Dataset):
         if self.lut is not None:
             mask = self.lut[mask]
         return {"image": image, "mask": mask, "id": image_id}
+
+
+# (mask path, mask mtime, image mtime, classes) of the pairs already checked in this process: the
+# datamodule builds the same split more than once (prepare_data, setup), each pair is read once.
+_CHECKED: set[tuple[str, int, int, int]] = set()
+ORIENTATION_TAG = 0x0112  # EXIF orientations 5-8 turn the photo by 90 degrees: width and height swap
+
+
+def displayed_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a photo as shown (EXIF orientation applied), from its header only."""
+    with Image.open(path) as im:
+        width, height = im.size
+        turned = im.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)
+    return (height, width) if turned else (width, height)
+
+
+def check_mask_file(image_path: Path, mask_path: Path, num_classes: int) -> None:
+    """One photo/mask pair: both readable, same size, every label a class index or 255 (ignore).
+
+    Reads the image header and decodes the mask once (its 256-bin histogram for L/P masks)."""
+    if not image_path.is_file():
+        raise DataError(f"image file not found: {image_path}")
+    if not mask_path.is_file():
+        raise DataError(f"mask file not found: {mask_path}")
+    try:
+        width, height = displayed_size(image_path)
+        with Image.open(mask_path) as im:
+            size, mode = im.size, im.mode
+            counts = np.asarray(im.histogram()) if mode in ("L", "P") else None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"cannot read {image_path} or its mask {mask_path}: {exc}") from exc
+    if counts is None:  # 16-bit or RGB mask: the reader's own checks (channels, values)
+        read_mask(mask_path, num_classes=num_classes)
+    else:
+        check_label_values(np.flatnonzero(counts), num_classes, 255, source=f"mask {mask_path}")
+    if size != (width, height):
+        raise DataError(f"mask {mask_path} is {size[0]}x{size[1]} but its image {image_path} is "
+                        f"{width}x{height} (width x height); they must match")
+
+
+def check_masks(folder: Path, ids: list[str], num_classes: int, what: str) -> None:
+    """Every listed pair is checked before training starts (a bad test mask would otherwise crash the
+    run after the whole fit); one DataError names the first bad pair and how many there are."""
+    bad: list[str] = []
+    for image_id in ids:
+        image_path, mask_path = folder / "images" / f"{image_id}.jpg", folder / "masks" / f"{image_id}.png"
+        try:
+            key = (str(mask_path), mask_path.stat().st_mtime_ns, image_path.stat().st_mtime_ns, num_classes)
+        except OSError:
+            key = None
+        if key in _CHECKED:
+            continue
+        try:
+            check_mask_file(image_path, mask_path, num_classes)
+        except DataError as exc:
+            bad.append(str(exc))
+            continue
+        if key is not None:
+            _CHECKED.add(key)
+    if bad:
+        more = f" ({len(bad) - 1} more bad pair(s) in ccp {what})" if len(bad) > 1 else ""
+        raise DataError(f"{bad[0]}{more}. Fix or replace the file(s), or re-run `make data DATASET=ccp`")
 
 
 @DATASETS.register("ccp")

@@ -9,6 +9,23 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+SampleKey = int | tuple[int, int]
+
+
+def split_key(key: SampleKey) -> tuple[int, int | None]:
+    """``index`` or ``(index, seed)`` (from :class:`shared.data.sampler.SeededSampler`) -> (index, seed or None)."""
+    if isinstance(key, tuple):
+        return int(key[0]), int(key[1])
+    return int(key), None
+
+
+def seeded(transform: A.Compose, seed: int | None) -> A.Compose:
+    """The pipeline reset to ``seed`` (its draws for this sample then depend on nothing else: not the
+    worker, not the samples before it); unchanged without a seed."""
+    if seed is not None:
+        transform.set_random_seed(seed)
+    return transform
+
 
 class TransformedDataset(Dataset):
     """``image`` -> float CxHxW tensor, ``mask`` -> long HxW, ``label`` -> long, ``tags`` -> float."""
@@ -19,14 +36,16 @@ class TransformedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, key: SampleKey) -> dict[str, Any]:
+        index, seed = split_key(key)
         sample = self.dataset[index]
+        transform = seeded(self.transform, seed)
         if "mask" in sample:
-            out = self.transform(image=sample["image"], mask=sample["mask"])
+            out = transform(image=sample["image"], mask=sample["mask"])
             mask = out["mask"]
             sample["mask"] = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask).long()
         else:
-            out = self.transform(image=sample["image"])
+            out = transform(image=sample["image"])
         sample["image"] = out["image"]
         if "label" in sample:
             sample["label"] = torch.tensor(sample["label"], dtype=torch.long)

@@ -5,10 +5,18 @@ from pathlib import Path
 
 import pytest
 
+from shared.paths import REPO_ROOT
+
 TINY = ["data.options.image_size=32", "data.image_size=32", "data.batch_size=4", "data.num_workers=0"]
 
+MODELS = sorted(p.stem for p in (REPO_ROOT / "configs" / "classification" / "model").glob("*.yaml"))
 
-@pytest.mark.parametrize("model", ["msff_ecomnet", "msff_base", "msff_msp", "msff_iasm"])
+
+def test_model_configs_are_found():
+    assert {"msff_ecomnet", "resnet50", "mobilenetv3_large_100", "efficientnet_b0"} <= set(MODELS)
+
+
+@pytest.mark.parametrize("model", MODELS)
 def test_model_config_runs_one_step(run_project, model):
     cfg, results = run_project("classification", [f"model={model}", *TINY])
     assert "final/test/acc" in results and 0.0 <= results["final/test/acc"] <= 1.0

@@ -2,10 +2,14 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
+import pytorch_lightning as pl
 import torch
 from PIL import Image
+from torch import nn
 
 from shared.data.synthetic import SyntheticSpec, make_sample
 
@@ -23,8 +27,34 @@ def test_resume_continues_from_last_checkpoint(run_project):
     assert resumed["epoch"] == 1 and resumed["global_step"] == 4
 
 
-def test_bf16_mixed_precision_on_cpu(run_project):
-    _, results = run_project("classification", [*TINY, "trainer.precision=bf16-mixed"])
+class LayerOutputDtypes(pl.Callback):
+    """Writes the dtypes of every Conv2d / Linear output in the first training step to ``path`` (a file:
+    the Trainer builds this callback from the config, so the test reads what it saw from disk)."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.dtypes, self.handles = Path(path), set(), []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if batch_idx == 0:
+            self.handles = [m.register_forward_hook(lambda _m, _i, out: self.dtypes.add(str(out.dtype)))
+                            for m in pl_module.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        for handle in self.handles:
+            handle.remove()
+        if batch_idx == 0:
+            self.path.write_text(json.dumps(sorted(self.dtypes)))
+
+
+@pytest.mark.parametrize("precision, expected", [("bf16-mixed", ["torch.bfloat16"]), ("32", ["torch.float32"])])
+def test_bf16_mixed_precision_on_cpu(run_project, tmp_path, precision, expected):
+    """bf16-mixed runs the convolutions and linear layers in bfloat16 autocast (fp32 weights); the
+    fp32 run is the control that shows the probe tells the two apart."""
+    probe = tmp_path / "dtypes.json"
+    _, results = run_project("classification", [*TINY, f"trainer.precision={precision}",
+                                                "+callbacks.dtypes._target_=tests.classification.test_workflows."
+                                                "LayerOutputDtypes", f"+callbacks.dtypes.path={probe}"])
+    assert json.loads(probe.read_text()) == expected
     assert 0 <= results["final/test/acc"] <= 1
 
 
@@ -52,8 +82,6 @@ def test_predict_writes_csv_and_lists_unreadable_files(run_project, tmp_path):
 
 
 def test_eval_and_predict_without_checkpoint_are_clear_errors(run_project):
-    import pytest
-
     from shared.errors import ConfigError
 
     with pytest.raises(ConfigError, match="eval needs a checkpoint: pass CKPT="):
@@ -65,11 +93,13 @@ def test_eval_and_predict_without_checkpoint_are_clear_errors(run_project):
 def test_bench_writes_the_issue_keys(run_project, tmp_path):
     out = tmp_path / "bench.json"
     run_project("classification", ["bench.batch_size=2", "bench.image_size=32", "bench.repeats=1",
-                                   "bench.warmup=1", f"bench.output={out}"], task="bench")
+                                   "bench.warmup=1", "bench.peak_rss_photos=[1]",
+                                   "bench.peak_rss_photo_size=[300,200]", f"bench.output={out}"], task="bench")
     res = json.loads(out.read_text())
     for key in ("params_msff", "params_resnet50", "imgs_per_s_msff", "imgs_per_s_resnet50",
                 "throughput_ratio_msff_over_resnet50", "device"):
         assert key in res
     assert res["params_msff"] < res["params_resnet50"] and res["imgs_per_s_msff"] > 0
+    assert res["predict_peak_rss_mb_1_photo"] > 50  # a child process running torch
     assert np.isclose(res["throughput_ratio_msff_over_resnet50"],
                       res["imgs_per_s_msff"] / res["imgs_per_s_resnet50"], rtol=1e-2)

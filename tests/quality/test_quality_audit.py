@@ -90,9 +90,11 @@ def test_audit_with_trained_checkpoints(run_project, photo_folder, tmp_path):
 def test_bench_writes_the_issue_keys(run_project, tmp_path):
     out = tmp_path / "bench.json"
     run_project("quality", ["bench.images=4", "bench.batch_size=2", "bench.repeats=1", "bench.warmup=0",
+                            "bench.peak_rss_photos=[1]", "bench.peak_rss_photo_size=[300,200]",
                             f"bench.output={out}"], task="bench")
     res = json.loads(out.read_text())
     for key in ("audit_imgs_per_s_timm_iqa", "audit_imgs_per_s_seed_cnn", "audit_imgs_per_s_classical",
                 "peak_rss_mb", "device", "images_source"):
         assert key in res
+    assert res["audit_peak_rss_mb_1_photo"] > 50  # a child process running torch
     assert res["audit_imgs_per_s_timm_iqa"] > 0 and res["params_seed_cnn"] > 0 and res["params_classical"] == 0

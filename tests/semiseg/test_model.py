@@ -5,7 +5,7 @@ import torch
 
 from projects.semiseg.encoders import ViTEncoder, build_encoder
 from projects.semiseg.model import build_model
-from shared.errors import WeightsNotFoundError
+from shared.errors import WeightsMismatchError, WeightsNotFoundError
 
 TINY_VIT = {"depth": 4, "embed_dim": 32, "num_heads": 2, "layers": [0, 1, 2, 3], "img_size": 28}
 
@@ -51,7 +51,7 @@ def test_saved_meta_style_checkpoint_loads_exactly(tmp_path):
         assert all(torch.equal(a, b) for a, b in zip(source(x), loaded(x)))
     wrong = tmp_path / "wrong.pth"
     torch.save({"head.weight": torch.zeros(2, 2)}, wrong)
-    with pytest.raises(ValueError, match="missing"):
+    with pytest.raises(WeightsMismatchError, match="missing"):
         build_encoder("vit_small_patch14_dinov2", pretrained=str(wrong), **TINY_VIT)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
@@ -84,9 +85,10 @@ def test_sweep_runs_get_their_wandb_name_group_and_tags(tmp_path):
     assert init["name"] == "unimatch_v2-1_64-s1" and init["group"] == "unimatch_v2-1_64"
     assert {"semiseg", "ccp-1_64", "resnet18", "method:unimatch_v2", "label_ratio:1_64", "seed:1",
             "dataset:ccp"} <= set(init["tags"])
-    plain = compose("semiseg", [f"paths.output_dir={tmp_path}"])       # a plain run keeps name = group
+    plain = compose("semiseg", [f"paths.output_dir={tmp_path}"])       # a plain run: name = group + seed
     init = next(lg for lg in build_loggers(plain, tmp_path) if isinstance(lg, WandbLogger))._wandb_init
-    assert init["group"] == init["name"] == "synthetic-resnet18-mvpmatch" and run_tags(plain) == []
+    assert init["group"] == "synthetic-resnet18-mvpmatch" and init["name"] == "synthetic-resnet18-mvpmatch-s0"
+    assert run_tags(plain) == []
 
 
 # -- SLURM (hydra-submitit-launcher), no cluster needed ---------------------------------------------
@@ -141,11 +143,13 @@ def test_finished_run_is_skipped_and_unfinished_run_resumes_from_last(tmp_path, 
     assert finished_results(cfg, run_dir) is None and resume_checkpoint(cfg, run_dir) is None
 
     (run_dir / "checkpoints").mkdir(parents=True)
-    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    torch.save({"state_dict": {}}, run_dir / "checkpoints" / "last.ckpt")   # tensors-only, as Lightning writes
     assert resume_checkpoint(cfg, run_dir) == str(run_dir / "checkpoints" / "last.ckpt")
     assert "resume" in capsys.readouterr().out
-    explicit = compose("semiseg", ["+sweep=smoke", f"paths.output_dir={run_dir}", "ckpt_path=/x/other.ckpt"])
-    assert resume_checkpoint(explicit, run_dir) == "/x/other.ckpt"
+    other = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {}}, other)
+    explicit = compose("semiseg", ["+sweep=smoke", f"paths.output_dir={run_dir}", f"ckpt_path={other}"])
+    assert resume_checkpoint(explicit, run_dir) == str(other)
     off = compose("semiseg", ["+sweep=smoke", f"paths.output_dir={run_dir}", "resume_from_last=false"])
     assert resume_checkpoint(off, run_dir) is None
 
@@ -221,7 +225,8 @@ def test_cells_show_mean_std_n_and_missing_as_dash():
 
 
 def test_ratio_helpers():
-    assert report.normalise_ratio("1/16") == report.normalise_ratio("1_16") == "1_16"
+    assert report.ratio_key("1/16") == report.ratio_key("1_16") == report.ratio_key(116) == "1_16"
+    assert report.ratio_key("?") == "?" and math.isnan(report.ratio_fraction("?"))
     assert report.ratio_fraction("1_64") == pytest.approx(1 / 64) and report.ratio_label("1_4") == "1/4"
     assert report.sort_ratios(["1_2", "1_64", "1_4", "1_16"]) == ["1_64", "1_16", "1_4", "1_2"]
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytorch_lightning
 import torch
 from PIL import Image
 
@@ -85,8 +86,8 @@ def test_predict_writes_masks_and_overlays(tmp_path):
     ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     _, out = _run(tmp_path / "predict", [f"ckpt_path={ckpt}", f"input={folder}", f"output={tmp_path / 'pred'}"],
                   task="predict")
-    mask = Image.open(out / "masks" / "a.png")
-    assert mask.size == (40, 30) and (out / "overlays" / "a.jpg").is_file()
+    mask = Image.open(out / "masks" / "a.jpg.png")  # relative path + source extension: names cannot collide
+    assert mask.size == (40, 30) and (out / "overlays" / "a.jpg.jpg").is_file()
     rows = (out / "predictions.csv").read_text()
     assert "broken.jpg" in rows and "cannot read image" in rows
 
@@ -99,6 +100,25 @@ def test_label_ratio_leaving_no_labelled_image_is_a_config_error(tmp_path):
 def test_queue_length_zero_is_a_clear_error(tmp_path):
     with pytest.raises(Exception, match="length must be >= 1"):
         _run(tmp_path / "q", ["method=mvpmatch", "callbacks.historical_queue.length=0"])
+
+
+class _CountSteps(pytorch_lightning.Callback):
+    steps = 0
+
+    def on_train_batch_end(self, *args) -> None:
+        _CountSteps.steps += 1
+
+
+@pytest.mark.parametrize("method, missing, match", [("mvpmatch", "historical_queue", "HistoricalCheckpointQueue"),
+                                                    ("mvpmatch_he_only", "historical_queue", "mu=0.5"),
+                                                    ("unimatch_v2", "ema_teacher", "EMATeacher")])
+def test_method_without_its_callback_fails_before_the_first_step(tmp_path, method, missing, match):
+    """mu > 0 without the queue used to train silently with loss_u_prev = 0; now it stops at fit start."""
+    _CountSteps.steps = 0
+    with pytest.raises(ConfigError, match=match):
+        _run(tmp_path / "c", [f"method={method}", f"callbacks.{missing}=null",
+                              "+callbacks.count._target_=tests.semiseg.test_workflows._CountSteps"])
+    assert _CountSteps.steps == 0
 
 
 def test_metrics_file_has_student_and_teacher(tmp_path):

@@ -23,7 +23,8 @@ MODELS.register("msff_msp")(partial(MSFFEComNet, use_msp=True, use_iasm=False))
 MODELS.register("msff_iasm")(partial(MSFFEComNet, use_msp=False, use_iasm=True))
 
 
-def create_model(name: str, num_classes: int, pretrained: str | None = None, **kwargs) -> nn.Module:
+def create_model(name: str, num_classes: int, pretrained: str | None = None, pretrained_partial: bool = False,
+                 **kwargs) -> nn.Module:
     if name in MODELS:
         model = MODELS.get(name)(num_classes=num_classes, **kwargs)
     elif timm.is_model(name):
@@ -31,8 +32,9 @@ def create_model(name: str, num_classes: int, pretrained: str | None = None, **k
     else:
         raise ConfigError(f"unknown model {name!r}: not one of ours ({', '.join(MODELS.names())}) "
                           f"and not a timm model name")
-    if pretrained:
-        load_pretrained(model, pretrained, what=name)
+    if pretrained:  # the classifier is new (this task's classes)
+        head = getattr(model, "pretrained_cfg", {}).get("classifier") or "head"
+        load_pretrained(model, pretrained, what=name, replace=(head,), allow_partial=pretrained_partial)
     return model
 
 

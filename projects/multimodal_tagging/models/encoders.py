@@ -16,13 +16,14 @@ from shared.weights import load_pretrained
 
 
 class ImageEncoder(nn.Module):
-    def __init__(self, arch: str = "resnet18", pretrained: str | None = None) -> None:
+    def __init__(self, arch: str = "resnet18", pretrained: str | None = None, pretrained_partial: bool = False) -> None:
         super().__init__()
         if not timm.is_model(arch):
             raise ConfigError(f"unknown image encoder {arch!r}: not a timm model name")
         self.backbone = timm.create_model(arch, pretrained=False, num_classes=0)
         if pretrained:
-            load_pretrained(self.backbone, pretrained, what=f"image encoder {arch}")
+            load_pretrained(self.backbone, pretrained, what=f"image encoder {arch}", allow_partial=pretrained_partial,
+                            partial_key="model.image.pretrained_partial")
         self.dim = int(self.backbone.num_features)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

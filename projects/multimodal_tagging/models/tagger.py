@@ -26,7 +26,7 @@ class MultimodalTagger(nn.Module):
     def __init__(self, num_tags: int, industry_dim: int, text_dim: int = 384, image_arch: str = "resnet18",
                  pretrained: str | None = None, dim: int = 256, heads: int = 4, dropout: float = 0.1,
                  fusion: str = "dual", use_image: bool = True, use_text: bool = True,
-                 use_industry: bool = True) -> None:
+                 use_industry: bool = True, pretrained_partial: bool = False) -> None:
         super().__init__()
         if fusion not in ("dual", "concat"):
             raise ConfigError(f"model.fusion must be 'dual' or 'concat', got {fusion!r}")
@@ -35,7 +35,7 @@ class MultimodalTagger(nn.Module):
         if not (use_image or use_text or use_industry):
             raise ConfigError("the tagger needs at least one input (use_image, use_text, use_industry)")
         self.use_image, self.use_text, self.use_industry = use_image, use_text, use_industry
-        self.image_encoder = ImageEncoder(image_arch, pretrained) if use_image else None
+        self.image_encoder = ImageEncoder(image_arch, pretrained, pretrained_partial) if use_image else None
         self.projections = nn.ModuleDict()
         if use_image:
             self.projections["image"] = nn.Linear(self.image_encoder.dim, dim)

@@ -1,11 +1,15 @@
 """Refresh the weak labels: at fit start (KNN in the frozen title-embedding + industry space, the
 only meaningful space before training) and at the start of each later stage (KNN in the model's
-fused embedding space, which has learnt what matters for the tags)."""
+fused embedding space, which has learnt what matters for the tags).
+
+The targets in use are saved in the checkpoint: a run resumed between two refreshes trains on the
+targets of the last refresh (the model that computed them is gone), as the uninterrupted run does."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -20,10 +24,25 @@ class WeakLabelRefresh(pl.Callback):
         self.k, self.threshold, self.weak_weight, self.use_knn = k, threshold, weak_weight, use_knn
         self.refresh_epochs = {int(e) for e in refresh_epochs}
         self.last_stats: dict[str, float] = {}
+        self.targets: tuple[torch.Tensor, torch.Tensor] | None = None   # (targets, weights) in use
+        self._restored = False
+
+    def state_dict(self) -> dict[str, Any]:
+        targets, weights = self.targets if self.targets is not None else (None, None)
+        return {"targets": targets, "weights": weights, "stats": dict(self.last_stats)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if state_dict.get("targets") is not None:
+            self.targets = (state_dict["targets"], state_dict["weights"])
+            self.last_stats = dict(state_dict.get("stats", {}))
+            self._restored = True
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        resumed_late = trainer.current_epoch > 0 and any(e <= trainer.current_epoch for e in self.refresh_epochs)
-        self.refresh(trainer, pl_module, use_model=resumed_late)
+        if self._restored and self.targets is not None:   # resumed: the targets of the last refresh
+            pl_module.set_train_targets(*self.targets)
+            self._restored = False
+            return
+        self.refresh(trainer, pl_module, use_model=False)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.current_epoch in self.refresh_epochs:
@@ -38,7 +57,8 @@ class WeakLabelRefresh(pl.Callback):
         embedding = model_embeddings(pl_module, dm.embedding_dataloader()) if use_model else dm.weak.initial_embedding
         targets, weights, stats = build_targets(dm.weak, embedding, self.weak_weight, self.k, self.threshold,
                                                 self.use_knn)
-        pl_module.set_train_targets(torch.from_numpy(targets), torch.from_numpy(weights))
+        self.targets = (torch.from_numpy(targets), torch.from_numpy(weights))
+        pl_module.set_train_targets(*self.targets)
         stats["weak/refresh_s"] = time.perf_counter() - start
         self.last_stats = stats
         if trainer.is_global_zero:

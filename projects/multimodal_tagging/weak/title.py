@@ -3,7 +3,7 @@
 A tag ``group:value`` is found when one of its keywords occurs in the title as whole words
 (case-insensitive; ``men`` does not match ``women``; longest keyword first, so ``navy blue`` is not
 also ``blue``). Keywords per tag: the value itself, plus the extra ones the data config lists under
-``weak.title.keywords``. For a group listed in ``weak.title.exclusive`` (one value per product):
+``data.title.keywords``. For a group listed in ``data.title.exclusive`` (one value per product):
 
 * exactly one value found -> that tag 1, the group's other tags 0;
 * several values found    -> the found tags unknown, the others 0;
@@ -36,7 +36,7 @@ class TitleParser:
         if unknown:
             from shared.errors import ConfigError
 
-            raise ConfigError(f"weak.title.keywords names unknown tag(s) {unknown}; tags: {self.tag_names}")
+            raise ConfigError(f"data.title.keywords names unknown tag(s) {unknown}; tags: {self.tag_names}")
         self.groups: dict[str, list[int]] = defaultdict(list)
         lookup: dict[str, int] = {}
         for i, tag in enumerate(self.tag_names):

@@ -20,7 +20,8 @@ def create_model(cfg: dict, image_size: int | Sequence[int], defect_names: Seque
         return SeedCNN(image_size, widths=cfg.get("widths", (32, 64, 128)), hidden=cfg.get("hidden", 128),
                        dropout=cfg.get("dropout", 0.5))
     if kind == "timm_iqa":
-        return TimmIQA(cfg["arch"], len(defect_names), cfg.get("pretrained"), dropout=cfg.get("dropout", 0.2))
+        return TimmIQA(cfg["arch"], len(defect_names), cfg.get("pretrained"), dropout=cfg.get("dropout", 0.2),
+                       pretrained_partial=bool(cfg.get("pretrained_partial", False)))
     if kind == "classical":
         return ClassicalIQA(list(defect_names), cfg.get("z_threshold", 3.0), cfg.get("calibration"))
     raise ConfigError(f"unknown quality model kind {kind!r}; expected one of {KINDS}")

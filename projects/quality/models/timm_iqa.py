@@ -12,11 +12,12 @@ from shared.weights import load_pretrained
 
 
 class TimmIQA(nn.Module):
-    def __init__(self, arch: str, num_defects: int, pretrained: str | None = None, dropout: float = 0.2) -> None:
+    def __init__(self, arch: str, num_defects: int, pretrained: str | None = None, dropout: float = 0.2,
+                 pretrained_partial: bool = False) -> None:
         super().__init__()
         self.backbone = timm.create_model(arch, pretrained=False, num_classes=0)
         if pretrained:
-            load_pretrained(self.backbone, pretrained, what=arch)
+            load_pretrained(self.backbone, pretrained, what=arch, allow_partial=pretrained_partial)
         # Some timm models (MobileNetV3) keep a conv head after pooling: its width, not num_features.
         features = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features
         self.dropout = nn.Dropout(dropout)

@@ -27,7 +27,7 @@ from projects.variational_seg.data import build_dataset
 from projects.variational_seg.geodesic import geodesic_distance
 from projects.variational_seg.params import resolve_params
 from projects.variational_seg.pipeline import segment, set_threads, to_working
-from projects.variational_seg.weights import weight_maps
+from projects.variational_seg.regularisation_maps import weight_maps
 from shared.config import compose
 
 

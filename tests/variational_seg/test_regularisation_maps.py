@@ -1,11 +1,11 @@
-"""The weight maps' building blocks against the library functions they replace for speed."""
+"""The regularisation maps' building blocks against the library functions they replace for speed."""
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from projects.variational_seg.pipeline import area_resize, to_working
-from projects.variational_seg.weights import gaussian_blur, row_quantile
+from projects.variational_seg.regularisation_maps import gaussian_blur, row_quantile
 
 
 def test_gaussian_blur_equals_the_depthwise_convolution():

@@ -1,4 +1,6 @@
-"""The automatically estimated regularisation weights alpha(z), beta(z) (spec section 2.4).
+"""The regularisation maps alpha(z), beta(z) of the energy (spec section 2.4): spatially varying
+weights of the first- (|grad|) and second-order (Hessian) terms, small on edges, from the image (plus the blur and
+derivative helpers they are built from). Not to be confused with shared/weights.py (pretrained models).
 
 YZD's own formulas could not be retrieved; these are the spec's edge-stopping functions
 ``g = 1 / (1 + (s / k)^2)`` with the contrast ``k`` set per image at the 90 % point of the feature

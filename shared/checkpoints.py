@@ -1,0 +1,200 @@
+"""Every checkpoint and weights file is read here: with torch's weights-only unpickler, so that no code
+in a file ever runs, and with one clear line when a file is refused, damaged, or of another project.
+
+* :func:`read_checkpoint` reads any ``.ckpt`` / ``.pth`` / ``.pt`` / ``.bin`` (``weights_only=True``).
+* :func:`load_module` is ``LightningModule.load_from_checkpoint`` after those checks;
+  :func:`check_checkpoint` is the same check for a ``ckpt_path`` that Lightning's Trainer reads
+  (resume, eval), run before any data or model is built. Both hand ``weights_only=True`` to Lightning.
+* :data:`SAFE_GLOBALS` is the one allow-list of the non-tensor Python types a checkpoint may hold,
+  registered with torch when this module is imported. Our checkpoints hold tensors, numbers, strings,
+  lists and dicts only, so it is empty; a type added to a checkpoint goes here, nowhere else.
+
+Whose checkpoint: each project's LightningModule stamps what it saves (:func:`stamp`, called from its
+``on_save_checkpoint``); a checkpoint written before the stamp is recognised by the names of the
+hyper-parameters its module saved (:data:`LEGACY_HPARAMS`).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import os
+import pickle
+import re
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from shared.errors import CheckpointError
+
+SAFE_GLOBALS: list[Any] = []
+torch.serialization.add_safe_globals(SAFE_GLOBALS)
+
+STAMP_KEY = "ecomvision"
+
+# The hyper-parameter names each project's module saved before checkpoints carried the stamp.
+LEGACY_HPARAMS: dict[frozenset[str], tuple[str, str]] = {
+    frozenset({"model", "num_classes", "optim", "label_smoothing"}):
+        ("classification", "projects.classification.module.ClassificationModule"),
+    frozenset({"model", "optim", "schema", "threshold", "image_size"}):
+        ("multimodal_tagging", "projects.multimodal_tagging.module.TaggingModule"),
+    frozenset({"model", "image_size", "defect_names", "loss_weights", "decision_threshold"}):
+        ("quality", "projects.quality.module.QualityModule"),
+    frozenset({"model", "num_classes", "method", "optim", "seed"}):
+        ("semiseg", "projects.semiseg.module.SemiSegModule"),
+    frozenset({"base_channels", "image_size", "lr"}):
+        ("variational_seg", "projects.variational_seg.unet.UNetModule"),
+}
+
+M = TypeVar("M")
+_REBUILDING = contextvars.ContextVar("rebuilding_from_checkpoint", default=False)
+
+
+def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Any:
+    """The object saved in ``path``, read without running any code from it, or one line naming the file."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"{what} not found: {path}")
+    try:
+        with warnings.catch_warnings():  # "Detected pickle protocol 4": the refusal below says it all
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            # zip checkpoints (every torch.save since 1.6) are memory-mapped: a check reads no tensor data
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(_refusal(path, what, str(exc))) from None
+    except (RuntimeError, EOFError, KeyError, ValueError, OSError) as exc:
+        raise CheckpointError(f"cannot read {what} {path}: the file is truncated or damaged, or not a "
+                              f"PyTorch file ({_first_line(exc)})") from None
+
+
+def _refusal(path: Path, what: str, message: str) -> str:
+    """The weights-only unpickler stopped at a Python object: one that would run code, or garbage."""
+    found = re.search(r"GLOBAL ([\w.]+)", message)
+    if found and _resolves(found.group(1)):
+        reason = f"reading it would call the Python object {found.group(1)}"
+    elif found:
+        reason = f"it asks for the Python object {found.group(1)} (code to run, or a damaged file)"
+    else:
+        reason = "it is not a tensors-only file (" + (_first_line_of(message.split("error:")[-1]) or "pickle") + ")"
+    return (f"refused to load {what} {path}: {reason}; only tensors and plain values are read from "
+            "checkpoints and weights, so no code in a file can run. Save the weights with "
+            "torch.save(model.state_dict(), path) or as .safetensors")
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``dotted`` names an object of an already imported module (nothing is imported for it:
+    importing a module a file names would itself run code)."""
+    module, _, name = dotted.rpartition(".")
+    return hasattr(sys.modules.get(module or "builtins"), name)
+
+
+def _first_line(exc: BaseException) -> str:
+    return _first_line_of(str(exc)) or type(exc).__name__
+
+
+def _first_line_of(text: str) -> str:
+    """The first sentence of the first non-empty line (torch's messages run on for a paragraph)."""
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return line.split(". ", 1)[0].rstrip(".")[:160]
+
+
+def stamp(module: Any, checkpoint: dict[str, Any]) -> None:
+    """Record in ``checkpoint`` which project and LightningModule class wrote it (``on_save_checkpoint``)."""
+    path = class_path(type(module))
+    checkpoint[STAMP_KEY] = {"project": project_of(path), "module": path}
+
+
+def class_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def project_of(path: str) -> str:
+    """``projects.<name>.…`` -> ``<name>``; anything else (a test's module) is its own top-level module."""
+    parts = path.split(".")
+    return parts[1] if parts[0] == "projects" and len(parts) > 2 else parts[0]
+
+
+def owner(checkpoint: dict[str, Any]) -> tuple[str, str] | None:
+    """(project, module class path) of a Lightning checkpoint, or None when it cannot be told."""
+    mark = checkpoint.get(STAMP_KEY)
+    if isinstance(mark, dict) and mark.get("module"):
+        return str(mark.get("project") or project_of(mark["module"])), str(mark["module"])
+    hparams = checkpoint.get("hyper_parameters")
+    if isinstance(hparams, dict):
+        return LEGACY_HPARAMS.get(frozenset(hparams))
+    return None
+
+
+def check_checkpoint(path: str | os.PathLike, module_cls: type, model_name: str | None = None) -> dict[str, Any]:
+    """The Lightning checkpoint at ``path``, read safely, after checking that ``module_cls`` wrote it (and,
+    given ``model_name``, that it was trained with that ``model`` config: its state dict fits no other)."""
+    checkpoint = read_checkpoint(path)
+    path = Path(path)
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        kind = type(checkpoint).__name__
+        raise CheckpointError(f"{path} is not a Lightning checkpoint of {_describe(module_cls)} (it holds a {kind}"
+                              f"{' without a state_dict' if isinstance(checkpoint, dict) else ''}); pass a "
+                              f"<run>/checkpoints/*.ckpt written by `make train PROJECT={_project(module_cls)}`")
+    found = owner(checkpoint)
+    expected = class_path(module_cls)
+    if found is not None and found[1] != expected:
+        project, module = found
+        if project != _project(module_cls):
+            raise CheckpointError(f"{path} is a checkpoint of the {project} project ({module.rsplit('.', 1)[-1]}), "
+                                  f"not of {_project(module_cls)}: use it with PROJECT={project}")
+        raise CheckpointError(f"{path} was written by {module.rsplit('.', 1)[-1]}, not by {module_cls.__name__} "
+                              f"(both in {project}): it does not fit here")
+    if found is None:
+        _check_hparams_fit(path, checkpoint, module_cls)
+    saved = (checkpoint.get("hyper_parameters") or {}).get("model")
+    saved_name = saved.get("name") if isinstance(saved, dict) else None
+    if model_name is not None and saved_name is not None and saved_name != model_name:
+        raise CheckpointError(f"{path} was trained with model={saved_name}, not model={model_name}: "
+                              f"pass model={saved_name}")
+    return checkpoint
+
+
+def _check_hparams_fit(path: Path, checkpoint: dict[str, Any], module_cls: type) -> None:
+    """Unstamped and not recognised: its saved hyper-parameters must at least be what the class takes."""
+    hparams = checkpoint.get("hyper_parameters")
+    if not isinstance(hparams, dict):
+        return
+    params = inspect.signature(module_cls.__init__).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    names = {n for n in params if n != "self"}
+    required = {n for n, p in params.items() if n != "self" and p.default is p.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    if set(hparams) - names or required - set(hparams):
+        raise CheckpointError(f"{path} is not a checkpoint of {_describe(module_cls)}: it was saved with the "
+                              f"hyper-parameters {sorted(hparams)}, and {module_cls.__name__} takes {sorted(names)}")
+
+
+def _project(module_cls: type) -> str:
+    return project_of(class_path(module_cls))
+
+
+def _describe(module_cls: type) -> str:
+    return f"the {_project(module_cls)} project ({module_cls.__name__})"
+
+
+def load_module(module_cls: type[M], path: str | os.PathLike, **kwargs: Any) -> M:
+    """``module_cls.load_from_checkpoint(path)`` on CPU, weights-only, after :func:`check_checkpoint`.
+
+    The module's ``pretrained`` source is not read again (nor needed: the checkpoint holds every tensor)."""
+    check_checkpoint(path, module_cls)
+    token = _REBUILDING.set(True)
+    try:
+        return module_cls.load_from_checkpoint(path, map_location="cpu", weights_only=True,  # type: ignore[attr-defined]
+                                               **kwargs)
+    finally:
+        _REBUILDING.reset(token)
+
+
+def rebuilding_from_checkpoint() -> bool:
+    """True while :func:`load_module` rebuilds a module whose tensors all come from the checkpoint."""
+    return _REBUILDING.get()
