@@ -37,12 +37,13 @@ RUN = $(PY) -m shared
 
 help:
 	@echo "make train   PROJECT=<$(PROJECTS)> [ARGS='key=value ...']"
-	@echo "make eval    PROJECT=<p> [CKPT=path] [ARGS=...]      test a checkpoint (or a parameter-free model)"
+	@echo "             (variational_seg: trains model=unet; a parameter-free model has nothing to fit and is evaluated)"
+	@echo "make eval    PROJECT=<p> [CKPT=path] [ARGS=...]      test a checkpoint (or a parameter-free model: variational_seg)"
 	@echo "make predict PROJECT=<p> CKPT=path INPUT=folder/     predictions for a folder of images"
 	@echo "make bench   PROJECT=<p>                              writes benchmarks/results/<p>.json"
 	@echo "make data    DATASET=<name>                           prepares split files for a real dataset"
 	@echo "make sweep   PROJECT=<p> SWEEP=<name> [ARGS=...]     a Hydra multirun config (resumable)"
-	@echo "make report  PROJECT=semiseg                          tables + plots from the sweep runs"
+	@echo "make report  PROJECT=<p>                              README tables + reports/<p>/ from the sweep runs"
 	@echo "make select  IMAGE=photo.jpg POINTS='x,y;x,y' [OUT=mask.png]  variational_seg from clicks (default OUT: a new run folder)"
 	@echo "make serve   PROJECT=variational_seg                  local page: click to cut out a product (127.0.0.1:8765)"
 	@echo "make audit   INPUT=folder/ CKPT=path [OUT=dir]        quality audit: audit.csv + HTML report"
@@ -80,7 +81,7 @@ audit: $(STAMP)
 	$(RUN) audit quality $(OVERRIDES)
 
 data: $(STAMP)
-	$(PY) -m shared.data.prepare "$(DATASET)" $(ARGS)
+	$(PY) -m shared.datasets.prepare "$(DATASET)" $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

@@ -6,8 +6,8 @@
   strong view of FixMatch/UniMatch-style training. Masks follow the geometric ops only.
 ``photometric_strong`` is the photometric part alone, for code that already holds a weak view.
 
-Training loaders reset a pipeline to a per-sample seed from :class:`shared.data.sampler.SeededSampler`
-before each call (:func:`shared.data.transformed.seeded`), so what a sample draws depends on (seed,
+Training loaders reset a pipeline to a per-sample seed from :class:`shared.datasets.sampler.SeededSampler`
+before each call (:func:`shared.datasets.transformed.seeded`), so what a sample draws depends on (seed,
 epoch, position) only, not on the worker; ``seed`` here seeds direct calls.
 """
 

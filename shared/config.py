@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -12,6 +13,16 @@ from shared.paths import COMMON_CONFIGS, CONFIG_ROOT, PROJECTS, REPO_ROOT
 
 if not OmegaConf.has_resolver("repo"):
     OmegaConf.register_new_resolver("repo", lambda: str(REPO_ROOT))
+
+
+def plain_dict(cfg: DictConfig | Mapping[str, Any] | None) -> dict[str, Any]:
+    """A config node as a plain, resolved ``dict`` (``None`` -> ``{}``): what a LightningModule saves as
+    hyper-parameters and what a factory takes as keyword arguments."""
+    if cfg is None:
+        return {}
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    return dict(cfg)
 
 
 def project_config_dir(project: str) -> Path:

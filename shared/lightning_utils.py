@@ -1,25 +1,16 @@
-"""Small pieces several LightningModules share: the warm-up + cosine schedule and class-name bookkeeping."""
+"""Small pieces several LightningModules share: class-name bookkeeping, parameter counts (the lr schedules:
+shared/optim.py)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import torch
+from torch import nn
 
 
-def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int,
-                  warmup_steps: int = 0) -> torch.optim.lr_scheduler.LambdaLR:
-    """Per-step LR factor: linear warm-up over ``warmup_steps``, then cosine from 1 to 0 at ``total_steps``."""
-    total = max(1, int(total_steps))
-    warmup = min(int(warmup_steps), total - 1)
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(1, warmup)
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Parameters of ``model`` (only those with ``requires_grad`` when ``trainable_only``)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 class ClassNamesMixin:
@@ -30,12 +21,15 @@ class ClassNamesMixin:
     trainer: Any
 
     def on_fit_start(self) -> None:
+        self.sync_class_names()
+
+    def on_test_start(self) -> None:
+        self.sync_class_names()
+
+    def sync_class_names(self) -> None:
         classes = getattr(self.trainer.datamodule, "classes", None)
         if classes:
             self.class_names = list(classes)
-
-    def on_test_start(self) -> None:
-        self.on_fit_start()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         from shared.checkpoints import stamp

@@ -8,8 +8,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_ROOT = REPO_ROOT / "configs"
 COMMON_CONFIGS = CONFIG_ROOT / "common"
-# $ECOMVISION_SPLITS points the readers at another copy of the split files (a carried subset, e.g. the GPU bench).
-SPLITS_ROOT = Path(os.environ.get("ECOMVISION_SPLITS") or REPO_ROOT / "shared" / "data" / "splits")
+# The committed split files (`make data`), at the repo root; $ECOMVISION_SPLITS points the readers at another
+# copy of them (a carried subset, e.g. the GPU bench).
+SPLITS_ROOT = Path(os.environ.get("ECOMVISION_SPLITS") or REPO_ROOT / "splits")
 BENCH_RESULTS = REPO_ROOT / "benchmarks" / "results"
 PROJECTS = ("semiseg", "variational_seg", "multimodal_tagging", "classification", "quality")
 

@@ -1,5 +1,5 @@
 """Helpers for ``make predict`` and ``make audit``: the input folder, the images streamed one at a time,
-output names that cannot collide, files written atomically and readable like any other file.
+output names that cannot collide (their files are written with :mod:`shared.files`, atomically).
 
 Streaming: :func:`stream_images` decodes one file, hands the full-size array to ``prepare`` (which
 resizes it to the model's input, or does the whole per-image work) and drops it before the next file
@@ -8,18 +8,16 @@ is read, so memory stays flat for any folder size (a 24-MP photo is ~70 MB decod
 
 from __future__ import annotations
 
-import csv
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 
-from shared.data.io import list_images, read_image
+from shared.datasets.io import list_images, read_image
 from shared.errors import ConfigError, DataError
 from shared.run_folder import drop_empty_run
 
@@ -104,37 +102,3 @@ def drop_unused_run_folder(cfg) -> None:
     """A predict / audit / select that wrote its results elsewhere (``OUT=``) leaves no run folder that
     holds only Hydra's bookkeeping (one more empty folder per call otherwise)."""
     drop_empty_run(Path(cfg.paths.output_dir), Path(cfg.paths.log_dir))
-
-
-def readable_by_others(path: str | Path) -> None:
-    """Give a file made by ``tempfile.mkstemp`` (always 0600) the mode of any new file (0666 - umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
-def write_atomic(path: str | Path, write: Callable[[Any], None], newline: str | None = None) -> Path:
-    """Write to a temporary file in the same folder, then rename: a crash leaves no half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline=newline, encoding="utf-8") as f:
-            write(f)
-        readable_by_others(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_csv_atomic(path: str | Path, header: list[str], rows: Iterable[list]) -> Path:
-    """The CSV written atomically (see :func:`write_atomic`)."""
-
-    def write(f) -> None:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-    return write_atomic(path, write, newline="")

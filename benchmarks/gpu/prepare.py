@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.data.ccp import SPLIT_DIR
+from shared.datasets.ccp import SPLIT_DIR
 from shared.paths import REPO_ROOT, data_root
 
 # What the GPU image (device tool, KINDS.md) lacks: our config stack, albumentations and its deps,

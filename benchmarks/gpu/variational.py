@@ -16,12 +16,13 @@ from benchmarks.gpu.timing import synchronize
 from benchmarks.gpu.trainer import bench_device
 from projects.variational_seg.data import build_dataset
 from projects.variational_seg.markers import points_to_mask, scale_points
+from projects.variational_seg.methods import model_config
 from projects.variational_seg.params import resolve_params
 from projects.variational_seg.pipeline import image_tensor
 from projects.variational_seg.protocol import ground_truth
+from projects.variational_seg.seg_metrics import dice
 from projects.variational_seg.solver import solve
 from shared.config import compose
-from shared.seg_metrics import dice
 
 DSC_TOLERANCE = 0.005  # per image: float order differs on the GPU, which may move the stopping step by one
 
@@ -53,7 +54,7 @@ def variational_fields(scale: Scale) -> dict[str, Any]:
     dataset = build_dataset(cfg.data, cfg.markers, cfg.seed, split="test")
     samples = [dataset[i % len(dataset)] for i in range(scale.var_batch)]
     x, m, truths = square_batch(samples, scale.var_size)
-    params = resolve_params({"name": "wbh"}, cfg.data.solver, cfg.data.tuned)
+    params = resolve_params(model_config("wbh"), cfg.data)
     device = bench_device()
     cpu_masks, cpu_s = timed_solve(x, m, params, torch.device("cpu"))
     dev_masks, dev_s = timed_solve(x, m, params, device)

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from projects.classification.models import count_parameters, create_model
+from projects.classification.models import create_model
 from projects.classification.module import ClassificationModule
 from shared.bench import (
     inference_call,
@@ -24,6 +24,7 @@ from shared.bench import (
     save_fresh_checkpoint,
     write_results,
 )
+from shared.lightning_utils import count_parameters
 
 MODELS = {"msff": "msff_ecomnet", "resnet50": "resnet50", "mobilenetv3": "mobilenetv3_large_100",
           "efficientnet_b0": "efficientnet_b0"}

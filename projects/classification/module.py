@@ -9,12 +9,14 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from projects.classification.models import count_parameters, create_model
-from shared.lightning_utils import ClassNamesMixin, warmup_cosine
+from projects.classification.models import create_model
+from shared.config import plain_dict
+from shared.lightning_utils import ClassNamesMixin, count_parameters
 from shared.loggers import wandb_loggers
 from shared.metrics import classification_metrics, confusion_matrix
+from shared.optim import configure
 from shared.plots import plot_confusion_matrix
 
 
@@ -22,8 +24,7 @@ class ClassificationModule(ClassNamesMixin, pl.LightningModule):
     def __init__(self, model: DictConfig | dict, num_classes: int, optim: DictConfig | dict,
                  label_smoothing: float = 0.1) -> None:
         super().__init__()
-        model = OmegaConf.to_container(model, resolve=True) if isinstance(model, DictConfig) else dict(model)
-        optim = OmegaConf.to_container(optim, resolve=True) if isinstance(optim, DictConfig) else dict(optim)
+        model, optim = plain_dict(model), plain_dict(optim)
         self.save_hyperparameters({"model": model, "num_classes": num_classes, "optim": optim,
                                    "label_smoothing": label_smoothing})
         kwargs = {k: v for k, v in model.items() if k not in ("name", "arch", "pretrained", "pretrained_partial")}
@@ -73,8 +74,7 @@ class ClassificationModule(ClassNamesMixin, pl.LightningModule):
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         return self(batch["image"]).softmax(dim=1)
 
-    def configure_optimizers(self) -> dict[str, Any]:
-        cfg = self.hparams.optim
-        optimizer = torch.optim.AdamW(self.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-        scheduler = warmup_cosine(optimizer, self.trainer.estimated_stepping_batches, cfg.get("warmup_steps", 0))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+    def configure_optimizers(self) -> Any:
+        """The common ``optim`` config (shared/optim.py): AdamW, warm-up + cosine per step."""
+        cfg = {"schedule": "cosine", **self.hparams.optim}  # checkpoints from before optim.schedule: cosine
+        return configure(self.parameters(), cfg, self.trainer.estimated_stepping_batches)

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from projects.classification.module import ClassificationModule
 from shared.augment import build_transforms
 from shared.checkpoints import load_module
+from shared.files import write_csv_atomic
 from shared.predict import (
     batches,
     drop_unused_run_folder,
@@ -21,7 +22,6 @@ from shared.predict import (
     require_checkpoint,
     require_input_folder,
     stream_images,
-    write_csv_atomic,
 )
 
 BATCH = 32

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from projects.multimodal_tagging.models import count_parameters
 from projects.multimodal_tagging.module import TaggingModule
 from projects.multimodal_tagging.text import TextEncoder
 from projects.multimodal_tagging.weak.knn import propagate
 from shared.bench import inference_call, interleaved_seconds, peak_rss_mb, write_results
+from shared.lightning_utils import count_parameters
 
 
 def _batch(module: TaggingModule, b: DictConfig, text_len: int) -> dict[str, torch.Tensor]:

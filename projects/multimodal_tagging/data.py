@@ -19,9 +19,9 @@ from projects.multimodal_tagging.text import encode_titles_cached, l2_normalise
 from projects.multimodal_tagging.weak.labels import WeakTable
 from projects.multimodal_tagging.weak.title import TitleParser
 from shared.augment import build_transforms
-from shared.data.datamodule import ImageDataModule
-from shared.data.datasets import SPLITS, create_dataset
-from shared.data.transformed import SampleKey, seeded, split_key
+from shared.datasets.datamodule import ImageDataModule
+from shared.datasets.registry import SPLITS
+from shared.datasets.transformed import SampleKey, seeded, split_key
 from shared.errors import DataError
 
 
@@ -80,11 +80,6 @@ class TaggingDataModule(ImageDataModule):
         self.schema: TagSchema = schema_for(self.cfg.dataset)
         self.weak: WeakTable | None = None
         self.tag_names = list(self.schema.tags)
-
-    def _raw(self, split: str) -> Dataset:
-        opts = self.cfg.get("options")
-        options: dict[str, Any] = OmegaConf.to_container(opts, resolve=True) if opts is not None else {}  # type: ignore
-        return create_dataset(self.cfg.dataset, split, root=self.cfg.get("root"), **options)
 
     def prepare_data(self) -> None:
         """Fail fast (missing folder/split file/columns) before the Trainer starts."""

@@ -12,24 +12,24 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torchmetrics.classification import MultilabelF1Score
 
-from projects.multimodal_tagging.models import MultimodalTagger, count_parameters
+from projects.multimodal_tagging.models import MultimodalTagger
 from projects.multimodal_tagging.schema import TagSchema, schema_for
 from shared.checkpoints import stamp
+from shared.config import plain_dict
+from shared.errors import ConfigError
+from shared.lightning_utils import count_parameters
 from shared.metrics import multilabel_metrics
-
-
-def _plain(x: Any) -> Any:
-    return OmegaConf.to_container(x, resolve=True) if isinstance(x, DictConfig) else x
+from shared.optim import build_optimizer
 
 
 class TaggingModule(pl.LightningModule):
     def __init__(self, model: DictConfig | dict, optim: DictConfig | dict, dataset: str | None = None,
                  schema: dict | None = None, threshold: float = 0.5, image_size: int | None = None) -> None:
         super().__init__()
-        model, optim = dict(_plain(model)), dict(_plain(optim))
+        model, optim = dict(plain_dict(model)), dict(plain_dict(optim))
         schema = schema or schema_for(str(dataset)).to_dict()
         self.save_hyperparameters({"model": model, "optim": optim, "schema": schema, "threshold": threshold,
                                    "image_size": image_size})  # image_size: what predict resizes to
@@ -105,7 +105,10 @@ class TaggingModule(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """AdamW over the parameters trainable now; :class:`ProgressiveTraining` adds the rest per stage
-        and sets the stage's learning rate (constant within a stage)."""
+        and sets the stage's learning rate (constant within a stage), so ``optim.schedule`` must be constant."""
         cfg = self.hparams.optim
-        params = [p for p in self.parameters() if p.requires_grad]
-        return torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+        if cfg.get("schedule", "constant") != "constant" or cfg.get("warmup_steps", 0):
+            raise ConfigError(f"multimodal_tagging's lr follows progressive.stages (constant within a stage): "
+                              f"optim.schedule must be constant and optim.warmup_steps 0, got "
+                              f"{cfg.get('schedule')!r} / {cfg.get('warmup_steps')}")
+        return build_optimizer([p for p in self.parameters() if p.requires_grad], cfg)

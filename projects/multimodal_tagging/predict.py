@@ -18,12 +18,13 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
+from projects.multimodal_tagging.datasets import match_images_to_metadata
 from projects.multimodal_tagging.module import TaggingModule
 from projects.multimodal_tagging.text import TextEncoder
 from shared.augment import build_transforms
 from shared.checkpoints import load_module
-from shared.data.fashion_tags import match_images_to_metadata
 from shared.errors import ConfigError, DataError
+from shared.files import write_csv_atomic
 from shared.predict import (
     batches,
     drop_unused_run_folder,
@@ -31,7 +32,6 @@ from shared.predict import (
     require_checkpoint,
     require_input_folder,
     stream_images,
-    write_csv_atomic,
 )
 
 BATCH = 32

@@ -25,6 +25,7 @@ from torch.optim import Optimizer
 
 from projects.multimodal_tagging.models import PARAM_GROUPS
 from shared.errors import ConfigError
+from shared.lightning_utils import count_parameters
 
 
 def parse_stages(stages: Sequence[Any]) -> list[dict[str, Any]]:
@@ -92,7 +93,7 @@ class ProgressiveTraining(BaseFinetuning):
         stage = self.stages[self.stage_at(trainer.current_epoch)]
         pl_module.log("train/stage", float(self.stage_at(trainer.current_epoch) + 1), on_step=False, on_epoch=True)
         if trainer.is_global_zero and (trainer.current_epoch == stage["start_epoch"] or trainer.current_epoch == 0):
-            trainable = sum(p.numel() for p in pl_module.parameters() if p.requires_grad)
+            trainable = count_parameters(pl_module, trainable_only=True)
             print(f"[progressive] epoch {trainer.current_epoch}: stage {stage['name']} "
                   f"(trainable groups: {', '.join(stage['trainable'])}; lr x{stage['lr_scale']}; "
                   f"{trainable / 1e6:.2f} M trainable parameters)")

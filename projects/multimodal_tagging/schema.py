@@ -1,7 +1,7 @@
 """What a tagging dataset provides: tag names and the two category levels (the "industry" one-hot).
 
 The schema is fixed before training (synthetic: the generator's constants; real data: the committed
-``shared/data/splits/<name>.schema.json``) and stored in every checkpoint, so a model can encode the
+``splits/<name>.schema.json``) and stored in every checkpoint, so a model can encode the
 categories of new products at inference. A value never seen in training maps to the explicit
 ``<unknown>`` slot of its level instead of failing.
 """
@@ -52,11 +52,11 @@ class TagSchema:
 def schema_for(dataset: str) -> TagSchema:
     """The schema of a registry dataset by name."""
     if dataset == "synthetic":
-        from shared.data.synthetic import CATEGORIES, INDUSTRIES, TAGS
+        from shared.datasets.synthetic import CATEGORIES, INDUSTRIES, TAGS
 
         return TagSchema(tuple(TAGS), tuple(INDUSTRIES), tuple(CATEGORIES))
-    from shared.data.datasets import discover
-    from shared.data.fashion_tags import read_schema
+    from projects.multimodal_tagging.datasets import read_schema
+    from shared.datasets.registry import discover
 
     discover()
     try:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from shared.errors import ConfigError
+from shared.files import write_atomic
 
 
 def default_text_path() -> Path:
@@ -90,10 +91,7 @@ def encode_titles_cached(titles: list[str], path: str | None, max_length: int, p
         return cached["tokens"], cached["mask"], cached["pooled"]
     tokens, mask, pooled = load_text_encoder(str(folder), max_length, pooling).encode(titles)
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(".tmp")
-        torch.save({"tokens": tokens, "mask": mask, "pooled": pooled}, tmp)
-        os.replace(tmp, file)
+        write_atomic(file, lambda f: torch.save({"tokens": tokens, "mask": mask, "pooled": pooled}, f), binary=True)
     return tokens, mask, pooled
 
 

@@ -2,7 +2,7 @@
 per severity (and the false-reject rate on pristine photos), for the table runs' val-selected
 checkpoints. Writes a markdown table and ``reject_rate_by_severity.png``.
 
-    python -m projects.quality.analysis [--runs runs/quality/tables] [--out runs/quality/analysis]
+    python -m projects.quality.analysis [--runs runs/quality/sweeps/bench] [--out runs/quality/analysis]
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from projects.quality.datasets import real_arrays  # noqa: E402
+from projects.quality.degradations import DEFECTS, SEVERITIES  # noqa: E402
 from projects.quality.module import QualityModule  # noqa: E402
 from shared.augment import build_transforms  # noqa: E402
 from shared.checkpoints import load_module  # noqa: E402
-from shared.data.datasets import discover  # noqa: E402
-from shared.data.degradations import DEFECTS, SEVERITIES  # noqa: E402
-from shared.data.quality_bench import real_arrays  # noqa: E402
+from shared.datasets.registry import discover  # noqa: E402
 from shared.paths import REPO_ROOT, data_root  # noqa: E402
 
 FAMILIES = {"classical": "classical", "seed_cnn": "seed CNN", "timm_iqa": "timm 3-head"}
@@ -34,8 +34,9 @@ def load(run: Path) -> QualityModule:
     metrics = json.loads((run / "metrics.json").read_text())
     if "best_checkpoint" in metrics:
         return load_module(QualityModule, metrics["best_checkpoint"]).eval()
-    model = {"name": "classical", "kind": "classical", "calibration": str(run / "classical_calibration.json")}
-    return QualityModule(model, [128, 96]).eval()
+    calibration = run / "classical_calibration.json"  # an eval run of the classical model (no checkpoint)
+    model = {"name": "classical", "kind": "classical", "calibration": str(calibration)}
+    return QualityModule(model, json.loads(calibration.read_text())["image_size"]).eval()
 
 
 def reject_decisions(module: QualityModule, images: np.ndarray, batch: int = 64) -> np.ndarray:
@@ -50,7 +51,7 @@ def reject_decisions(module: QualityModule, images: np.ndarray, batch: int = 64)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / "quality" / "tables")
+    parser.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / "quality" / "sweeps" / "bench")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "quality" / "analysis")
     args = parser.parse_args()
     discover()

@@ -24,16 +24,17 @@ import torch
 from omegaconf import DictConfig
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from projects.quality.datasets import resize_area
+from projects.quality.degradations import DEFECTS
 from projects.quality.module import QualityModule
 from projects.quality.report import thumbnail_data_uri, write_report
 from shared.augment import build_transforms
 from shared.checkpoints import load_module
-from shared.data.degradations import DEFECTS
-from shared.data.io import require_dir
-from shared.data.quality_bench import resize_area
+from shared.datasets.io import require_dir
 from shared.errors import ConfigError
+from shared.files import write_csv_atomic
 from shared.paths import REPO_ROOT
-from shared.predict import drop_unused_run_folder, output_folder, stream_images, write_csv_atomic
+from shared.predict import drop_unused_run_folder, output_folder, stream_images
 
 DEFAULT_CALIBRATION = REPO_ROOT / "projects" / "quality" / "classical_calibration.json"
 HEADER = ["file", "score", "accept", "p_reject", "top_defects", "width", "height", "error"]

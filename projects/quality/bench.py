@@ -22,13 +22,12 @@ from omegaconf import DictConfig
 from PIL import Image
 
 from projects.quality.audit import audit_folder
-from projects.quality.models import count_parameters
 from projects.quality.module import QualityModule
 from shared.bench import interleaved_seconds, peak_rss_mb, predict_peak_rss_mb, save_fresh_checkpoint, write_results
-from shared.data.synthetic import SyntheticSpec, make_sample
+from shared.datasets.synthetic import SyntheticSpec, make_sample
+from shared.lightning_utils import count_parameters
 from shared.paths import data_root
 
-SIZE = [128, 96]
 MODELS = {
     "timm_iqa": {"name": "timm_iqa", "kind": "timm_iqa", "arch": "mobilenetv3_small_100", "dropout": 0.2},
     "seed_cnn": {"name": "seed_cnn", "kind": "seed_cnn"},
@@ -52,10 +51,10 @@ def make_folder(folder: Path, count: int, root: Path | None = None) -> str:
 
 
 def run(cfg: DictConfig) -> Path:
-    b = cfg.bench
+    b, size = cfg.bench, list(cfg.benchmark_size)
     torch.manual_seed(0)
-    modules = {k: QualityModule(m, SIZE).eval() for k, m in MODELS.items()}
-    results: dict = {"images": b.images, "batch_size": b.batch_size, "image_size_hw": SIZE, "repeats": b.repeats,
+    modules = {k: QualityModule(m, size).eval() for k, m in MODELS.items()}
+    results: dict = {"images": b.images, "batch_size": b.batch_size, "image_size_hw": size, "repeats": b.repeats,
                      "threads": torch.get_num_threads()}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -72,15 +71,15 @@ def run(cfg: DictConfig) -> Path:
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if torch.cuda.is_available():
         results["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    results.update(audit_peak_rss(b))
+    results.update(audit_peak_rss(b, size))
     return write_results(b.output, results)
 
 
-def audit_peak_rss(b: DictConfig) -> dict:
+def audit_peak_rss(b: DictConfig, size: list[int]) -> dict:
     """Peak RSS of ``make audit`` (a timm_iqa checkpoint, fresh weights; a child process) on 1 and 100
     camera-sized JPEGs: the same peak for both shows the folder is streamed."""
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = save_fresh_checkpoint(QualityModule(MODELS["timm_iqa"], SIZE), Path(tmp) / "timm_iqa.ckpt")
+        ckpt = save_fresh_checkpoint(QualityModule(MODELS["timm_iqa"], size), Path(tmp) / "timm_iqa.ckpt")
 
         def cli(folder: Path, out: Path) -> list[str]:
             return ["audit", "quality", f"ckpt_path={ckpt}", f"input={folder}", f"output={out}",

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
 from scipy.optimize import OptimizeWarning, curve_fit
-from torch import nn
-from torchmetrics import MetricCollection
+from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import (
     BinaryAccuracy,
     BinaryAUROC,
@@ -32,6 +32,7 @@ from torchmetrics.classification import (
     MultilabelF1Score,
 )
 from torchmetrics.regression import PearsonCorrCoef, SpearmanCorrCoef
+from torchmetrics.utilities import dim_zero_cat
 
 
 def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
@@ -63,9 +64,16 @@ def plcc_logistic(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.corrcoef(fitted, target)[0, 1])
 
 
-class QualityMetrics(nn.Module):
-    def __init__(self, defect_names: list[str], prefix: str = "") -> None:
-        super().__init__()
+class QualityMetrics(Metric):
+    """All quality metrics as one ``torchmetrics.Metric``: under DDP every state reduces across ranks
+    (the child metrics sync in their own ``compute``; the scores for ``plcc_logistic`` are ``cat``
+    states and the defect coverage a ``sum`` state), so every rank reports the metrics of all samples."""
+
+    is_differentiable = False
+    full_state_update = False
+
+    def __init__(self, defect_names: list[str], prefix: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.prefix, self.defect_names = prefix, list(defect_names)
         self.binary = MetricCollection({"acc": BinaryAccuracy(), "precision": BinaryPrecision(),
                                         "recall": BinaryRecall(), "f1": BinaryF1Score()})
@@ -74,9 +82,9 @@ class QualityMetrics(nn.Module):
             warnings.simplefilter("ignore", UserWarning)
             self.srcc, self.plcc = SpearmanCorrCoef(), PearsonCorrCoef()
         self.defect_f1 = MultilabelF1Score(len(self.defect_names), average="none", threshold=0.5)
-        self.covered = torch.zeros(len(self.defect_names), dtype=torch.bool)
-        self._scores: list[torch.Tensor] = []
-        self._targets: list[torch.Tensor] = []
+        self.add_state("covered", default=torch.zeros(len(self.defect_names), dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("scores", default=[], dist_reduce_fx="cat")
+        self.add_state("targets", default=[], dist_reduce_fx="cat")
 
     def update(self, reject: torch.Tensor, p_reject: torch.Tensor, label: torch.Tensor, score: torch.Tensor,
                score_target: torch.Tensor, p_defects: torch.Tensor | None = None,
@@ -87,11 +95,10 @@ class QualityMetrics(nn.Module):
         self.auroc.update(p_reject.float(), label)
         self.srcc.update(score.float(), score_target.float())
         self.plcc.update(score.float(), score_target.float())
-        self._scores.append(score.detach().float().cpu())
-        self._targets.append(score_target.detach().float().cpu())
+        self.scores.append(score.detach().float())
+        self.targets.append(score_target.detach().float())
         if p_defects is not None and defects is not None:
-            covered = ~torch.isnan(p_defects).any(dim=0).cpu()
-            self.covered |= covered
+            self.covered += (~torch.isnan(p_defects).any(dim=0)).long()
             self.defect_f1.update(torch.nan_to_num(p_defects.float(), nan=0.0), defects.long())
 
     def compute(self) -> dict[str, float]:
@@ -99,16 +106,17 @@ class QualityMetrics(nn.Module):
         out["auroc"] = float(self.auroc.compute())
         out["srcc"] = float(self.srcc.compute())
         out["plcc"] = float(self.plcc.compute())
-        out["plcc_logistic"] = plcc_logistic(torch.cat(self._scores).numpy(), torch.cat(self._targets).numpy())
-        if self.covered.any():
+        out["plcc_logistic"] = plcc_logistic(dim_zero_cat(self.scores).cpu().numpy(),
+                                             dim_zero_cat(self.targets).cpu().numpy())
+        covered = (self.covered > 0).cpu()
+        if covered.any():
             per = self.defect_f1.compute().cpu()
-            for name, value, cov in zip(self.defect_names, per.tolist(), self.covered.tolist()):
+            for name, value, cov in zip(self.defect_names, per.tolist(), covered.tolist()):
                 out[f"f1_{name}"] = value if cov else math.nan
-            out["defect_f1"] = float(per[self.covered].mean())
+            out["defect_f1"] = float(per[covered].mean())
         return {f"{self.prefix}{k}": v for k, v in out.items()}
 
     def reset(self) -> None:
+        super().reset()
         for m in (self.binary, self.auroc, self.srcc, self.plcc, self.defect_f1):
             m.reset()
-        self.covered = torch.zeros(len(self.defect_names), dtype=torch.bool)
-        self._scores, self._targets = [], []

@@ -20,32 +20,32 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from projects.quality.degradations import DEFECTS
 from projects.quality.metrics import QualityMetrics
-from projects.quality.models import count_parameters, create_model
+from projects.quality.models import create_model
 from projects.quality.models.classical import ClassicalIQA, to_uint8
 from shared.checkpoints import stamp
-from shared.data.degradations import DEFECTS
+from shared.config import plain_dict
 from shared.errors import ConfigError
-from shared.lightning_utils import warmup_cosine
-
-
-def _plain(cfg: DictConfig | dict) -> dict:
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)  # type: ignore
+from shared.lightning_utils import count_parameters
+from shared.optim import configure
 
 
 class QualityModule(pl.LightningModule):
     def __init__(self, model: DictConfig | dict, image_size: int | list[int],
                  defect_names: list[str] | None = None, loss_weights: DictConfig | dict | None = None,
-                 decision_threshold: float = 0.5) -> None:
+                 decision_threshold: float = 0.5, optim: DictConfig | dict | None = None) -> None:
         super().__init__()
-        model = _plain(model)
+        model = plain_dict(model)
+        optim = plain_dict(optim) if optim is not None else None
         image_size = list(image_size) if not isinstance(image_size, int) else image_size
         defect_names = list(defect_names or DEFECTS)
-        loss_weights = _plain(loss_weights or {"defects": 1.0, "score": 1.0})
+        loss_weights = plain_dict(loss_weights or {"defects": 1.0, "score": 1.0})
         self.save_hyperparameters({"model": model, "image_size": image_size, "defect_names": defect_names,
-                                   "loss_weights": loss_weights, "decision_threshold": decision_threshold})
+                                   "loss_weights": loss_weights, "decision_threshold": decision_threshold,
+                                   "optim": optim})
         self.kind = model["kind"]
         self.defect_names = defect_names
         self.net = create_model(model, image_size, defect_names)
@@ -83,7 +83,9 @@ class QualityModule(pl.LightningModule):
         losses["loss"] = sum(losses.values())  # type: ignore[assignment]
         return losses
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
+        if not self.trainable:
+            return None  # the classical model's fit is its calibration (on_fit_start): no step to take
         losses = self._loss(self(batch["image"]), batch)
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=True, batch_size=len(batch["label"]))
         return losses["loss"]
@@ -111,15 +113,14 @@ class QualityModule(pl.LightningModule):
         self.test_metrics.reset()
 
     # ------------------------------------------------------------------------------------ classical
-    def on_test_start(self) -> None:
-        """The classical model calibrates on the pristine photos of the train split (labels of
-        defects are never used), then saves its calibration next to the run for ``make audit``."""
+    def on_fit_start(self) -> None:
+        """The classical model's fit: calibrate on the pristine photos of the train split (labels of
+        defects are never used) unless a calibration was given (model.calibration, a resumed checkpoint),
+        and save it next to the run for ``make audit``; the checkpoints keep it for ``make eval``."""
         if not isinstance(self.net, ClassicalIQA) or self.net.calibration is not None:
             return
-        dm = self.trainer.datamodule
-        dm.setup("fit")
         pristine: list[np.ndarray] = []
-        for batch in dm.ordered_dataloader("train"):   # all of them, once (not the shuffled, batch-dropping loader)
+        for batch in self.trainer.datamodule.ordered_dataloader("train"):  # all of them, once, in order
             keep = batch["label"] == 0
             if keep.any():
                 pristine += to_uint8(batch["image"][keep])
@@ -128,6 +129,13 @@ class QualityModule(pl.LightningModule):
             path = self.net.save(Path(self.trainer.default_root_dir) / "classical_calibration.json",
                                  self.hparams.image_size)
             print(f"classical calibration ({len(pristine)} pristine train images) -> {path}")
+
+    def on_test_start(self) -> None:
+        """Testing never calibrates: an uncalibrated classical model stops here with what to do."""
+        if isinstance(self.net, ClassicalIQA) and self.net.calibration is None:
+            raise ConfigError("model=classical is not calibrated: calibrate it with `make train PROJECT=quality "
+                              "ARGS=\"model=classical ...\"` (then CKPT=<run>/checkpoints/last.ckpt) or pass "
+                              "model.calibration=<classical_calibration.json>")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         stamp(self, checkpoint)  # which project wrote it
@@ -139,15 +147,13 @@ class QualityModule(pl.LightningModule):
             self.net.calibration = checkpoint.get("classical_calibration")
 
     def configure_optimizers(self) -> Any:
+        """The common ``optim`` config (shared/optim.py); none for the classical model (no weights)."""
         if not self.trainable:
-            raise ConfigError("model=classical has no learned weights and nothing to train: evaluate it with "
-                              "`make eval PROJECT=quality ARGS=\"model=classical data=bench\"`")
-        cfg = self.hparams.model["optim"]
-        optimizer = torch.optim.AdamW(self.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-        if cfg.get("schedule", "cosine") == "constant":  # the article: Adam, fixed learning rate
-            return optimizer
-        scheduler = warmup_cosine(optimizer, self.trainer.estimated_stepping_batches, cfg.get("warmup_steps", 0))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+            return None
+        if self.hparams.optim is None:
+            raise ConfigError("QualityModule needs optim settings to train (module.optim: ${optim})")
+        cfg = {"schedule": "cosine", **self.hparams.optim}  # the default before optim.schedule was common
+        return configure(self.parameters(), cfg, self.trainer.estimated_stepping_batches)
 
 
 def _finite(values: dict[str, float]) -> dict[str, float]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from shared.predict import write_atomic
+from shared.files import write_atomic
 
 if TYPE_CHECKING:
     from projects.quality.audit import AuditRow

@@ -6,14 +6,12 @@
   (their masks are never read).
 * Epoch = one pass over the unlabelled set; the labelled list is repeated and reshuffled to the same
   length (UniMatch V2). The supervised method uses the labelled loader alone, same length.
-* :class:`shared.data.sampler.SeededSampler` yields (index, seed) pairs from a generator seeded by
+* :class:`shared.datasets.sampler.SeededSampler` yields (index, seed) pairs from a generator seeded by
   (seed, epoch) and shards them by rank itself: augmentation is reproducible, resume is exact, and
   under DDP the eval sets are split without the padding duplicates of ``DistributedSampler``.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -31,21 +29,19 @@ from projects.semiseg.transforms import (
     normalize,
 )
 from shared.augment import photometric_strong
-from shared.data.ccp import parse_label_ratio
-from shared.data.datasets import create_dataset
-from shared.data.sampler import SeededSampler, loader_generator
-from shared.data.transformed import SampleKey, split_key
+from shared.datasets.ccp import parse_label_ratio
+from shared.datasets.registry import dataset_from_config
+from shared.datasets.sampler import SeededSampler, loader_generator
+from shared.datasets.transformed import SampleKey, split_key
 from shared.errors import ConfigError
 
 
 def semi_datasets(cfg: DictConfig) -> tuple[Dataset, Dataset]:
-    options: dict[str, Any] = OmegaConf.to_container(cfg.get("options") or {}, resolve=True)  # type: ignore
-    root = cfg.get("root")
     if cfg.get("semi_split", "subset") == "dataset":
-        labeled = create_dataset(cfg.dataset, "train", root=root, part="labeled", **options)
-        unlabeled = create_dataset(cfg.dataset, "train", root=root, part="unlabeled", **options)
+        labeled = dataset_from_config(cfg, "train", part="labeled")
+        unlabeled = dataset_from_config(cfg, "train", part="unlabeled")
     else:
-        train = create_dataset(cfg.dataset, "train", root=root, **options)
+        train = dataset_from_config(cfg, "train")
         ratio = parse_label_ratio(cfg.labeled_ratio, "data.labeled_ratio")
         n = int(len(train) * ratio)  # type: ignore[arg-type]
         if n == 0:
@@ -139,8 +135,7 @@ class SemiSegDataModule(pl.LightningDataModule):
         self.sets: dict[str, Dataset] = {}
 
     def _eval_raw(self, split: str) -> Dataset:
-        options: dict[str, Any] = OmegaConf.to_container(self.cfg.get("options") or {}, resolve=True)  # type: ignore
-        return create_dataset(self.cfg.dataset, split, root=self.cfg.get("root"), **options)
+        return dataset_from_config(self.cfg, split)
 
     def prepare_data(self) -> None:
         """Fail fast: folders, split files, zero labelled images."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 
 from projects.semiseg.evaluation import SegEvaluator
@@ -32,12 +32,10 @@ from projects.semiseg.pseudo_labels import (
     teacher_pseudo_labels,
 )
 from projects.semiseg.stats import pseudo_label_stats
+from shared.config import plain_dict
 from shared.errors import ConfigError
 from shared.lightning_utils import ClassNamesMixin
-
-
-def _plain(cfg: DictConfig | dict) -> dict[str, Any]:
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)  # type: ignore
+from shared.optim import build_optimizer, build_scheduler, optimizers_config
 
 
 class SemiSegModule(ClassNamesMixin, pl.LightningModule):
@@ -47,7 +45,7 @@ class SemiSegModule(ClassNamesMixin, pl.LightningModule):
     def __init__(self, model: DictConfig | dict, num_classes: int, method: DictConfig | dict,
                  optim: DictConfig | dict, seed: int = 0) -> None:
         super().__init__()
-        model, method, optim = _plain(model), _plain(method), _plain(optim)
+        model, method, optim = plain_dict(model), plain_dict(method), plain_dict(optim)
         if method.get("semi", True):
             try:
                 check_levels(method["thresholds"], method["weights"], method.get("weighting", "nested"))
@@ -90,6 +88,7 @@ class SemiSegModule(ClassNamesMixin, pl.LightningModule):
     def on_fit_start(self) -> None:
         """A semi method without its callbacks fails here, before any step (the callbacks attach
         ``teacher`` and ``history`` in their ``setup``, which runs first)."""
+        super().on_fit_start()  # the class names of the datamodule (per-class IoU keys)
         if self.method.get("semi", True):
             self.require_teacher()
         if self.method.get("mu", 0) > 0 and self.history is None:
@@ -137,18 +136,15 @@ class SemiSegModule(ClassNamesMixin, pl.LightningModule):
         self.evaluator.save_confusion("test", self.trainer, self.class_names)
 
     # -- optimisation (UniMatch V2: AdamW, two groups, poly 0.9 per step) -----------------------------
-    def configure_optimizers(self) -> dict[str, Any]:
-        cfg = self.hparams.optim
+    def configure_optimizers(self) -> Any:
+        """The common ``optim`` config (shared/optim.py, ``schedule: poly``) over two groups: the backbone
+        at lr, the head at lr x ``lr_multi``."""
+        cfg = {"schedule": "poly", **self.hparams.optim}  # checkpoints from before optim.schedule: poly
         lr = scaled_lr(cfg, self.trainer)
         backbone, head = backbone_and_head_params(self.net)
-        optimizer = torch.optim.AdamW([{"params": backbone, "lr": lr},
-                                       {"params": head, "lr": lr * cfg["lr_multi"]}],
-                                      lr=lr, betas=tuple(cfg.get("betas", (0.9, 0.999))),
-                                      weight_decay=cfg["weight_decay"])
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        power = float(cfg.get("poly_power", 0.9))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: max(0.0, 1 - i / total) ** power)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        optimizer = build_optimizer([{"params": backbone, "lr": lr},
+                                     {"params": head, "lr": lr * cfg["lr_multi"]}], cfg, lr=lr)
+        return optimizers_config(optimizer, build_scheduler(optimizer, cfg, self.trainer.estimated_stepping_batches))
 
 
 def scaled_lr(cfg: dict[str, Any], trainer: pl.Trainer) -> float:

@@ -25,6 +25,7 @@ from torch import nn
 from projects.semiseg.module import SemiSegModule
 from projects.semiseg.transforms import eval_view
 from shared.checkpoints import check_checkpoint, load_module
+from shared.files import write_csv_atomic
 from shared.predict import (
     drop_unused_run_folder,
     output_folder,
@@ -32,7 +33,6 @@ from shared.predict import (
     require_checkpoint,
     require_input_folder,
     stream_images,
-    write_csv_atomic,
 )
 
 

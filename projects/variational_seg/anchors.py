@@ -40,7 +40,7 @@ def background_seeds(shape: tuple[int, int], background: np.ndarray | None, bord
     return bg
 
 
-def grabcut_mask(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, iterations: int = 5) -> np.ndarray:
+def grabcut_mask(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, iterations: int = 5, seed: int = 0) -> np.ndarray:
     """``cv2.grabCut`` from seed masks: image (H, W, 3) uint8 RGB, fg / bg (H, W) bool -> (H, W) bool.
 
     Foreground seeds win where both are set. Without any background seed grabCut has no background
@@ -50,6 +50,8 @@ def grabcut_mask(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, iterations: 
     mask[fg] = cv2.GC_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     bgr = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
+    cv2.setRNGSeed(seed)  # its GMMs start from k-means on OpenCV's global RNG: seeded, the mask depends only
+    # on the inputs (unseeded, k=3 test DSC moved from 0.672 to 0.721 with the calls that came before)
     cv2.grabCut(bgr, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
 

@@ -64,7 +64,7 @@ def batched_throughput(samples: list[dict[str, Any]], cfg: DictConfig, device: s
         pts = scale_points(s["points"], s["image"].shape[:2], (size, size))
         ms.append(torch.from_numpy(points_to_mask(pts, (size, size)))[None])
     x, m = torch.cat(xs).to(device), torch.cat(ms).to(device)
-    params = resolve_params({"name": "wbh"}, cfg.data.solver, cfg.data.tuned)
+    params = resolve_params(model_config("wbh"), cfg.data)
     solve(x, m, params, diagnostics=False)  # warm-up
     if device == "cuda":
         torch.cuda.synchronize()
@@ -88,7 +88,7 @@ def anchor_comparison(cfg: DictConfig, max_side: int) -> dict[str, Any]:
     """The issue-15 keys: DSC per click count and seconds per image of the shipped model, wbh and the
     two anchors, in one pass (per image and click count the methods run in turn)."""
     ks = [int(k) for k in cfg.bench.get("ks", [1, 3, 5])]
-    segmenters = {n: segmenter_for(model_config(n), cfg.data.solver, cfg.data.tuned, max_side,
+    segmenters = {n: segmenter_for(model_config(n), cfg.data, max_side,
                                    int(cfg.markers.radius)) for n in COMPARED}
     dsc: dict[tuple[str, int], list[float]] = {}
     seconds: dict[str, list[float]] = {n: [] for n in COMPARED}
@@ -125,7 +125,7 @@ def run(cfg: DictConfig) -> Path:
                                "max_side": max_side, "markers": f"{cfg.markers.source} k={cfg.markers.k}",
                                "load_avg_1min_at_start": round(os.getloadavg()[0], 2)}
     names = ("wbh", "rci", "tv", "ours_spec_solver")
-    params = {n: resolve_params({"name": n}, cfg.data.solver, cfg.data.tuned) for n in names[:3]}
+    params = {n: resolve_params(model_config(n), cfg.data) for n in names[:3]}
     # The same tuned model with the spec's plain ADMM stopping rule (no over-relaxation, tol 1e-4).
     params["ours_spec_solver"] = params["wbh"].with_(relax=1.0, tol=1e-4)
     per_model: dict[str, list] = {n: [] for n in names}

@@ -54,6 +54,8 @@ class ColourOptions:
                                  # re-estimates the colour models)
     round_max_iter: int = 5      # ADMM iteration cap of the rounds before the last
     coarse: int = 2              # >1: the rounds before the last on the image shrunk by this factor
+    coarse_geodesic: bool = True # with coarse > 1 and theta > 0: the last round uses the coarse D_G, upsampled
+    refit_last: bool = True      # with coarse > 1: re-fit the mixtures at full size before the last round
     border: int = 1              # px of the image frame taken as background (0: no border prior)
     seed_hard: bool = True       # F = -1 on marker pixels, +1 on background seeds
 
@@ -96,7 +98,8 @@ class ColourHistogram:
     def __init__(self, bins: int, smooth: float) -> None:
         self.bins, self.smooth = bins, smooth
 
-    def loglik(self, lab: np.ndarray, weights: np.ndarray, subset: np.ndarray | None = None) -> np.ndarray:
+    def loglik(self, lab: np.ndarray, weights: np.ndarray, subset: np.ndarray | None = None,
+               steps: int | None = None) -> np.ndarray:
         index = bin_index(lab, self.bins)
         hist = np.bincount(index, weights=weights, minlength=self.bins ** 3).reshape((self.bins,) * 3)
         if self.smooth > 0:
@@ -180,10 +183,12 @@ class WeightedGMM:
             self.m_step(x, resp)
         return self
 
-    def loglik(self, lab: np.ndarray, weights: np.ndarray, subset: np.ndarray | None = None) -> np.ndarray:
-        """Re-fit to ``weights`` (a few warm-started EM steps, on the ``subset`` pixels only when given),
-        then the log density of every pixel."""
-        self.fit(lab, weights) if subset is None else self.fit(lab[subset], weights[subset])
+    def loglik(self, lab: np.ndarray, weights: np.ndarray, subset: np.ndarray | None = None,
+               steps: int | None = None) -> np.ndarray:
+        """Re-fit to ``weights`` (``steps`` warm-started EM steps, default ``em_steps``; on the ``subset``
+        pixels only when given; 0: keep the mixture), then the log density of every pixel."""
+        if steps != 0 or self.means is None:
+            self.fit(lab, weights, steps) if subset is None else self.fit(lab[subset], weights[subset], steps)
         joint = self.log_joint(lab)
         top = joint.max(0)
         return top + np.log(np.exp(joint - top).sum(0))
@@ -197,14 +202,14 @@ def colour_models(opts: ColourOptions) -> tuple[Any, Any]:
 
 
 def colour_fit(lab: np.ndarray, models: tuple[Any, Any], fg_w: np.ndarray, bg_w: np.ndarray,
-               fg_seed: np.ndarray, bg_seed: np.ndarray, opts: ColourOptions) -> np.ndarray:
-    """The data term F in [-1, 1] (flat): the clipped, scaled log p_bg - log p_fg; seeds clamped
-    when ``seed_hard``."""
+               fg_seed: np.ndarray, bg_seed: np.ndarray, opts: ColourOptions, steps: int | None = None) -> np.ndarray:
+    """The data term F in [-1, 1] (flat): the clipped, scaled log p_bg - log p_fg (after ``steps`` EM
+    steps of each mixture); seeds clamped when ``seed_hard``."""
     subset = None
     if opts.model == "gmm" and opts.fit_stride > 1:  # every n-th pixel, and every seed (a click is ~80 px)
         subset = fg_seed | bg_seed
         subset[::opts.fit_stride] = True
-    ratio = models[1].loglik(lab, bg_w, subset) - models[0].loglik(lab, fg_w, subset)
+    ratio = models[1].loglik(lab, bg_w, subset, steps) - models[0].loglik(lab, fg_w, subset, steps)
     fit = np.clip(ratio / opts.scale, -1.0, 1.0)
     if opts.seed_hard:
         fit[bg_seed] = 1.0
@@ -234,10 +239,11 @@ def coarse(image: Tensor, markers: Tensor, background: Tensor | None,
 
 def colour_rounds(image: Tensor, markers: Tensor, background: Tensor | None, params: SolverParams,
                   last: SolverParams, opts: ColourOptions, models: tuple[Any, Any], rounds: int,
-                  init: Tensor | None) -> tuple[Tensor, int, dict, np.ndarray]:
+                  init: Tensor | None, dg: Tensor | None = None) -> tuple[Tensor, int, dict, np.ndarray]:
     """``rounds`` alternations (colour models <- u; u <- ADMM with their data term) on one grid, the
     last with ``last`` solver parameters. ``init`` (1, H, W): a u to start from (and to estimate the
-    first colour models from); None: the marker disks and the seeds + ``rest_weight`` start."""
+    first colour models from); None: the marker disks and the seeds + ``rest_weight`` start. ``dg``
+    (1, H, W): a geodesic distance to use instead of computing D_G on this grid."""
     _, _, h, w = image.shape
     lab = to_lab(image[0])
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
@@ -248,10 +254,14 @@ def colour_rounds(image: Tensor, markers: Tensor, background: Tensor | None, par
     else:
         u = init
         fg_w, bg_w = round_weights(u, fg_seed, bg_seed)
-    inputs = prepare(image, markers, params)
+    if dg is None:
+        inputs = prepare(image, markers, params)
+    else:
+        inputs = {**prepare(image, markers, params.with_(theta=0.0)), "dg": dg.to(image.dtype)}
     total, log, fit = 0, {}, np.zeros(h * w)
     for r in range(rounds):
-        fit = colour_fit(lab, models, fg_w, bg_w, fg_seed, bg_seed, opts)
+        keep = init is not None and r == 0 and not opts.refit_last  # the coarse rounds' mixtures as they are
+        fit = colour_fit(lab, models, fg_w, bg_w, fg_seed, bg_seed, opts, 0 if keep else None)
         f = torch.from_numpy(fit.reshape(1, h, w).astype(np.float32)).to(image.device)
         u, iters, log = solve(image, markers, last if r == rounds - 1 else params, diagnostics=False, fit=f,
                               init=u, prepared=inputs)
@@ -267,6 +277,11 @@ def round_weights(u: Tensor, fg_seed: np.ndarray, bg_seed: np.ndarray) -> tuple[
     return np.maximum(soft, fg_seed), np.where(bg_seed, 1.0, 1.0 - soft) * ~fg_seed
 
 
+def _uses_geodesic(params: SolverParams) -> bool:
+    theta = params.theta
+    return any(float(t) > 0 for t in (theta if isinstance(theta, list | tuple) else [theta]))
+
+
 def solve_colour(image: Tensor, markers: Tensor, background: Tensor | None, params: SolverParams,
                  opts: ColourOptions) -> tuple[Tensor, int, dict]:
     """One image: image (1, 3, H, W) in [0, 1], markers / background (1, H, W) bool -> (w (1, H, W),
@@ -280,12 +295,14 @@ def solve_colour(image: Tensor, markers: Tensor, background: Tensor | None, para
     early = params.with_(tol=max(params.tol, opts.round_tol), max_iter=min(params.max_iter, opts.round_max_iter),
                          min_iter=min(params.min_iter, opts.round_max_iter))
     models = colour_models(opts)
-    init, total = None, 0
+    init, dg, total = None, None, 0
     if rounds > 1 and opts.coarse > 1:
         xc, mc, bc = coarse(image, markers, background, opts.coarse)
-        uc, total, _, _ = colour_rounds(xc, mc, bc, early, early, opts, models, rounds - 1, None)
+        uc, total, log_c, _ = colour_rounds(xc, mc, bc, early, early, opts, models, rounds - 1, None)
         init = F.interpolate(uc[:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0].clamp(0, 1)
+        if opts.coarse_geodesic and _uses_geodesic(params):  # D_G of the coarse grid, upsampled
+            dg = F.interpolate(log_c["dg"][:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
         rounds = 1
-    u, iters, log, fit = colour_rounds(image, markers, background, early, params, opts, models, rounds, init)
+    u, iters, log, fit = colour_rounds(image, markers, background, early, params, opts, models, rounds, init, dg)
     log["fit"] = fit
     return u, total + iters, log

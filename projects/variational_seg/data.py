@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytorch_lightning as pl
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
 from projects.variational_seg.protocol import background_points, marker_points
-from shared.data.datasets import create_dataset
+from shared.datasets.registry import dataset_from_config
 from shared.errors import DataError
 
 
@@ -41,12 +41,10 @@ def collate_list(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def build_dataset(data: DictConfig | dict, markers: DictConfig | dict, seed: int = 0,
                   split: str | None = None) -> WithMarkers:
-    data = OmegaConf.create(data) if isinstance(data, dict) else data
-    raw = data.get("options")
-    options = OmegaConf.to_container(raw, resolve=True) if raw is not None else {}
-    base = create_dataset(data.dataset, split or data.split, root=data.get("root"), **options)  # type: ignore[arg-type]
+    split = split or str(data["split"])
+    base = dataset_from_config(data, split)
     if len(base) == 0:  # type: ignore[arg-type]
-        raise DataError(f"dataset {data.name!r} split {split or data.split!r} is empty")
+        raise DataError(f"dataset {data['name']!r} split {split!r} is empty")
     return WithMarkers(base, markers["source"], int(markers["k"]), markers["mode"], seed,
                        bool(markers.get("background", False)))
 

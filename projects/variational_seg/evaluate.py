@@ -1,6 +1,7 @@
-"""``make eval PROJECT=variational_seg data=grabcut model=<wbh|tv|rci|unet>`` and ``make train`` for the
-parameter-free models: run the solver over a split through the Lightning Trainer, then write
-``per_image.csv`` (DSC, HD, HD95, iterations, time, markers), ``summary.json`` and ``metrics.json``."""
+"""``make eval PROJECT=variational_seg data=grabcut model=<wbh|tv|rci|unet>``: run a model over a split
+through the Lightning Trainer, then write ``per_image.csv`` (DSC, HD, HD95, iterations, time, markers),
+``summary.json`` and ``metrics.json``. ``make train`` fits model=unet (then tests it the same way); on
+a parameter-free model it says so and evaluates."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from shared.errors import ConfigError
 from shared.loggers import finish_loggers
-from shared.tasks import build_trainer, write_metrics
+from shared.tasks import build_trainer, finished_results, write_metrics
 
 SUMMARY_KEYS = ("dsc", "hd", "hd95", "hd_pct", "iterations", "seconds")
 
@@ -46,12 +48,18 @@ def _module(cfg: DictConfig):
     return instantiate(cfg.module, _recursive_=False)
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
+def evaluate_module(cfg: DictConfig, module: Any, trainer: pl.Trainer | None = None,
+                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Test ``module`` over ``data`` (``trainer``: the one that fitted it, else a new one): per_image.csv,
+    summary.json, then metrics.json (``test/<summary key>`` and ``extra``). ``module`` None: only ``extra``."""
     run_dir = Path(cfg.paths.output_dir)
+    trainer = trainer or build_trainer(cfg, run_dir)
+    if module is None:
+        finish_loggers(trainer)
+        write_metrics(run_dir, dict(extra or {}))
+        return dict(extra or {})
     datamodule = instantiate(cfg.datamodule, _recursive_=False)
     datamodule.prepare_data()
-    module = _module(cfg)
-    trainer = build_trainer(cfg, run_dir)
     trainer.test(module, datamodule=datamodule, verbose=False)
     finish_loggers(trainer)
     if not module.rows:
@@ -62,7 +70,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                "params": dict(vars(module.params)) if getattr(module, "params", None) is not None else None,
                "device": str(module.device), "skipped_empty_gt": module.skipped, **summarise(module.rows)}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    write_metrics(run_dir, {f"test/{k}": v for k, v in summary.items() if isinstance(v, int | float)})
+    tested = {f"test/{k}": v for k, v in summary.items() if isinstance(v, int | float)}
+    write_metrics(run_dir, {**(extra or {}), **tested})
     print(f"{cfg.model.name} on {cfg.data.name}/{cfg.data.split} ({summary['n']} images, markers "
           f"{cfg.markers.source} k={cfg.markers.k}): DSC {summary['dsc_mean']:.4f} +- {summary['dsc_std']:.4f}  "
           f"HD {summary['hd_mean']:.1f} px  HD95 {summary['hd95_mean']:.1f} px  iterations "
@@ -71,10 +80,24 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """``eval``: the configured model over the data (model=unet: the checkpoint ``ckpt_path``)."""
+    run_dir = Path(cfg.paths.output_dir)
+    done = finished_results(cfg, run_dir)
+    if done is not None:
+        print(f"skip {run_dir} (done)")
+        return done
+    return evaluate_module(cfg, _module(cfg))
+
+
 def run_train(cfg: DictConfig) -> dict[str, Any]:
-    """The variational models have nothing to fit: run them over the data. model=unet trains the U-Net."""
+    """``train``: model=unet is fitted (then tested). The variational models and the anchors have no
+    trainable parameters: ``train`` says so in one line and runs their evaluation, so that the embedded
+    default (``make train PROJECT=variational_seg``) and a sweep (whose jobs always run ``train``) work."""
     if cfg.model.kind == "unet":
         from projects.variational_seg.unet import train_unet
 
         return train_unet(cfg)
+    print(f"note: model={cfg.model.name} has no trainable parameters (only model=unet trains): evaluating it, "
+          f"as `make eval PROJECT=variational_seg model={cfg.model.name}` does")
     return run(cfg)

@@ -16,7 +16,7 @@ from projects.variational_seg.data import build_dataset  # noqa: E402
 from projects.variational_seg.methods import model_config, segmenter_for  # noqa: E402
 from projects.variational_seg.pipeline import set_threads  # noqa: E402
 from projects.variational_seg.protocol import ground_truth, score  # noqa: E402
-from shared.seg_metrics import boundary  # noqa: E402
+from projects.variational_seg.seg_metrics import boundary  # noqa: E402
 
 MODELS = ("wbh_colour", "wbh", "grabcut", "random_walker")
 LABELS = {"wbh_colour": "Shipped (WBH + colour)", "wbh": "Paper (WBH)", "grabcut": "cv2.grabCut",
@@ -46,7 +46,7 @@ def run(cfg: DictConfig) -> Path:
         axes[row, 0].scatter(sample["points"][:, 1], sample["points"][:, 0], s=18, c="yellow", edgecolors="black")
         axes[row, 0].set_title(f"{sample['id']}: input + markers", fontsize=8)
         for col, name in enumerate(MODELS, start=1):
-            run_model = segmenter_for(model_config(name), cfg.data.solver, cfg.data.tuned, int(cfg.working.max_side),
+            run_model = segmenter_for(model_config(name), cfg.data, int(cfg.working.max_side),
                                       int(cfg.markers.radius))
             seg = run_model([sample["image"]], [sample["points"]], [sample.get("background")])[0]
             s = score(seg.prob, sample)

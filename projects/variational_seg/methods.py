@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 from projects.variational_seg.anchors import background_seeds, run_anchor
 from projects.variational_seg.colour_term import colour_options, solve_colour
 from projects.variational_seg.markers import points_to_mask, scale_points
-from projects.variational_seg.params import SolverParams, marker_radius, resolve_params
+from projects.variational_seg.params import SolverParams, marker_radius, resolve_params, tuned_for
 from projects.variational_seg.pipeline import Segmentation, segment, to_working, upsample
 from shared.paths import REPO_ROOT
 
@@ -71,22 +71,24 @@ def anchor_segment(name: str, image: np.ndarray, fg: np.ndarray, bg: np.ndarray 
     return Segmentation(out, 0, time.perf_counter() - start, int(m.sum()), 0.0)
 
 
-def segmenter_for(model: Mapping[str, Any], solver: Mapping[str, Any] | None, tuned: Mapping[str, Any] | None,
-                  max_side: int, markers_radius: int = 0, device: str | torch.device = "cpu",
-                  params: SolverParams | None = None) -> Segmenter:
-    """The configured model as ``f(images, points, background=None) -> list[Segmentation]``
-    (``params`` replaces the resolved solver parameters, e.g. per-sample grids in tune)."""
+def segmenter_for(model: Mapping[str, Any], data: Mapping[str, Any] | None, max_side: int, markers_radius: int = 0,
+                  device: str | torch.device = "cpu", params: SolverParams | None = None,
+                  tuned: bool = True) -> Segmenter:
+    """The configured model on ``data`` (its ``name`` picks the model's ``tuned.<name>`` values, its
+    ``solver`` applies to every model) as ``f(images, points, background=None) -> list[Segmentation]``
+    (``params`` replaces the resolved solver parameters, e.g. per-sample grids in tune; ``tuned=False``
+    leaves the tuned values out, as tune does while it searches for them)."""
     radius = marker_radius(model, markers_radius)
     if model.get("kind") == "anchor":
         name, options = str(model["name"]), dict(model.get("options") or {})
-        options.update(dict((tuned or {}).get(name) or {}))
+        options.update(tuned_for(model, data) if tuned else {})
 
         def anchor(images, points, background=None):
             bgs = background or [None] * len(images)
             return [anchor_segment(name, im, p, b, options, max_side, radius)
                     for im, p, b in zip(images, points, bgs)]
         return anchor
-    resolved = params or resolve_params(model, solver, tuned)
+    resolved = params or resolve_params(model, data, tuned)
     if model.get("data_term") == "colour":
         opts = colour_options(model.get("colour"))
 

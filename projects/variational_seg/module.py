@@ -7,39 +7,34 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
-from omegaconf import DictConfig, OmegaConf
 
 from projects.variational_seg.methods import segmenter_for
 from projects.variational_seg.params import SolverParams, resolve_params
 from projects.variational_seg.pipeline import Segmentation, set_threads
 from projects.variational_seg.protocol import format_points, score
+from shared.config import plain_dict
 
 METRICS = ("dsc", "hd", "hd95", "hd_pct", "iterations", "seconds")
 
 
-def _plain(cfg: Any) -> dict:
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg or {})
-
-
 class VariationalSegModule(pl.LightningModule):
-    def __init__(self, model: Any, tuned: Any = None, solver: Any = None, working: Any = None,
-                 marker_radius: int = 0) -> None:
+    def __init__(self, model: Any, data: Any = None, working: Any = None, marker_radius: int = 0) -> None:
         super().__init__()
-        self.model_cfg = _plain(model)
-        self.solver_cfg, self.tuned_cfg = _plain(solver), _plain(tuned)
+        self.model_cfg = plain_dict(model)
+        self.data_cfg = plain_dict(data)   # name (the model's tuned.<name> values) and solver (all models)
         self.params: SolverParams | None = (None if self.model_cfg.get("kind") == "anchor" else
-                                            resolve_params(self.model_cfg, self.solver_cfg, self.tuned_cfg))
-        self.max_side = int(_plain(working).get("max_side", 320))
+                                            resolve_params(self.model_cfg, self.data_cfg))
+        self.max_side = int(plain_dict(working).get("max_side", 320))
         self.marker_radius = int(marker_radius)   # markers.radius: disks at working resolution
-        set_threads(_plain(working))
+        set_threads(plain_dict(working))
         self.rows: list[dict[str, Any]] = []
         self.skipped: list[str] = []
 
     def segment(self, batch: list[dict[str, Any]]) -> list[Segmentation]:
         """The configured method (``methods.segmenter_for``: paper models, the shipped colour model or an
         anchor); background points go to the methods that take them."""
-        run_model = segmenter_for(self.model_cfg, self.solver_cfg, self.tuned_cfg, self.max_side, self.marker_radius,
-                                  self.device, params=self.params)
+        run_model = segmenter_for(self.model_cfg, self.data_cfg, self.max_side, self.marker_radius, self.device,
+                                  params=self.params)
         return run_model([s["image"] for s in batch], [s["points"] for s in batch],
                          [s.get("background") for s in batch])
 

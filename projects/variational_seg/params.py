@@ -1,4 +1,9 @@
-"""Solver parameters (spec section 7) and the model presets that switch terms off (section 8)."""
+"""Solver parameters (spec section 7) and how a model config resolves them.
+
+The dataclass defaults are the spec's values. Everything a model changes lives in its config,
+``configs/variational_seg/model/<m>.yaml``: ``params`` (what the model switches off or sets, spec
+section 8) and ``tuned.<data name>`` (values chosen on that data's val split, e.g. ``tuned.grabcut``);
+a data config's ``solver`` holds settings of that data for every model (GrabCut: frozen c1, c2)."""
 
 from __future__ import annotations
 
@@ -9,20 +14,6 @@ from typing import Any
 from shared.errors import ConfigError
 
 Scalar = float | Sequence[float]
-
-# name -> what each baseline changes from the defaults (spec section 8). "RCI energy, solved by our ADMM".
-PRESETS: dict[str, dict[str, Any]] = {
-    "wbh": {},                                                         # proposed: edge alpha, beta + geodesic
-    "tv": {"weights": "constant", "beta0": 0.0, "theta": 0.0},         # convex Chan-Vese
-    "rci": {"alpha_source": "rci", "beta0": 0.0},                      # convex geodesic selective
-    "tv_tv2": {"weights": "constant"},                                 # ablation: unweighted TV-TV^2
-    "wbh_nogeo": {"theta": 0.0},                                       # ablation: no geodesic term
-    # shipped: wbh's regulariser + the colour term (model config data_term: colour); chosen on GrabCut val
-    # (README "The shipped model"): lam 1, theta 0 (the geodesic term lowered val DSC); the last colour
-    # round (warm-started from the coarse rounds' u) stops at tol 5e-3 or 12 iterations.
-    "wbh_colour": {"lam": 1.0, "theta": 0.0, "tol": 5e-3, "max_iter": 12, "update_c": False},
-}
-
 
 @dataclass(frozen=True)
 class SolverParams:
@@ -65,25 +56,30 @@ class SolverParams:
         return replace(self, **changes)
 
 
-def params_for(model: str, overrides: Mapping[str, Any] | None = None) -> SolverParams:
-    """The preset ``model`` with ``overrides`` (e.g. tuned lam/theta) applied on top."""
-    if model not in PRESETS:
-        raise ValueError(f"unknown variational model {model!r}; choose one of {', '.join(PRESETS)}")
+def solver_params(values: Mapping[str, Any]) -> SolverParams:
+    """SolverParams from ``values``; a ConfigError naming any key that is no solver parameter."""
     known = {f.name for f in fields(SolverParams)}
-    merged = {**PRESETS[model], **dict(overrides or {})}
-    unknown = sorted(set(merged) - known)
+    unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"unknown solver parameter(s) {unknown}; known: {sorted(known)}")
-    return SolverParams(**merged)
+        raise ConfigError(f"unknown solver parameter(s) {unknown}; known: {sorted(known)}")
+    return SolverParams(**dict(values))
 
 
-def resolve_params(model: Mapping[str, Any], solver: Mapping[str, Any] | None = None,
-                   tuned: Mapping[str, Any] | None = None) -> SolverParams:
-    """Preset of ``model.name`` + the model config's params + the data's solver overrides + the
-    per-model tuned values recorded in the data config (later wins)."""
-    name = str(model["name"])
-    tuned_for = dict((tuned or {}).get(name) or {})
-    return params_for(name, {**dict(model.get("params") or {}), **dict(solver or {}), **tuned_for})
+def tuned_for(model: Mapping[str, Any], data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The model config's ``tuned.<data.name>`` (values chosen on that data's val split), else {}."""
+    if not data:
+        return {}
+    return dict((model.get("tuned") or {}).get(str(data.get("name")), None) or {})
+
+
+def resolve_params(model: Mapping[str, Any], data: Mapping[str, Any] | None = None,
+                   tuned: bool = True) -> SolverParams:
+    """The solver parameters of ``model`` on ``data`` (later wins): spec defaults, the model config's
+    ``params``, the data config's ``solver``, the model config's ``tuned.<data.name>`` (``tuned=False``:
+    left out, as ``tune`` does while it searches for them)."""
+    solver = dict((data or {}).get("solver") or {})
+    return solver_params({**dict(model.get("params") or {}), **solver,
+                          **(tuned_for(model, data) if tuned else {})})
 
 
 def marker_radius(model: Mapping[str, Any], markers_radius: int) -> int:

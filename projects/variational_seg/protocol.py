@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from projects.variational_seg.markers import scribble_points, simulate_markers
+from projects.variational_seg.seg_metrics import seg_scores
 from shared.errors import ConfigError
-from shared.seg_metrics import seg_scores
 
 SOURCES = ("simulated", "scribbles_set1", "scribbles_set2")
 

@@ -1,74 +1,118 @@
-"""Markdown tables for the README from eval run folders (each holds ``summary.json`` + ``per_image.csv``):
-
-    python -m projects.variational_seg.report runs/variational_seg/eval/grabcut-wbh/<ts> ...  [--per-image]
-"""
+"""``make report PROJECT=variational_seg``: the README tables of configs/variational_seg/report/*.yaml
+through the shared report library (shared/report/), then the per-image tables, the one special table
+kind here: rows are the images of one marker row, a column per model, each cell that image's DSC / HD
+/ HD95 / iterations from the run's ``per_image.csv`` (README blocks ``anchors_per_image``,
+``table1_per_image``; ``reports/variational_seg/<name>.json``, with ``wins``: on how many images the
+first model's DSC is higher than each other's). Run folders come from the sweeps
+configs/variational_seg/sweep/{tables,ablations,anchors}.yaml."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-LABELS = {"wbh_colour": "Shipped (WBH + colour)", "grabcut": "cv2.grabCut", "random_walker": "random_walker",
-          "wbh": "Paper (WBH)", "rci": "RCI", "tv": "TV", "unet": "U-Net",
-          "tv_tv2": "Ablation: constant weights (TV-TV²)", "wbh_nogeo": "Ablation: no geodesic term"}
+from omegaconf import DictConfig
 
+from shared.files import write_atomic
+from shared.report import load_records, load_specs, report_paths, write_tables
+from shared.report.build import display
+from shared.report.readme import write_block
+from shared.report.runs import RunRecord
 
-def load(run: Path) -> tuple[dict, list[dict]]:
-    summary = json.loads((run / "summary.json").read_text())
-    with (run / "per_image.csv").open(newline="") as f:
-        return summary, list(csv.DictReader(f))
-
-
-def mean_table(runs: list[tuple[dict, list[dict]]]) -> str:
-    lines = ["| model | markers | n | DSC | HD (px) | HD95 (px) | HD (% diag) | iterations | s / image |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for s, _ in runs:
-        m = s["markers"]
-        src = m["source"] + (f" k={m['k']}" if m["source"] == "simulated" else "")
-        lines.append(f"| {LABELS.get(s['model'], s['model'])} | {src} | {s['n']} | {s['dsc_mean']:.4f} ± "
-                     f"{s['dsc_std']:.3f} | {s['hd_mean']:.1f} | {s['hd95_mean']:.1f} | {s['hd_pct_mean']:.1f} | "
-                     f"{s['iterations_mean']:.1f} ± {s['iterations_std']:.1f} | {s['seconds_mean']:.2f} |")
-    return "\n".join(lines)
+MISSING = "–"
 
 
-def per_image_table(runs: list[tuple[dict, list[dict]]]) -> str:
-    names = [LABELS.get(s["model"], s["model"]) for s, _ in runs]
-    head = "| image | " + " | ".join(f"{n} DSC / HD / HD95 / it" for n in names) + " |"
-    lines = [head, "|---|" + "---|" * len(runs)]
-    by_id = [{r["id"]: r for r in rows} for _, rows in runs]
-    for image_id in [r["id"] for r in runs[0][1]]:
-        cells = []
-        for table in by_id:
-            r = table.get(image_id)
-            cells.append("–" if r is None else f"{float(r['dsc']):.3f} / {float(r['hd']):.0f} / "
-                         f"{float(r['hd95']):.0f} / {int(float(r['iterations']))}")
-        lines.append(f"| {image_id} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class PerImageTable:
+    name: str                          # README block and reports/variational_seg/<name>.json
+    setting: str                       # sweep folder of the runs
+    row: str                           # the marker row (table_row) of the runs
+    models: tuple[tuple[str, str], ...]  # (model name, column label)
 
 
-def wins(runs: list[tuple[dict, list[dict]]]) -> str:
-    """On how many images the first run's DSC is higher than each other run's."""
-    first = {r["id"]: float(r["dsc"]) for r in runs[0][1]}
-    out = []
-    for s, rows in runs[1:]:
-        other = {r["id"]: float(r["dsc"]) for r in rows}
-        better = sum(first[i] > other[i] for i in first if i in other)
-        out.append(f"{LABELS.get(runs[0][0]['model'])} > {LABELS.get(s['model'], s['model'])} on {better} of "
-                   f"{len(other)} images (DSC)")
-    return "\n".join(out)
+PER_IMAGE = (
+    PerImageTable("anchors_per_image", "anchors", "k3", (("wbh_colour", "Shipped (WBH + colour)"),
+                  ("wbh", "Paper (WBH)"), ("grabcut", "cv2.grabCut"), ("random_walker", "random_walker"))),
+    PerImageTable("table1_per_image", "tables", "k3", (("wbh", "Ours (WBH)"), ("rci", "RCI"), ("tv", "TV"),
+                                                       ("unet", "U-Net"))),
+)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--per-image", action="store_true")
-    parser.add_argument("--wins", action="store_true", help="count images where the first run has the higher DSC")
-    args = parser.parse_args()
-    runs = [load(r) for r in args.runs]
-    print(wins(runs) if args.wins else per_image_table(runs) if args.per_image else mean_table(runs))
+def per_image_rows(run_dir: Path) -> list[dict[str, str]]:
+    path = run_dir / "per_image.csv"
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
 
 
-if __name__ == "__main__":
-    main()
+def find_run(records: Sequence[RunRecord], setting: str, model: str, row: str) -> RunRecord | None:
+    """The finished run of ``model`` on marker row ``row`` in ``setting`` (None if there is none)."""
+    found = [r for r in records if r.setting == setting and r.finished
+             and r.matches({"model.name": model, "table_row": row})]
+    return found[0] if found else None
+
+
+def per_image_cell(row: dict[str, str] | None) -> str:
+    if row is None:
+        return MISSING
+    return (f"{float(row['dsc']):.3f} / {float(row['hd']):.0f} / {float(row['hd95']):.0f} / "
+            f"{int(float(row['iterations']))}")
+
+
+def per_image_table(table: PerImageTable, records: Sequence[RunRecord]) -> tuple[str, dict[str, Any]] | None:
+    """Markdown and JSON of one per-image table; None when none of its runs has finished."""
+    runs = [find_run(records, table.setting, model, table.row) for model, _ in table.models]
+    if not any(runs):
+        return None
+    by_model = [{r["id"]: r for r in per_image_rows(run.run_dir)} if run else {} for run in runs]
+    ids = list(next(rows for rows in by_model if rows))
+    header = "| image | " + " | ".join(f"{label} DSC / HD / HD95 / it" for _, label in table.models) + " |"
+    lines = [header, "|---|" + "---|" * len(table.models)]
+    lines += [f"| {image} | " + " | ".join(per_image_cell(rows.get(image)) for rows in by_model) + " |"
+              for image in ids]
+    first = by_model[0]
+    wins = {model: sum(float(first[i]["dsc"]) > float(rows[i]["dsc"]) for i in first if i in rows)
+            for (model, _), rows in zip(table.models[1:], by_model[1:]) if first and rows}
+    data = {"table": table.name, "setting": table.setting, "markers": table.row,
+            "wins": {"model": table.models[0][0], "images_with_higher_dsc_than": wins},
+            "runs": {model: str(run.run_dir) if run else None for (model, _), run in zip(table.models, runs)},
+            "images": {image: {model: rows.get(image) for (model, _), rows in zip(table.models, by_model)}
+                       for image in ids}}
+    return "\n".join(lines), data
+
+
+def write_per_image(records: Sequence[RunRecord], readme: Path, output_dir: Path) -> list[str]:
+    written = []
+    for table in PER_IMAGE:
+        made = per_image_table(table, records)
+        if made is None:
+            print(f"{table.name}: no finished runs in {table.setting}: README block and reports left as they are")
+            continue
+        markdown, data = made
+        out = output_dir / f"{table.name}.json"
+        write_atomic(out, lambda f, d=data: f.write(json.dumps(d, indent=2) + "\n"))
+        in_readme = write_block(readme, table.name, markdown)
+        wins = data["wins"]["images_with_higher_dsc_than"]
+        print(f"{table.name}: {data['wins']['model']} has the higher DSC on " + (", ".join(
+            f"{n} of {len(data['images'])} images vs {m}" for m, n in wins.items()) or "-"))
+        print(f"{table.name}: {len(data['images'])} images -> {display(out)}"
+              + (f"; {display(readme)}" if in_readme else f"; no {table.name} block in {display(readme)}"))
+        written.append(table.name)
+    return written
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """The ``report`` task: the spec tables (shared library), then the per-image tables."""
+    paths = report_paths(cfg)
+    records = load_records(paths, "variational_seg")   # none: a DataError, nothing written
+    tables = write_tables(load_specs(paths.tables), records, paths)
+    per_image = write_per_image(records, paths.readme, paths.output_dir)
+    finished = sum(r.finished for r in records)
+    print(f"report: {finished} finished / {len(records)} run folders under {display(paths.runs)}, "
+          f"{len(tables) + len(per_image)} tables written")
+    return {"tables": tables, "per_image": per_image, "runs": len(records), "finished": finished}

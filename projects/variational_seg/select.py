@@ -14,13 +14,14 @@ import os
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from PIL import Image
 
 from projects.variational_seg.markers import parse_points
 from projects.variational_seg.methods import segmenter_for
 from projects.variational_seg.pipeline import set_threads, working_size
-from shared.data.io import read_image
+from shared.config import plain_dict
+from shared.datasets.io import read_image
 from shared.errors import ConfigError, DataError
 from shared.predict import drop_unused_run_folder
 
@@ -51,8 +52,7 @@ def select_mask(image: np.ndarray, points_text: str | None, cfg: DictConfig) -> 
     if cfg.model.kind not in ("variational", "anchor"):
         raise ConfigError("select uses a variational model (wbh_colour, wbh, tv, rci, ...) or an anchor, not the U-Net")
     check_size(image, int(cfg.working.max_side))
-    run_model = segmenter_for(OmegaConf.to_container(cfg.model, resolve=True), cfg.data.solver, cfg.data.tuned,
-                              int(cfg.working.max_side), int(cfg.markers.radius))
+    run_model = segmenter_for(plain_dict(cfg.model), cfg.data, int(cfg.working.max_side), int(cfg.markers.radius))
     return run_model([image], [points], [background])[0].prob > 0.5
 
 

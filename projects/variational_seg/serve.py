@@ -31,14 +31,15 @@ from typing import Any
 
 import numpy as np
 from aiohttp import web
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from PIL import Image
 
 from projects.variational_seg.methods import segmenter_for
 from projects.variational_seg.params import marker_radius
 from projects.variational_seg.pipeline import set_threads, working_size
-from shared.data.io import READ_ERRORS, to_rgb8, upright
-from shared.errors import ConfigError
+from shared.config import plain_dict
+from shared.datasets.io import image_size, read_image_bytes
+from shared.errors import ConfigError, DataError
 
 HOST = "127.0.0.1"  # never reachable from other machines
 STATIC = Path(__file__).parent / "static"
@@ -68,18 +69,14 @@ class Limits:
 Segmenter = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-def make_segmenter(model: Any, solver: Any, tuned: Any, max_side: int, radius: int) -> Segmenter:
+def make_segmenter(model: Any, data: Any, max_side: int, radius: int) -> Segmenter:
     """(photo, fg (n, 2) row/col, bg (m, 2)) -> foreground probability at full resolution, for the
     configured model (``methods.segmenter_for``: the paper's grey models ignore background points)."""
-    run_model = segmenter_for(_plain(model), _plain(solver), _plain(tuned), max_side, radius)
+    run_model = segmenter_for(plain_dict(model), plain_dict(data), max_side, radius)
 
     def segment_one(image: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
         return run_model([image], [fg], [bg])[0].prob
     return segment_one
-
-
-def _plain(cfg: Any) -> dict:
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg or {})
 
 
 def decode_upload(data: bytes, name: str, limits: Limits) -> np.ndarray:
@@ -87,20 +84,21 @@ def decode_upload(data: bytes, name: str, limits: Limits) -> np.ndarray:
     before decoding, so a huge photo is refused without decoding it)."""
     if not data:
         raise InputError("the upload is empty: choose a photo (JPEG or PNG)")
+    unreadable = f"{name} is not an image this page can read; upload a JPEG or PNG photo"
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            w, h = im.size
-            if w * h > limits.max_pixels:
-                raise InputError(f"{name} is {w}x{h} pixels ({w * h / 1e6:.1f} megapixels); this page takes up to "
-                                 f"{limits.max_pixels / 1e6:.0f} megapixels: downscale it first (e.g. to 4000 px on "
-                                 "the long side)")
-            if min(w, h) < limits.min_side:
-                raise InputError(f"{name} is {w}x{h} pixels; the page needs at least {limits.min_side} pixels per "
-                                 "side")
-            return to_rgb8(upright(im))
-    except READ_ERRORS as exc:
-        raise InputError(f"{name} is not an image this page can read ({type(exc).__name__}); upload a JPEG or "
-                         "PNG photo") from None
+        w, h = image_size(data)
+    except DataError:
+        raise InputError(unreadable) from None
+    if w * h > limits.max_pixels:
+        raise InputError(f"{name} is {w}x{h} pixels ({w * h / 1e6:.1f} megapixels); this page takes up to "
+                         f"{limits.max_pixels / 1e6:.0f} megapixels: downscale it first (e.g. to 4000 px on "
+                         "the long side)")
+    if min(w, h) < limits.min_side:
+        raise InputError(f"{name} is {w}x{h} pixels; the page needs at least {limits.min_side} pixels per side")
+    try:
+        return read_image_bytes(data, name)
+    except DataError:
+        raise InputError(unreadable) from None
 
 
 def parse_points(raw: Any, width: int, height: int, what: str) -> np.ndarray:
@@ -261,7 +259,7 @@ def build_app(cfg: DictConfig) -> App:
     if cfg.model.kind != "variational":
         raise ConfigError("serve uses a variational model (wbh_colour, wbh, ...), not the U-Net")
     radius = marker_radius(cfg.model, int(cfg.markers.radius))
-    segmenter = make_segmenter(cfg.model, cfg.data.solver, cfg.data.tuned, int(cfg.working.max_side), radius)
+    segmenter = make_segmenter(cfg.model, cfg.data, int(cfg.working.max_side), radius)
     limits = Limits(max_pixels=int(cfg.serve.max_pixels), max_bytes=int(cfg.serve.max_megabytes) * 2 ** 20)
     return App(segmenter, limits, int(cfg.working.max_side))
 

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from projects.variational_seg.data import build_dataset
 from projects.variational_seg.params import resolve_params
 from projects.variational_seg.pipeline import set_threads, to_working, upsample
 from projects.variational_seg.protocol import score
+from projects.variational_seg.seg_metrics import dice
 from projects.variational_seg.solver import solve
-from shared.seg_metrics import dice
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -36,7 +36,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def run(cfg: DictConfig) -> list[dict[str, Any]]:
     set_threads(cfg.working)
     max_side = int(cfg.working.max_side)
-    base = resolve_params(cfg.model, cfg.data.solver, cfg.data.tuned)
+    base = resolve_params(cfg.model, cfg.data)
     dataset = build_dataset(cfg.data, cfg.markers, cfg.seed, split=cfg.stopping.split)
     images = []
     for i in range(len(dataset)):
@@ -61,7 +61,7 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "stopping.json").write_text(json.dumps({"model": cfg.model.name, "split": cfg.stopping.split,
                                                    "n": len(images), "max_side": max_side,
-                                                   "params": OmegaConf.to_container(cfg.data.tuned), "rows": rows},
+                                                   "params": dict(vars(base)), "rows": rows},
                                                   indent=2) + "\n")
     print(table(rows))
     return rows

@@ -3,7 +3,7 @@ on the validation split, mean DSC as the criterion (spec section 7, "parameter f
 
 Each image is solved once per grid point in one batch (the four scalar parameters are per-sample).
 Writes ``tune.json`` (grid, per-point mean DSC and iterations, the choice) to the run folder; copy
-the choice into ``configs/variational_seg/data/<data>.yaml`` under ``tuned.<model>``.
+the choice into ``configs/variational_seg/model/<model>.yaml`` under ``tuned.<data name>``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from projects.variational_seg.colour_term import ColourOptions
 from projects.variational_seg.data import build_dataset
 from projects.variational_seg.methods import segmenter_for
-from projects.variational_seg.params import PRESETS, resolve_params
+from projects.variational_seg.params import resolve_params
 from projects.variational_seg.pipeline import segment, set_threads
 from projects.variational_seg.protocol import score
 from shared.errors import ConfigError
@@ -48,27 +48,38 @@ def point_model(model: dict[str, Any], point: dict[str, float]) -> dict[str, Any
     return out
 
 
+def row_name(markers: dict[str, Any]) -> str:
+    """k3, scribbles_set1, scribbles_set2_bg, ..."""
+    if markers["source"] == "simulated":
+        return f"k{markers['k']}"
+    return markers["source"] + ("_bg" if markers.get("background") else "")
+
+
 def run_per_point(cfg: DictConfig, points: list[dict[str, float]], grid: dict) -> dict[str, Any]:
     """Anchors and the colour model: every grid point solved image by image (no per-sample batch),
-    criterion the mean val DSC over the click counts ``tune.ks``."""
+    criterion the mean val DSC over the marker settings ``tune.rows`` (each a ``markers`` override, e.g.
+    ``{k: 1}`` or ``{source: scribbles_set2, background: true}``; default: ``tune.ks`` clicks, else
+    ``markers``)."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    ks = [int(k) for k in (cfg.tune.get("ks") or [cfg.markers.k])]
-    sets = {k: build_dataset(cfg.data, {**OmegaConf.to_container(cfg.markers), "k": k}, cfg.seed,
-                             split=cfg.tune.split) for k in ks}
-    dsc = np.zeros((len(points), len(ks)))
+    base = OmegaConf.to_container(cfg.markers)
+    rows = [dict(r) for r in (cfg.tune.get("rows") or [{"k": int(k)} for k in (cfg.tune.get("ks") or [cfg.markers.k])])]
+    names = [row_name({**base, **r}) for r in rows]
+    sets = [build_dataset(cfg.data, {**base, **r}, cfg.seed, split=cfg.tune.split) for r in rows]
+    ks = names
+    dsc = np.zeros((len(points), len(rows)))
     for i, point in enumerate(points):
-        run_model = segmenter_for(point_model(model, point), cfg.data.solver, {}, int(cfg.working.max_side),
-                                  int(cfg.markers.radius))
-        for j, k in enumerate(ks):
-            samples = [sets[k][n] for n in range(len(sets[k]))]
+        run_model = segmenter_for(point_model(model, point), cfg.data, int(cfg.working.max_side),
+                                  int(cfg.markers.radius), tuned=False)
+        for j, dataset in enumerate(sets):
+            samples = [dataset[n] for n in range(len(dataset))]
             segs = [run_model([s["image"]], [s["points"]], [s.get("background")])[0] for s in samples]
             dsc[i, j] = np.mean([score(seg.prob, s)["dsc"] for seg, s in zip(segs, samples)])
-        print(f"[{i + 1}/{len(points)}] {point}: val DSC " + " ".join(f"k{k} {d:.4f}" for k, d in zip(ks, dsc[i]))
+        print(f"[{i + 1}/{len(points)}] {point}: val DSC " + " ".join(f"{k} {d:.4f}" for k, d in zip(ks, dsc[i]))
               + f"  mean {dsc[i].mean():.4f}", flush=True)
     best = int(np.argmax(dsc.mean(1)))
-    return {"model": cfg.model.name, "data": cfg.data.name, "split": cfg.tune.split, "grid": grid, "ks": ks,
+    return {"model": cfg.model.name, "data": cfg.data.name, "split": cfg.tune.split, "grid": grid, "rows": ks,
             "markers": OmegaConf.to_container(cfg.markers), "max_side": int(cfg.working.max_side),
-            "points": [{**p, **{f"dsc_k{k}": round(float(d), 4) for k, d in zip(ks, dsc[i])},
+            "points": [{**p, **{f"dsc_{k}": round(float(d), 4) for k, d in zip(ks, dsc[i])},
                         "mean_dsc": round(float(dsc[i].mean()), 4)} for i, p in enumerate(points)],
             "chosen": points[best], "chosen_mean_dsc": round(float(dsc[best].mean()), 4)}
 
@@ -92,8 +103,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     set_threads(cfg.working)
     grid = OmegaConf.to_container(cfg.tune.grid, resolve=True)
     points = grid_points(grid)  # type: ignore[arg-type]
-    base = resolve_params(cfg.model, cfg.data.solver, {})
-    switched_off = sorted(k for k in grid if k in PRESETS[cfg.model.name] and not PRESETS[cfg.model.name][k])
+    base = resolve_params(cfg.model, cfg.data, tuned=False)
+    preset = cfg.model.get("params") or {}
+    switched_off = sorted(k for k in grid if k in preset and not preset[k])
     if switched_off:
         raise ConfigError(f"model {cfg.model.name!r} switches off {switched_off}; tune other keys, e.g. "
                           f"tune.grid='{{lam:[2.0,5.0,10.0],alpha0:[0.5,1.0,2.0]}}'")

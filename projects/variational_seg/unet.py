@@ -1,15 +1,16 @@
 """U-Net baseline that receives the same marker information as the variational models: input =
 RGB + the normalised geodesic distance D_G from the clicks (4 channels) at a fixed square size.
 
-Trained (``make train PROJECT=variational_seg model=unet``) on synthetic products + CCP subject masks
-(``mask > 0``) with 1..k_max simulated clicks each; never on GrabCut. Evaluated like the solver
-(``make eval ... model=unet CKPT=<run>/checkpoints/last.ckpt``); its "iterations" column is 1 (one
-forward pass).
+Trained (``make train PROJECT=variational_seg model=unet``, AdamW from the common ``optim`` group) on
+synthetic products + CCP subject masks (``mask > 0``) with 1..k_max simulated clicks each, never on
+GrabCut, then tested on ``data`` like the solver; ``make eval ... model=unet
+CKPT=<run>/checkpoints/last.ckpt`` evaluates a trained one. Its "iterations" column is 1 (one forward pass).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,11 @@ from projects.variational_seg.markers import points_to_mask, scale_points, simul
 from projects.variational_seg.pipeline import image_tensor, set_threads, upsample
 from projects.variational_seg.protocol import format_points, score
 from shared.checkpoints import load_module, stamp
-from shared.data.datasets import create_dataset
+from shared.config import plain_dict
+from shared.datasets.registry import create_dataset
 from shared.errors import ConfigError
-from shared.loggers import finish_loggers
-from shared.tasks import build_trainer, write_metrics
+from shared.optim import configure
+from shared.tasks import build_trainer, finished_results
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -71,7 +73,7 @@ def unet_input(image: np.ndarray, points: np.ndarray, size: int) -> torch.Tensor
 
 
 class UNetModule(pl.LightningModule):
-    def __init__(self, base_channels: int = 16, image_size: int = 128, lr: float = 2e-3) -> None:
+    def __init__(self, base_channels: int = 16, image_size: int = 128, optim: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = UNet(4, base_channels)
@@ -108,8 +110,11 @@ class UNetModule(pl.LightningModule):
                               "undecided": float(((prob > 0.1) & (prob < 0.9)).mean())})
             self.log("test/dsc", self.rows[-1]["dsc"], batch_size=1, on_epoch=True, on_step=False)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.parameters(), lr=float(self.hparams.lr), weight_decay=1e-4)
+    def configure_optimizers(self) -> Any:
+        """The common ``optim`` config (shared/optim.py: AdamW, optim.lr, optim.weight_decay)."""
+        if not self.hparams.optim:
+            raise ConfigError("UNetModule needs optim settings to train (configs/common/optim, `optim.lr=...`)")
+        return configure(self.parameters(), self.hparams.optim, self.trainer.estimated_stepping_batches)
 
 
 def _training_arrays(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -136,31 +141,47 @@ def _training_arrays(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack(xs), torch.stack(ys)
 
 
-def train_unet(cfg: DictConfig) -> dict[str, Any]:
-    """Fit the U-Net; ``ckpt_path=<run>/checkpoints/last.ckpt`` resumes an interrupted training exactly."""
+def resume_point(cfg: DictConfig, run_dir: Path) -> str | None:
+    """``ckpt_path`` when given (checked), else with ``resume_from_last`` the run folder's last.ckpt."""
     resume = cfg.get("ckpt_path")
     if resume and not Path(resume).is_file():
         raise ConfigError(f"checkpoint not found: ckpt_path={resume}")
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if not resume and cfg.get("resume_from_last", False) and last.is_file():
+        print(f"resume {run_dir} from {last}")
+        return str(last)
+    return resume
+
+
+def train_unet(cfg: DictConfig) -> dict[str, Any]:
+    """Fit the U-Net (``ckpt_path=<run>/checkpoints/last.ckpt`` resumes an interrupted training exactly),
+    then, with ``test_after_fit``, test it on ``data`` as ``eval`` does (per_image.csv, summary.json);
+    metrics.json (written last) holds both."""
+    from projects.variational_seg.evaluate import evaluate_module
+
+    run_dir = Path(cfg.paths.output_dir)
+    done = finished_results(cfg, run_dir)
+    if done is not None:
+        print(f"skip {run_dir} (done)")
+        return done
+    resume = resume_point(cfg, run_dir)
     set_threads(cfg.working)
     pl.seed_everything(cfg.seed, workers=True)
-    run_dir = Path(cfg.paths.output_dir)
     t = cfg.model.train
     start = time.perf_counter()
     x, y = _training_arrays(cfg)
     print(f"U-Net training set: {len(x)} images ({time.perf_counter() - start:.0f} s to build)")
-    module = UNetModule(int(cfg.model.base_channels), int(cfg.model.image_size), float(t.lr))
+    module = UNetModule(int(cfg.model.base_channels), int(cfg.model.image_size), plain_dict(cfg.optim))
     loader = DataLoader(TensorDataset(x, y), batch_size=int(t.batch_size), shuffle=True)
     trainer = build_trainer(OmegaConf.merge(cfg, {"trainer": {"max_epochs": int(t.epochs)}}), run_dir)
     trainer.fit(module, train_dataloaders=loader, ckpt_path=resume)
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     if not ckpt.is_file():   # callbacks.last_checkpoint (after every epoch) switched off
         trainer.save_checkpoint(ckpt)
-    finish_loggers(trainer)
     results = {"train/loss": float(trainer.callback_metrics.get("train/loss", float("nan"))),
                "train_images": len(x), "train_seconds": round(time.perf_counter() - start, 1), "checkpoint": str(ckpt)}
-    write_metrics(run_dir, results)
     print(f"U-Net checkpoint -> {ckpt}")
-    return results
+    return evaluate_module(cfg, module if cfg.get("test_after_fit", True) else None, trainer, extra=results)
 
 
 def load_unet_module(cfg: DictConfig) -> UNetModule:

@@ -19,6 +19,12 @@ communication; BatchNorm running statistics, however, are updated from each rank
 SyncBN), so after each update the teacher's buffers are broadcast from rank 0 (a no-op for ViTs,
 which have none).
 Note: with ``accumulate_grad_batches > 1`` ``t`` counts optimizer steps, not batches.
+Our own, not Lightning's ``WeightAveraging``/``EMAWeightAveraging``: its averaged copy is private and only
+swapped into the module for validation and at the end, so no teacher predicts pseudo-labels during training steps.
+
+Users: only semiseg (its UniMatch V2 / MvpMatch teachers) today. It stays in ``shared/`` because it is
+project-free Lightning code (any module with a ``source`` submodule can take a teacher, e.g. EMA
+weights for a classifier as in timm's recipes), and tests/shared/test_layout.py counts it as core.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from projects.classification.models import count_parameters, create_model
+from projects.classification.models import create_model
 from projects.classification.models.blocks import IASM, MSPConv
 from shared.errors import ConfigError
+from shared.lightning_utils import count_parameters
 
 
 def test_fifteen_class_model_has_the_papers_parameter_count():

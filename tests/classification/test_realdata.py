@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from shared.data.datasets import create_dataset
+from shared.datasets.registry import create_dataset
 from shared.paths import SPLITS_ROOT
 
 

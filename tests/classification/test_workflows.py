@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from shared.data.synthetic import SyntheticSpec, make_sample
+from shared.datasets.synthetic import SyntheticSpec, make_sample
 
 TINY = ["data.options.image_size=32", "data.image_size=32", "data.batch_size=4", "data.num_workers=0",
         "model=msff_base"]
@@ -71,7 +71,7 @@ def test_predict_writes_csv_and_lists_unreadable_files(run_project, tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 4
     good = [r for r in rows if not r["error"]]
-    from shared.data.synthetic import CATEGORIES
+    from shared.datasets.synthetic import CATEGORIES
 
     assert len(good) == 3 and all(r["prediction"] in CATEGORIES for r in good)
     assert all(0 <= float(r["confidence"]) <= 1 for r in good)

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from projects.multimodal_tagging.datasets import TaggedProductTable, match_images_to_metadata, read_styles
 from projects.multimodal_tagging.predict import read_product_metadata
 from projects.multimodal_tagging.schema import TagSchema
 from projects.multimodal_tagging.text import TextEncoder, resolve_text_path
-from shared.data.fashion_tags import TaggedProductTable, match_images_to_metadata, read_styles
 from shared.errors import ConfigError, DataError
 
 

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from shared.data.datasets import create_dataset
-from shared.data.fashion_tags import TAGS
+from projects.multimodal_tagging.datasets import TAGS
+from shared.datasets.registry import create_dataset
 from shared.paths import SPLITS_ROOT
 
 

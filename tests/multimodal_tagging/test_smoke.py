@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.data.synthetic import TAGS
+from shared.datasets.synthetic import TAGS
 from tests.multimodal_tagging.tiny import TINY
 
 

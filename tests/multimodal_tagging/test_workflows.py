@@ -6,7 +6,7 @@ import json
 import pytest
 from PIL import Image
 
-from shared.data.synthetic import TAGS, SyntheticSpec, make_sample
+from shared.datasets.synthetic import TAGS, SyntheticSpec, make_sample
 from shared.errors import DataError
 from tests.multimodal_tagging.tiny import TINY
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.data.degradations import degrade
-from shared.data.synthetic import SyntheticSpec, make_sample
+from projects.quality.degradations import degrade
+from shared.datasets.synthetic import SyntheticSpec, make_sample
 
 TINY = ["data.options.image_size=32", "data.image_size=32", "data.batch_size=8",
         "data.options.sources={train: 6, val: 3, test: 4}"]
@@ -37,10 +37,10 @@ def _rows(path):
 
 
 def test_audit_with_classical_model_lists_errors_and_sorts_worst_first(run_project, photo_folder, tmp_path):
-    # Calibrate the classical measures on synthetic pristine products (eval writes the calibration),
+    # Calibrate the classical measures on synthetic pristine products (train writes the calibration),
     # then audit with it, as a user does with CKPT=<run>/classical_calibration.json.
     small = ["data.options.image_size=64", "data.image_size=64", "data.options.sources={train: 24, val: 2, test: 2}"]
-    cfg, _ = run_project("quality", ["model=classical", *small], task="eval")
+    cfg, _ = run_project("quality", ["model=classical", *small])
     calibration = f"{cfg.paths.output_dir}/classical_calibration.json"
     out = tmp_path / "audit"
     run_project("quality", ["model=classical", *small, f"ckpt_path={calibration}", f"input={photo_folder}",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.data.datasets import create_dataset
+from shared.datasets.registry import create_dataset
 from shared.errors import ConfigError, DataError, WeightsNotFoundError
 
 TINY = ["data.options.image_size=32", "data.image_size=32", "data.options.sources={train: 6, val: 3, test: 4}"]

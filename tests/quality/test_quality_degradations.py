@@ -5,9 +5,9 @@ import pytest
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure as ssim
 
-from shared.data.degradations import DEFECTS, SEVERITIES, degrade, framing, subject_mask
-from shared.data.quality_bench import QualityArrays, Recipe, SyntheticPool, build_arrays, plan_defects
-from shared.data.synthetic import SyntheticSpec, make_sample
+from projects.quality.datasets import QualityArrays, Recipe, SyntheticPool, build_arrays, plan_defects
+from projects.quality.degradations import DEFECTS, SEVERITIES, degrade, framing, subject_mask
+from shared.datasets.synthetic import SyntheticSpec, make_sample
 from shared.errors import ConfigError
 
 PHOTOMETRIC = ("blur", "noise", "jpeg", "underexposed", "overexposed", "low_resolution", "colour_cast", "clutter")

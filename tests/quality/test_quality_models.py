@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from projects.quality.models import count_parameters, create_model
+from projects.quality.degradations import DEFECTS
+from projects.quality.models import create_model
 from projects.quality.models.classical import ClassicalIQA, blockiness, noise_sigma
-from shared.data.degradations import DEFECTS
+from shared.lightning_utils import count_parameters
 
 
 @pytest.mark.parametrize("arch", ["mobilenetv3_small_100", "resnet10t"])  # with and without a conv head

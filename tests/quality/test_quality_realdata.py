@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from shared.data.datasets import create_dataset
-from shared.data.degradations import DEFECTS
+from projects.quality.degradations import DEFECTS
+from shared.datasets.registry import create_dataset
 from shared.paths import SPLITS_ROOT
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 import shared.predict
 from shared.config import compose
-from shared.data.io import read_image
+from shared.datasets.io import read_image
 from shared.errors import ConfigError, DataError
 from shared.tasks import dispatch
 

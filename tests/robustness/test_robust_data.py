@@ -11,8 +11,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from shared.config import compose
-from shared.data import ccp
-from shared.data.datasets import create_dataset
+from shared.datasets import ccp
+from shared.datasets.registry import create_dataset
 from shared.errors import DataError
 from shared.tasks import one_line, run_task
 

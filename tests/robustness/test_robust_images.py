@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import shared.predict
-from shared.data.io import read_image, read_mask
+from shared.datasets.io import read_image, read_mask
 
 REPO = Path(__file__).resolve().parents[2]
 ORIENTATION = 0x0112
@@ -124,8 +124,8 @@ def test_orientation_is_applied_once(tmp_path):
 
 # Files allowed to open images themselves, and why.
 OWN_READERS = {
-    "shared/data/io.py": "the shared reader",
-    "shared/data/ccp.py": "mask checks from the headers only (sizes with the EXIF turn, label histograms)",
+    "shared/datasets/io.py": "the shared reader",
+    "shared/datasets/ccp.py": "mask checks from the headers only (sizes with the EXIF turn, label histograms)",
 }
 
 

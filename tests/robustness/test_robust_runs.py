@@ -215,7 +215,7 @@ def test_resume_from_last_ckpt_appends_to_metrics_csv(run_project, tmp_path):
               "trainer.log_every_n_steps=1", "test_after_fit=false"]
     cfg, _ = run_project("classification", [*common, "trainer.max_epochs=1"], smoke=False)
     run = Path(cfg.paths.output_dir)
-    run_project("classification", [*common, "trainer.max_epochs=2", "+resume_from_last=true"], smoke=False)
+    run_project("classification", [*common, "trainer.max_epochs=2", "resume_from_last=true"], smoke=False)
     with open(run / "csv" / "metrics.csv", newline="") as f:
         epochs = {r["epoch"] for r in csv.DictReader(f) if r.get("epoch")}
     assert {"0", "1"} <= {e.split(".")[0] for e in epochs}

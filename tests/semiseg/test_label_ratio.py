@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from projects.semiseg import report
 from projects.semiseg.data import semi_datasets
 from shared.config import compose
-from shared.data import ccp
+from shared.datasets import ccp
 from shared.errors import ConfigError
 
 from .tiny import TINY
@@ -44,5 +44,5 @@ def test_report_files_every_spelling_under_one_key(tmp_path, value):
     OmegaConf.save(OmegaConf.create({"seed": 0, "method": {"name": "mvpmatch"},
                                      "data": {"dataset": "ccp", "options": {"ratio": value}}}),
                    run_dir / ".hydra" / "config.yaml")
-    assert report.read_run(run_dir).ratio == "1_16"
+    assert report.collect_runs(tmp_path)[0].fields["ratio"] == "1_16"
     assert report.ratio_fraction("1_16") == pytest.approx(1 / 16)

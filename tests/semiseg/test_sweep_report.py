@@ -1,5 +1,6 @@
 """Label-ratio study infrastructure: sweep configs, the SLURM launcher config, skip/resume of sweep runs,
-W&B grouping, and the report's aggregation and files (fake run records; no study run is trained)."""
+W&B grouping, and the report (its semiseg parts on the shared library; fake run folders, no study run is
+trained; the cells themselves: tests/shared/test_report_library.py)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from PIL import Image
 from pytorch_lightning.loggers import WandbLogger
 
 from projects.semiseg import report
-from projects.semiseg.report import Cell, RunRecord
 from shared.config import compose
 from shared.loggers import build_loggers, run_tags
+from shared.report import RunRecord
+from shared.report.readme import markers
 from shared.tasks import dispatch, finished_results, resume_checkpoint, train
 
 from .tiny import TINY
@@ -162,35 +164,24 @@ def test_finished_run_is_skipped_and_unfinished_run_resumes_from_last(tmp_path, 
     assert finished_results(plain, run_dir) is None and resume_checkpoint(plain, run_dir) is None
 
 
-# -- report: aggregation on fake records --------------------------------------------------------------
-def _record(method: str, ratio: str, seed: int, final: float | None, best: float | None = None,
-            setting: str = "ccp_small") -> RunRecord:
-    metrics = {}
-    if final is not None:
-        metrics["final/test/miou"] = final
-    if best is not None:
-        metrics["best/test/miou"] = best
-    return RunRecord(setting=setting, method=method, ratio=ratio, seed=seed, metrics=metrics)
+# -- report: semiseg's pieces on fake records -------------------------------------------------------
+def _record(method: str, seed: int, metrics: dict, ratio: str = "1_64") -> RunRecord:
+    return RunRecord(setting="s", run_dir=Path(f"/runs/s/{method}-{ratio}-s{seed}"), metrics=metrics,
+                     fields={"method": method, "ratio": ratio})
 
 
-def test_summarise_is_mean_and_sample_std():
-    cell = report.summarise([0.40, 0.42, 0.44])
-    assert cell.n == 3 and cell.mean == pytest.approx(0.42) and cell.std == pytest.approx(0.02)
-    assert report.summarise([0.3]) == Cell(0.3, 0.0, 1)
-    assert report.summarise([]) is None and report.summarise([math.nan]) is None
+def test_first_run_sweep_is_three_label_ratio_runs(tmp_path):
+    cfg = compose("semiseg", ["+sweep=first_run", f"paths.log_dir={tmp_path}"], return_hydra_config=True)
+    assert _jobs(cfg) == [["seed=0", "data.options.ratio='1_4'", f"method={m}"]
+                          for m in ("supervised", "unimatch_v2", "mvpmatch")]
+    assert cfg.hydra.sweep.dir == f"{tmp_path}/semiseg/sweeps/ccp_small"         # label_ratios' folders
 
 
-def test_aggregate_separates_final_and_val_selected_and_skips_missing_metrics():
-    records = [_record("mvpmatch", "1_64", s, final=f, best=b)
-               for s, (f, b) in enumerate([(0.30, 0.34), (0.32, 0.36), (0.34, 0.38)])]
-    records += [_record("unimatch_v2", "1_64", 0, final=0.28, best=None),       # no val-selected checkpoint
-                _record("unimatch_v2", "1_64", 1, final=0.30, best=0.31),
-                _record("supervised", "1_64", 0, final=None)]                    # unfinished
-    final, best = report.aggregate(records, "final", "test/miou"), report.aggregate(records, "best", "test/miou")
-    assert final[("mvpmatch", "1_64")].mean == pytest.approx(0.32)
-    assert best[("mvpmatch", "1_64")].mean == pytest.approx(0.36)
-    assert final[("unimatch_v2", "1_64")].n == 2 and best[("unimatch_v2", "1_64")].n == 1
-    assert ("supervised", "1_64") not in final
+def test_run_fields_normalise_the_label_ratio_of_ccp_and_synthetic_runs():
+    ccp = OmegaConf.create({"method": {"name": "mvpmatch"}, "data": {"options": {"ratio": 116}}})
+    synthetic = OmegaConf.create({"method": {"name": "supervised"}, "data": {"labeled_ratio": "1/4"}})
+    assert report.run_fields(ccp) == {"method": "mvpmatch", "ratio": "1_16"}     # Hydra's integer 116
+    assert report.run_fields(synthetic) == {"method": "supervised", "ratio": "1_4"}
 
 
 def test_selection_and_lag_table_counts_last_epoch_picks_and_student_minus_teacher():
@@ -198,30 +189,13 @@ def test_selection_and_lag_table_counts_last_epoch_picks_and_student_minus_teach
         metrics = {"final/test/miou": final, "best/test/miou": best, "final/test/teacher/miou": final}
         if student is not None:
             metrics["final/test/student/miou"] = student
-        return RunRecord(setting="s", method="mvpmatch", ratio="1_64", seed=seed, metrics=metrics)
+        return _record("mvpmatch", seed, metrics)
     records = [run(0, 0.30, 0.30, 0.32), run(1, 0.30, 0.31, 0.35), run(2, 0.29, 0.29, None),
-               RunRecord(setting="s", method="unimatch_v2", ratio="1_64", seed=0)]     # unfinished: left out
-    table = report.selection_and_lag_table(records, ["supervised", "mvpmatch", "unimatch_v2"], "test/miou")
-    rows = table.splitlines()
+               _record("unimatch_v2", 0, {})]                                  # unfinished: left out
+    methods = [("supervised", "Supervised"), ("mvpmatch", "MvpMatch"), ("unimatch_v2", "UniMatch V2")]
+    rows = report.selection_and_lag_table(records, methods, "test/miou").splitlines()
     assert len(rows) == 3                                    # header, rule, MvpMatch only
     assert rows[2] == "| MvpMatch | 3 | 2 of 3 | +3.5 [+2.0, +5.0] |"
-
-
-def test_cells_show_mean_std_n_and_missing_as_dash():
-    assert report.format_cell(Cell(0.4213, 0.0081, 3)) == "42.1 ± 0.8 (n=3)"
-    assert report.format_cell(Cell(0.40, 0.01, 2)) == "40.0 ± 1.0 (n=2)"        # partial seeds say so
-    assert report.format_cell(Cell(0.40, 0.0, 1)) == "40.0 (n=1)"
-    assert report.format_cell(None) == "–"
-    cells = {("mvpmatch", "1_64"): Cell(0.33, 0.01, 3), ("unimatch_v2", "1_64"): Cell(0.31, 0.02, 3),
-             ("mvpmatch", "1_16"): Cell(0.40, 0.01, 2)}
-    diff = report.difference_row(cells, ["1_64", "1_16"], "mvpmatch", "unimatch_v2")
-    assert diff == ["+2.0", "–"]
-    table = report.markdown_table(cells, ["unimatch_v2", "mvpmatch"], ["1_64", "1_16"], [("Δ", diff)])
-    assert table.splitlines() == [
-        "| method | 1/64 | 1/16 |", "|---|---|---|",
-        "| UniMatch V2 | 31.0 ± 2.0 (n=3) | – |",
-        "| MvpMatch | 33.0 ± 1.0 (n=3) | 40.0 ± 1.0 (n=2) |",
-        "| Δ | +2.0 | – |"]
 
 
 def test_ratio_helpers():
@@ -234,6 +208,7 @@ def test_ratio_helpers():
 # -- report: files from fake run folders -------------------------------------------------------------
 METHODS = {"supervised": 0.20, "unimatch_v2": 0.28, "mvpmatch": 0.30, "mvpmatch_ht_only": 0.29,
            "mvpmatch_he_only": 0.29}
+CLASSES = ("background", "skin", "hair", "upper", "lower", "full-body", "footwear", "bag", "accessory")
 
 
 def _fake_run(root: Path, method: str, ratio: str, seed: int, finished: bool = True, steps: int = 40,
@@ -258,9 +233,12 @@ def _fake_run(root: Path, method: str, ratio: str, seed: int, finished: bool = T
     pd.DataFrame(rows).to_csv(run_dir / "csv" / "metrics.csv", index=False)
     if finished:
         base = METHODS[method] + 0.1 * math.log2(frac * 64) / 6 + 0.01 * seed
-        (run_dir / "metrics.json").write_text(json.dumps(
-            {"final/test/miou": base, "best/test/miou": base + 0.01, "final/test/teacher/miou": base,
-             "best_checkpoint": "x.ckpt"}))
+        model = "student" if method == "supervised" else "teacher"
+        metrics = {"final/test/miou": base, "best/test/miou": base + 0.01, f"final/test/{model}/miou": base,
+                   f"best/test/{model}/miou": base + 0.01, "final/test/student/miou": base + 0.02,
+                   "fit/val/miou": base - 0.01, "best_checkpoint": "x.ckpt"}
+        metrics.update({f"final/test/{model}/iou/{c}": base + 0.01 * i for i, c in enumerate(CLASSES)})
+        (run_dir / "metrics.json").write_text(json.dumps(metrics))
     return run_dir
 
 
@@ -276,22 +254,40 @@ def _fake_study(root: Path) -> None:
                 _fake_run(root, method, ratio, seed)
 
 
-def test_report_reads_run_folders_and_writes_markdown_and_pngs(tmp_path):
+def _study_specs() -> tuple[dict, dict]:
+    cfg = compose("semiseg", [])
+    specs = {s.name: s for s in report.load_specs(report.report_paths(cfg).tables)}
+    return specs, OmegaConf.to_container(cfg.report)
+
+
+def test_study_reads_run_folders_and_writes_markdown_json_and_pngs(tmp_path):
     _fake_study(tmp_path / "runs")
     records = report.collect_runs(tmp_path / "runs")
     assert len(records) == 3 * (3 * 5 + 3) and sum(not r.finished for r in records) == 1
-    spec = OmegaConf.to_container(compose("semiseg", []).report)
-    md = report.write_report(records, spec, tmp_path / "out", "label_ratios", source="runs/semiseg/sweeps")
+    specs, options = _study_specs()
+    md = report.write_study(records, specs, options, tmp_path / "out", "label_ratios", source="runs/semiseg/sweeps")
     text = md.read_text()
     assert "## Setting `ccp_small`" in text and "encoder `resnet18`" in text
     assert "| MvpMatch | 31.0 ± 1.0 (n=3) |" in text                   # 1/64: 0.30 + {0, .01, .02}
     assert "| MvpMatch | 32.0 ± 1.0 (n=3) |" in text                   # the val-selected table
     assert "(n=2)" in text and "mvpmatch-1_2-s2" in text                  # partial cell + unfinished run listed
-    assert "| + historical ensemble only |" in text and "| Δ MvpMatch − UniMatch V2 | +2.0 |" in text
+    assert "| + historical ensemble only (`mvpmatch_he_only`) |" in text
+    assert "| Δ MvpMatch − UniMatch V2 | +2.0 |" in text
+    assert "| UniMatch V2 | 12 | 12 of 12 |" not in text and "| UniMatch V2 | 12 | 0 of 12 |" in text
     for png in ("label_ratios_ccp_small_miou.png", "label_ratios_ccp_small_mask_ratio.png"):
         assert f"]({png})" in text
         with Image.open(tmp_path / "out" / png) as image:
             assert image.width > 400 and image.height > 200
+    best = json.loads((tmp_path / "out" / "label_ratios_ccp_small_table1_best.json").read_text())
+    cell = next(c for c in best["cells"] if c["row"] == "MvpMatch" and c["column"] == "1/2")
+    assert cell["n"] == 2 and cell["which"] == "best" and len(cell["runs"]) == 2
+
+
+def test_a_label_ratio_outside_the_spec_gets_its_own_study_column(tmp_path):
+    _fake_run(tmp_path, "mvpmatch", "1_8", 0)
+    specs, options = _study_specs()
+    text = report.write_study(report.collect_runs(tmp_path), specs, options, tmp_path / "out", "x").read_text()
+    assert "| method | 1/64 | 1/16 | 1/8 | 1/4 | 1/2 |" in text
 
 
 def test_mask_ratio_curve_keeps_the_last_value_per_step_of_a_resumed_run(tmp_path):
@@ -300,19 +296,33 @@ def test_mask_ratio_curve_keeps_the_last_value_per_step_of_a_resumed_run(tmp_pat
     frame = pd.read_csv(csv)
     resumed = frame[frame["step"] >= 20].assign(**{"train/mask_ratio@0.95": 0.99})   # appended after resume
     pd.concat([frame, resumed]).to_csv(csv, index=False)
-    curve = report.read_curve(report.read_run(run_dir), "train/mask_ratio@0.95")
+    curve = report.read_curve(report.collect_runs(tmp_path)[0], "train/mask_ratio@0.95")
     assert list(curve.index) == list(range(0, 40, 5)) and curve.loc[20] == 0.99 and curve.loc[15] < 0.99
     curves = report.mean_curves({("mvpmatch", "1_16"): [curve, curve + 0.1]})
     assert curves[("mvpmatch", "1_16")]["mean"].loc[20] == pytest.approx(1.04)
 
 
-def test_report_task_is_registered_and_writes_into_the_configured_folder(tmp_path):
-    _fake_run(tmp_path / "sweeps", "mvpmatch", "1_4", 0)
+def test_report_task_writes_the_readme_tables_their_json_and_the_study(tmp_path):
+    for method in ("supervised", "unimatch_v2", "mvpmatch"):
+        _fake_run(tmp_path / "sweeps", method, "1_4", 0)
+    readme = tmp_path / "README.md"
+    names = ("first_run", "per_class", "table1", "table2")
+    readme.write_text("".join(f"{markers(n)[0]}\nold {n}\n{markers(n)[1]}\n" for n in names))
     cfg = compose("semiseg", [f"paths.output_dir={tmp_path / 'task'}", f"report.runs={tmp_path / 'sweeps'}",
-                              f"report.output_dir={tmp_path / 'reports'}"], task="report")
+                              f"report.readme={readme}", f"report.output_dir={tmp_path / 'reports'}"], task="report")
     out = dispatch(cfg)
-    assert out["finished"] == 1 and Path(out["report"]) == tmp_path / "reports" / "label_ratios.md"
+    assert out["finished"] == 3 and Path(out["report"]) == tmp_path / "reports" / "label_ratios.md"
     assert "36.7 (n=1)" in (tmp_path / "reports" / "label_ratios.md").read_text()
+    text = readme.read_text()
+    assert "old first_run" not in text and "| supervised | – | – | 28.7 (n=1) | 25.7 (n=1) |" in text
+    assert "| MvpMatch | 36.7 (n=1) | 37.7 (n=1) | 38.7 (n=1) | 35.7 (n=1) |" in text
+    assert "| supervised | 26.7 (n=1) | 27.7 (n=1) |" in text            # per-class: the student
+    assert "| Supervised (labelled only) | – | – | 26.7 (n=1) | – |" in text
+    assert "old table2" not in text and "| MvpMatch (both) | – | – | 36.7 (n=1) |" in text
+    first = json.loads((tmp_path / "reports" / "first_run.json").read_text())
+    assert {c["column"]: c["n"] for c in first["cells"] if c["row"] == "supervised"} == {
+        "test mIoU teacher, final": 0, "teacher, val-selected": 0, "test mIoU student, final": 1,
+        "val mIoU (headline)": 1}
 
 
 # -- end to end: one job of the smoke sweep, twice (the second time it is skipped), then the report ----
@@ -330,20 +340,21 @@ def test_smoke_sweep_runs_resumes_and_reports(tmp_path, monkeypatch, capsys):
     assert main(args) == 0
     assert capsys.readouterr().out.count(f"skip {root / 'unimatch_v2-s0'} (done)") == 1
     records = report.collect_runs(tmp_path / "semiseg" / "sweeps")
-    assert [(r.setting, r.method, r.ratio, r.seed, r.finished) for r in records] == [
+    assert [(r.setting, r.fields["method"], r.fields["ratio"], r.value("seed"), r.finished) for r in records] == [
         ("smoke", "unimatch_v2", "1_4", 0, True)]
-    spec = OmegaConf.to_container(compose("semiseg", []).report)
-    text = report.write_report(records, spec, tmp_path / "out", "smoke").read_text()
+    specs, options = _study_specs()
+    text = report.write_study(records, specs, options, tmp_path / "out", "smoke").read_text()
     assert "| UniMatch V2 | – | – | " in text and "(n=1)" in text
     assert (tmp_path / "out" / "smoke_smoke_mask_ratio.png").is_file()      # from the real CSV log
 
 
 def test_report_without_runs_is_a_clear_error_and_writes_nothing(tmp_path):
-    from shared.config import compose
     from shared.errors import DataError
 
-    out = tmp_path / "reports"
-    cfg = compose("semiseg", [f"report.runs={tmp_path / 'absent'}", f"report.output_dir={out}"], task="report")
+    out, readme = tmp_path / "reports", tmp_path / "README.md"
+    readme.write_text(f"{markers('table1')[0]}\ncommitted\n{markers('table1')[1]}\n")
+    cfg = compose("semiseg", [f"report.runs={tmp_path / 'absent'}", f"report.output_dir={out}",
+                              f"report.readme={readme}"], task="report")
     with pytest.raises(DataError, match="no run folders under .*absent"):
         report.run(cfg)
-    assert not out.exists()
+    assert not out.exists() and "committed" in readme.read_text()

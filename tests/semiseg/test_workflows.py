@@ -127,3 +127,7 @@ def test_metrics_file_has_student_and_teacher(tmp_path):
     for key in ("final/test/miou", "final/test/student/miou", "final/test/teacher/miou", "best/test/teacher/miou"):
         assert 0.0 <= saved[key] <= 1.0
     assert (Path(cfg.paths.output_dir) / "confusion_test_teacher.json").is_file()
+    # per-class IoU keys carry the datamodule's class names (the report's per-class table reads them)
+    classes = json.loads((Path(cfg.paths.output_dir) / "confusion_test_teacher.json").read_text())["classes"]
+    assert classes[0] == "background" and not classes[1].isdigit()
+    assert all(f"final/test/teacher/iou/{c}" in saved for c in classes)

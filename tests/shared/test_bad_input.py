@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from shared.data.datasets import ImageLabelTable
-from shared.data.io import check_same_size, read_image, read_mask, require_dir
+from projects.classification.datasets import ImageLabelTable
+from shared.datasets.io import check_same_size, read_image, read_mask, require_dir
 from shared.errors import DataError, WeightsNotFoundError
 from shared.weights import load_pretrained, resolve_weights
 

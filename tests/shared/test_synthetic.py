@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from shared.data.datasets import create_dataset
-from shared.data.synthetic import CATEGORIES, TAGS, SyntheticSpec, make_sample
+from shared.datasets.registry import create_dataset
+from shared.datasets.synthetic import CATEGORIES, TAGS, SyntheticSpec, make_sample
 
 
 def test_same_seed_same_sample_different_seed_differs():

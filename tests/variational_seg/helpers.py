@@ -32,3 +32,12 @@ def as_batch(image: np.ndarray, points: list[tuple[int, int]], dtype=torch.float
 
 def dsc(a: np.ndarray, b: np.ndarray) -> float:
     return 2 * float((a & b).sum()) / float(a.sum() + b.sum())
+
+
+def params_for(model: str, overrides: dict | None = None):
+    """SolverParams of configs/variational_seg/model/<model>.yaml ``params`` with ``overrides`` on top
+    (no data, so no tuned values): what the old ``params.params_for`` preset lookup gave."""
+    from projects.variational_seg.methods import model_config
+    from projects.variational_seg.params import solver_params
+
+    return solver_params({**(model_config(model).get("params") or {}), **(overrides or {})})

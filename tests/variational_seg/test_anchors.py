@@ -40,3 +40,44 @@ def test_unknown_anchor_is_refused():
     image, target = square_scene(16)
     with pytest.raises(ValueError, match="unknown anchor 'snake'"):
         run_anchor("snake", image, target, border_mask(target.shape), {})
+
+
+@pytest.mark.realdata
+def test_bench_writes_the_anchor_keys(run_project, shared_data, tmp_path):
+    import json
+
+    out = tmp_path / "bench.json"
+    run_project("variational_seg", ["data=grabcut", "data.max_side=48", "bench.limit=2", "bench.batch_size=2",
+                                    "bench.batch_image_size=32", f"bench.output={out}"], task="bench")
+    res = json.loads(out.read_text())
+    for name in ("wbh_colour", "wbh", "grabcut", "random_walker"):
+        assert res[f"s_per_image_{name}"] > 0, name
+        for k in (1, 3, 5):
+            assert 0.0 <= res[f"dsc_{name}_k{k}"] <= 1.0, (name, k)
+    assert res["dsc_wbh_k3"] == res["dsc_ours"]  # the same runs, the same images
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("model", ["grabcut", "random_walker", "wbh_colour"])
+def test_eval_runs_each_method_with_background_strokes(run_project, shared_data, model):
+    from pathlib import Path
+
+    cfg, summary = run_project("variational_seg", ["data=grabcut", "data.split=val", "data.max_side=64",
+                                                   "+data.options.limit=2", f"model={model}",
+                                                   "markers.source=scribbles_set2", "markers.background=true"],
+                               task="eval", smoke=False)
+    assert summary["model"] == model and summary["n"] == 2 and summary["markers"]["background"] is True
+    assert 0.3 < summary["dsc_mean"] <= 1.0  # two real photos with real strokes: far from a failure
+    assert (Path(cfg.paths.output_dir) / "per_image.csv").is_file()
+
+
+def test_grabcut_does_not_depend_on_the_calls_before():
+    from projects.variational_seg.anchors import grabcut_mask
+
+    image, target = square_scene(40, seed=3)
+    rgb = (image * 255).astype(np.uint8)
+    click = disk(*target.shape, 22, 25, 3)
+    alone = grabcut_mask(rgb, click, border_mask(target.shape))
+    other, _ = square_scene(40, seed=4)
+    grabcut_mask((other[::-1] * 255).astype(np.uint8), click, border_mask(target.shape))  # moves OpenCV's RNG
+    assert (grabcut_mask(rgb, click, border_mask(target.shape)) == alone).all()

@@ -14,8 +14,13 @@ from tests.variational_seg.helpers import scene
 TINY = ["data.options.sizes.test=3", "data.options.image_size=48", "data.batch_size=3", "+data.solver.max_iter=150"]
 
 
-def test_train_runs_the_solver_over_synthetic_and_writes_csv(run_project):
+def test_train_on_a_parameter_free_model_says_so_and_evaluates(run_project, capsys):
+    """The embedded default (`make train PROJECT=variational_seg`, model wbh) works: one note line
+    pointing to `make eval`, then the evaluation's CSV and summary."""
     cfg, summary = run_project("variational_seg", TINY)
+    note = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert note == ["note: model=wbh has no trainable parameters (only model=unet trains): evaluating it, as "
+                    "`make eval PROJECT=variational_seg model=wbh` does"]
     out = Path(cfg.paths.output_dir)
     rows = list(csv.DictReader((out / "per_image.csv").open()))
     assert len(rows) == 3 and {"dsc", "hd", "hd95", "iterations", "seconds", "markers"} <= set(rows[0])
@@ -68,3 +73,21 @@ def test_stopping_study_measures_iterations_and_agreement_with_the_converged_mas
     assert by[(1.0, 1e-2)]["iterations_mean"] < by[(1.0, 1e-4)]["iterations_mean"]  # looser tol stops sooner
     assert all(0.0 <= r["agreement_min"] <= r["agreement_mean"] <= 1.0 for r in rows)
     assert by[(1.0, 1e-4)]["agreement_mean"] > 0.95
+
+
+def test_train_unet_fits_with_the_common_optimiser_keeps_last_ckpt_and_tests(run_project):
+    """model=unet trains (AdamW from the common optim group: optim.lr / optim.weight_decay), saves
+    checkpoints/last.ckpt (what resume needs) and no other checkpoint, then tests on `data`."""
+    cfg, result = run_project("variational_seg", [*TINY, "model=unet", "model.train.synthetic=8", "model.train.ccp=0",
+                                                  "model.image_size=32", "model.base_channels=4",
+                                                  "model.train.epochs=1", "model.train.batch_size=4",
+                                                  "optim.lr=1e-3", "optim.weight_decay=0.5"])
+    out = Path(cfg.paths.output_dir)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["last.ckpt"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train_images"] == 8 and metrics["test/n"] == 3 and result["model"] == "unet"
+    import torch
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    group = ckpt["optimizer_states"][0]["param_groups"][0]
+    assert (group["lr"], group["weight_decay"]) == (1e-3, 0.5)
+    assert ckpt["hyper_parameters"]["optim"]["lr"] == 1e-3

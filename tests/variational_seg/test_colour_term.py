@@ -8,9 +8,8 @@ import torch
 from sklearn.mixture import GaussianMixture
 
 from projects.variational_seg.colour_term import ColourOptions, WeightedGMM, colour_options, solve_colour, to_lab
-from projects.variational_seg.params import params_for
 from projects.variational_seg.solver import solve
-from tests.variational_seg.helpers import dsc
+from tests.variational_seg.helpers import dsc, params_for
 
 
 def blobs(n: int = 300, seed: int = 0) -> np.ndarray:

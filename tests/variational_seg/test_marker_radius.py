@@ -19,7 +19,7 @@ def test_points_to_mask_dilates_to_a_disk():
     assert points_to_mask(point, (11, 11), 2).sum() == 13      # the 13 pixels with dy^2 + dx^2 <= 4
 
 
-def test_marker_radius_reaches_the_solver_and_the_records(run_project, monkeypatch):
+def test_marker_radius_reaches_the_solver_and_the_records(run_project, monkeypatch, tmp_path):
     seen: dict[int, list] = {}
     solve = pipeline.solve
 
@@ -31,7 +31,7 @@ def test_marker_radius_reaches_the_solver_and_the_records(run_project, monkeypat
     rows, summaries = {}, {}
     for radius in (0, 2):
         cfg, summaries[radius] = run_project("variational_seg", [*TINY, f"markers.radius={radius}",
-                                                                 f"paths.output_dir={Path.cwd()}/r{radius}"],
+                                                                 f"paths.output_dir={tmp_path}/r{radius}"],
                                              task="eval")
         rows[radius] = list(csv.DictReader((Path(cfg.paths.output_dir) / "per_image.csv").open()))
     m0, m2 = (np.concatenate([m.cpu().numpy() for m in seen[r]]) for r in (0, 2))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import directed_hausdorff
 
-from shared.seg_metrics import boundary, dice, hausdorff, hausdorff_pair, seg_scores
+from projects.variational_seg.seg_metrics import boundary, dice, hausdorff, hausdorff_pair, seg_scores
 from tests.variational_seg.helpers import disk
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from projects.variational_seg.protocol import ground_truth, marker_points
-from shared.data.datasets import create_dataset
+from shared.datasets.registry import create_dataset
 from shared.errors import ConfigError
 
 pytestmark = pytest.mark.realdata

@@ -6,12 +6,14 @@ import asyncio
 import io
 
 import numpy as np
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
-from projects.variational_seg.serve import App, Limits, make_segmenter, start
+from projects.variational_seg.methods import model_config
+from projects.variational_seg.serve import App, InputError, Limits, decode_upload, make_segmenter, start
 
-MODEL = {"name": "wbh_colour", "kind": "variational", "data_term": "colour"}
+MODEL = model_config("wbh_colour")   # the shipped model, its solver values from its config
 
 
 def photo_bytes(fmt: str = "PNG") -> tuple[bytes, np.ndarray]:
@@ -27,7 +29,7 @@ def photo_bytes(fmt: str = "PNG") -> tuple[bytes, np.ndarray]:
 
 
 def app() -> App:
-    return App(make_segmenter(MODEL, {}, {}, max_side=160, radius=5), Limits(max_pixels=16_000_000))
+    return App(make_segmenter(MODEL, {}, max_side=160, radius=5), Limits(max_pixels=16_000_000))
 
 
 async def upload(client: TestClient, data: bytes, name: str):
@@ -104,3 +106,17 @@ def test_server_binds_to_localhost_only():
         finally:
             await runner.cleanup()
     asyncio.run(main())
+
+
+def test_upload_size_is_read_from_the_header_as_shown():
+    """The shared reader's header-only size (shared.datasets.io.image_size): an EXIF "rotate 90" photo
+    stored 60x20 is 20x60 as shown, and the page's min-side / megapixel checks use that size."""
+    from shared.datasets.io import image_size
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    Image.new("RGB", (60, 20)).save(buf, format="JPEG", exif=exif.tobytes())
+    assert image_size(buf.getvalue()) == (20, 60)
+    with pytest.raises(InputError, match="20x60 pixels"):
+        decode_upload(buf.getvalue(), "turned.jpg", Limits(max_pixels=1000))

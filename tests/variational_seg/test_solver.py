@@ -5,9 +5,9 @@ import pytest
 import torch
 from skimage.segmentation import chan_vese
 
-from projects.variational_seg.params import SolverParams, params_for
+from projects.variational_seg.params import SolverParams
 from projects.variational_seg.solver import Convergence, disks, padding, solve
-from tests.variational_seg.helpers import as_batch, dsc, scene
+from tests.variational_seg.helpers import as_batch, dsc, params_for, scene
 
 FAST = {"max_iter": 300}
 

@@ -1,5 +1,5 @@
 """Model registry: ``create_model(name, num_classes, pretrained=None)`` for ours and any timm model."""
 
-from projects.classification.models.factory import MODELS, count_parameters, create_model
+from projects.classification.models.factory import MODELS, create_model
 
-__all__ = ["MODELS", "create_model", "count_parameters"]
+__all__ = ["MODELS", "create_model"]

@@ -36,7 +36,3 @@ def create_model(name: str, num_classes: int, pretrained: str | None = None, pre
         head = getattr(model, "pretrained_cfg", {}).get("classifier") or "head"
         load_pretrained(model, pretrained, what=name, replace=(head,), allow_partial=pretrained_partial)
     return model
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -76,5 +76,3 @@ class MultimodalTagger(nn.Module):
         return self.head["classifier"](self.embed(images, text_tokens, text_mask, industry))
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

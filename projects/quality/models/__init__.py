@@ -27,8 +27,4 @@ def create_model(cfg: dict, image_size: int | Sequence[int], defect_names: Seque
     raise ConfigError(f"unknown quality model kind {kind!r}; expected one of {KINDS}")
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-__all__ = ["KINDS", "ClassicalIQA", "SeedCNN", "TimmIQA", "create_model", "count_parameters"]
+__all__ = ["KINDS", "ClassicalIQA", "SeedCNN", "TimmIQA", "create_model"]

@@ -25,6 +25,7 @@ from projects.variational_seg import solver
 from projects.variational_seg.bench import skimage_chan_vese
 from projects.variational_seg.data import build_dataset
 from projects.variational_seg.geodesic import geodesic_distance
+from projects.variational_seg.methods import model_config
 from projects.variational_seg.params import resolve_params
 from projects.variational_seg.pipeline import segment, set_threads, to_working
 from projects.variational_seg.regularisation_maps import weight_maps
@@ -67,7 +68,7 @@ def main() -> None:
     max_side, mu = int(cfg.working.max_side), float(cfg.bench.skimage_mu)
     dataset = build_dataset(cfg.data, cfg.markers, cfg.seed, split=cfg.bench.split)
     samples = [dataset[i] for i in range(min(args.images, len(dataset)))]
-    p = resolve_params({"name": "wbh"}, cfg.data.solver, cfg.data.tuned)
+    p = resolve_params(model_config("wbh"), cfg.data)
     segment([samples[0]["image"]], [samples[0]["points"]], p, max_side)  # warm-up
     stages = dict.fromkeys(("resize", "geodesic", "weights", "disks", "solve", "pipeline_min", "chan_vese_min"), 0.0)
     iterations = 0

@@ -1,0 +1,77 @@
+"""Cells: the runs of one table cell -> mean ± sample std (ddof 1) with n, and how a cell is written.
+
+One convention everywhere: the std is the sample std over the runs (seeds); one run has no std (None)
+and is written as its value with ``(n=1)``; no run is "–"."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from shared.report.runs import RunRecord
+
+MISSING = "–"
+CHECKPOINTS = ("final", "best")   # metrics.json prefixes: last weights, val-selected checkpoint
+
+
+@dataclass(frozen=True)
+class Cell:
+    mean: float
+    std: float | None     # sample std (ddof 1); None for a single run
+    n: int
+    runs: tuple[str, ...] = ()   # the run folders the values came from
+
+
+def summarise(values: Sequence[float | None], runs: Sequence[str] = ()) -> Cell | None:
+    """Mean and sample std of the finite values (``runs[i]`` is the folder of ``values[i]``); None if none."""
+    kept = [(float(v), r) for v, r in zip(values, [*runs, *[""] * (len(values) - len(runs))])
+            if v is not None and math.isfinite(float(v))]
+    if not kept:
+        return None
+    nums = [v for v, _ in kept]
+    std = statistics.stdev(nums) if len(nums) > 1 else None
+    return Cell(mean=statistics.fmean(nums), std=std, n=len(nums), runs=tuple(r for _, r in kept if r))
+
+
+def metric_value(record: RunRecord, which: str | None, metrics: str | Sequence[str]) -> float | None:
+    """The first of ``metrics`` that the run measured: ``<which>/<metric>`` (``which`` = "final" or
+    "best", or any other prefix such as "fit"), else the bare ``<metric>`` (an ``eval`` run writes
+    ``test/...`` with no prefix). Non-numbers are None."""
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    keys = [f"{which}/{m}" for m in names] if which else []
+    for key in [*keys, *names]:
+        value = record.metrics.get(key)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
+def cell_of(records: Iterable[RunRecord], which: str | None, metrics: str | Sequence[str]) -> Cell | None:
+    """The cell of the finished ``records`` that have the metric."""
+    pairs = [(metric_value(r, which, metrics), str(r.run_dir)) for r in records if r.finished]
+    pairs = [(v, d) for v, d in pairs if v is not None]
+    return summarise([v for v, _ in pairs], [d for _, d in pairs])
+
+
+def format_number(value: float, scale: float = 100.0, digits: int = 1) -> str:
+    return f"{value * scale:.{digits}f}"
+
+
+def format_cell(cell: Cell | None, scale: float = 100.0, digits: int = 1) -> str:
+    """"41.2 ± 0.8 (n=3)"; one run: "41.2 (n=1)"; no run: "–"."""
+    if cell is None:
+        return MISSING
+    if cell.std is None:
+        return f"{format_number(cell.mean, scale, digits)} (n=1)"
+    return f"{format_number(cell.mean, scale, digits)} ± {format_number(cell.std, scale, digits)} (n={cell.n})"
+
+
+def format_difference(a: Cell | None, b: Cell | None, scale: float = 100.0, digits: int = 1) -> str:
+    """Difference of the means ("+1.9"); "–" where either cell is missing."""
+    if a is None or b is None:
+        return MISSING
+    return f"{(a.mean - b.mean) * scale:+.{digits}f}"

@@ -1,0 +1,60 @@
+"""Report figures (headless matplotlib, PNG)."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from shared.plots import plt
+from shared.report.tables import Table
+
+
+def save_figure(fig: Any, path: Path, title: str = "", axes: Sequence[Any] = (), legend_space: float = 0.0) -> Path:
+    """One legend below the panels (every label drawn in any of ``axes``), wrapped title, PNG at ``path``."""
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    if handles and legend_space:
+        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(5, len(handles)), fontsize=8,
+                   frameon=False)
+    if title:
+        fig.suptitle(textwrap.fill(title, width=max(60, 14 * len(fig.axes))), fontsize=10)
+    fig.tight_layout(rect=(0, legend_space, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_table(table: Table, path: Path) -> Path | None:
+    """Each cell column as a line over the rows' ``x`` (mean ± sample std error bars, n beside each
+    point), as the spec's ``plot`` block says (xlabel, ylabel, title, xscale); None when nothing to draw."""
+    spec, opts = table.spec, table.spec.plot or {}
+    rows = [r for r in spec.rows if r.x is not None]
+    columns = [c for c in spec.columns if c.show == "cell"]
+    if not rows or not columns or not table.has_runs:
+        return None
+    fig, ax = plt.subplots(figsize=(5.4, 3.8))
+    for column in columns:
+        scale, _ = spec.scale_of(column)
+        points = [(r.x, cell) for r in rows if (cell := table.cells.get((r.id, column.label))) is not None]
+        if not points:
+            continue
+        xs = [x for x, _ in points]
+        ax.errorbar(xs, [c.mean * scale for _, c in points], yerr=[(c.std or 0.0) * scale for _, c in points],
+                    marker="o", capsize=3, label=column.label)
+        for x, c in points:
+            ax.annotate(f"n={c.n}", (x, c.mean * scale), textcoords="offset points", xytext=(4, -12), fontsize=7)
+    xs_all = [r.x for r in rows]
+    if opts.get("xscale"):
+        ax.set_xscale(opts["xscale"])
+    ax.set_xticks(xs_all, [r.label for r in rows])
+    ax.minorticks_off()
+    ax.set_xlabel(opts.get("xlabel", ""))
+    ax.set_ylabel(opts.get("ylabel", ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path, opts.get("title", spec.title))

@@ -1,0 +1,96 @@
+"""Sweep run folders -> records: ``<root>/<setting>/<run>/`` with Hydra's ``.hydra/config.yaml`` (what
+the run was) and ``metrics.json`` (what it measured; written last, so its absence means unfinished)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+# Extra fields of a record, derived from its config by a project (e.g. semiseg's normalised label ratio).
+FieldsFn = Callable[[DictConfig], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run folder. ``metrics`` is metrics.json ({} while the run is unfinished); ``fields`` are
+    values a project derived from the config, looked up before the config itself."""
+
+    setting: str
+    run_dir: Path
+    config: DictConfig = field(default_factory=lambda: OmegaConf.create({}))
+    metrics: dict[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.metrics)
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+    def value(self, key: str) -> Any:
+        """A derived field, else the config value at the dotted ``key`` (None when absent or unresolvable:
+        the saved config keeps interpolations such as ``${now:...}`` that only resolve inside Hydra)."""
+        if key in self.fields:
+            return self.fields[key]
+        try:
+            return OmegaConf.select(self.config, key, default=None)
+        except OmegaConfBaseException:
+            return None
+
+    def matches(self, match: Mapping[str, Any]) -> bool:
+        """Every ``key: value`` of ``match`` holds (compared as text: YAML 0.05 and a config's 0.05 agree)."""
+        return all(_same(self.value(key), want) for key, want in match.items())
+
+
+def _same(value: Any, want: Any) -> bool:
+    if isinstance(want, (list, tuple)):
+        return any(_same(value, w) for w in want)
+    return value is not None and str(value) == str(want)
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    """metrics.json, or {} when it is missing or half-written (the run is unfinished)."""
+    path = run_dir / "metrics.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_run(run_dir: Path, fields: FieldsFn | None = None) -> RunRecord | None:
+    """A run folder -> its record; None when it is no Hydra run (no ``.hydra/config.yaml``)."""
+    config_file = run_dir / ".hydra" / "config.yaml"
+    if not config_file.is_file():
+        return None
+    config = OmegaConf.load(config_file)
+    assert isinstance(config, DictConfig)
+    return RunRecord(setting=run_dir.parent.name, run_dir=run_dir, config=config, metrics=read_metrics(run_dir),
+                     fields=dict(fields(config)) if fields else {})
+
+
+def collect_runs(root: Path, fields: FieldsFn | None = None) -> list[RunRecord]:
+    """Every ``<root>/<setting>/<run>/`` run folder, sorted by setting and run name."""
+    records = [read_run(path.parent.parent, fields) for path in sorted(Path(root).glob("*/*/.hydra/config.yaml"))]
+    return [r for r in records if r is not None]
+
+
+def epochs_run(run_dir: Path, column: str = "epoch") -> int | None:
+    """How many epochs a run trained: 1 + the largest epoch in its CSV log (``csv/metrics.csv``) on a
+    row with a validation metric; None without a log."""
+    path = run_dir / "csv" / "metrics.csv"
+    if not path.is_file():
+        return None
+    with path.open(newline="") as f:
+        epochs = {int(float(row[column])) for row in csv.DictReader(f)
+                  if row.get(column) and any(k.startswith("val/") and v for k, v in row.items() if k)}
+    return max(epochs) + 1 if epochs else None

@@ -1,0 +1,282 @@
+"""Tables as data: a YAML spec (``configs/<project>/report/<table>.yaml``) names the runs of each row and
+column by their config values; :func:`build_table` fills the cells from run records, :func:`to_markdown`
+and :func:`to_json` write them.
+
+A spec (every key but ``rows`` and ``columns`` optional)::
+
+    title: "**Table 3 analogue** (test split, val-selected checkpoint)"   # line above the table
+    setting: fashion_top15        # sweep folder(s) <runs>/<setting>/ the runs come from (str or list)
+    where: {data.dataset: fashion_top15}   # every run of the table has these config values
+    which: best                   # metrics of the val-selected checkpoint ("best/...") or "final"
+    metric: test/acc              # default metric of the cells (a list: the first one a run has)
+    scale: 100                    # value x scale, written with `digits` decimals
+    digits: 1
+    row_header: Model
+    rows:                         # id (default: label), label, match, and optionally metric, text, x
+      - {id: resnet50, label: ResNet-50, match: {model.name: resnet50}}
+    columns:                      # label, and optionally match, metric, which, scale, digits, show, key
+      - {label: Accuracy, metric: test/acc}
+      - {label: Params (M), metric: test/params_m, show: first, scale: 1, digits: 2}
+      - {label: seeds, show: values, key: seed}
+    differences: [{label: "Δ a − b", minuend: a, subtrahend: b}]    # rows: difference of the means
+    wrap: 1                       # >1: the rows in that many side-by-side blocks (long metric lists)
+    plot: {xlabel: ..., ylabel: ..., title: ..., xscale: log}       # a PNG: cell columns vs each row's x
+
+A cell holds the finished runs that match the table, its row and its column; ``show`` is ``cell``
+(mean ± std, n), ``first`` (the first run's value, e.g. a parameter count), ``values`` (each run's
+config ``key``), ``epochs`` (each run's trained epochs) or ``text`` (the row's ``text`` for the column,
+which also replaces any other cell of that row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from shared.errors import ConfigError
+from shared.report.cells import (
+    MISSING,
+    Cell,
+    cell_of,
+    format_cell,
+    format_difference,
+    format_number,
+    metric_value,
+)
+from shared.report.runs import RunRecord, epochs_run
+
+SHOW = ("cell", "first", "values", "epochs", "text")
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    id: str = ""
+    match: dict[str, Any] = field(default_factory=dict)
+    metric: str | list[str] | None = None
+    text: dict[str, str] = field(default_factory=dict)
+    x: float | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    match: dict[str, Any] = field(default_factory=dict)
+    metric: str | list[str] | None = None
+    which: str | None = None
+    scale: float | None = None
+    digits: int | None = None
+    show: str = "cell"
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Difference:
+    label: str
+    minuend: str
+    subtrahend: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    rows: tuple[Row, ...]
+    columns: tuple[Column, ...]
+    title: str = ""
+    setting: tuple[str, ...] = ()
+    where: dict[str, Any] = field(default_factory=dict)
+    which: str | None = "best"
+    metric: str | list[str] | None = None
+    scale: float = 100.0
+    digits: int = 1
+    row_header: str = ""
+    differences: tuple[Difference, ...] = ()
+    wrap: int = 1
+    plot: dict[str, Any] | None = None
+
+    def column_which(self, column: Column) -> str | None:
+        return column.which if column.which is not None else self.which
+
+    def cell_metric(self, row: Row, column: Column) -> str | list[str] | None:
+        return column.metric or row.metric or self.metric
+
+    def scale_of(self, column: Column) -> tuple[float, int]:
+        return (self.scale if column.scale is None else column.scale,
+                self.digits if column.digits is None else column.digits)
+
+
+# -- specs -----------------------------------------------------------------------------------------
+def _make(cls: type, data: Any, where: str) -> Any:
+    """``cls(**data)`` with a ConfigError naming ``where`` and the key for an unknown or missing key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {data!r}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def parse_spec(name: str, data: dict[str, Any], source: str = "") -> TableSpec:
+    """A table spec from its YAML mapping (``source``: the file, for messages)."""
+    where = source or f"table {name}"
+    data = dict(data)
+    rows = tuple(_row(_make(Row, r, f"{where}: rows[{i}]")) for i, r in enumerate(data.pop("rows", None) or []))
+    columns = tuple(_make(Column, c, f"{where}: columns[{i}]") for i, c in enumerate(data.pop("columns", None) or []))
+    diffs = tuple(_make(Difference, d, f"{where}: differences[{i}]")
+                  for i, d in enumerate(data.pop("differences", None) or []))
+    setting = data.pop("setting", ())
+    setting = (setting,) if isinstance(setting, str) else tuple(setting or ())
+    spec = _make(TableSpec, {"name": name, "rows": rows, "columns": columns, "differences": diffs,
+                             "setting": setting, **data}, where)
+    if not rows or not columns:
+        raise ConfigError(f"{where}: a table needs rows and columns")
+    for column in columns:
+        if column.show not in SHOW:
+            raise ConfigError(f"{where}: column {column.label!r}: show must be one of {', '.join(SHOW)}")
+        if column.show in ("cell", "first") and not (column.metric or spec.metric or all(r.metric for r in rows)):
+            raise ConfigError(f"{where}: column {column.label!r} has no metric (set it on the column, the table "
+                              f"or every row)")
+        if column.show == "values" and not column.key:
+            raise ConfigError(f"{where}: column {column.label!r}: show=values needs `key` (a config key)")
+    ids = {r.id for r in rows}
+    for diff in diffs:
+        for rid in (diff.minuend, diff.subtrahend):
+            if rid not in ids:
+                raise ConfigError(f"{where}: difference {diff.label!r} names no row {rid!r}")
+    return spec
+
+
+def _row(row: Row) -> Row:
+    return row if row.id else Row(**{**row.__dict__, "id": row.label})
+
+
+def load_specs(folder: Path) -> list[TableSpec]:
+    """Every ``<folder>/<table>.yaml``, sorted by name (none: an empty list)."""
+    specs = []
+    for path in sorted(Path(folder).glob("*.yaml")):
+        data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+        specs.append(parse_spec(path.stem, data, source=str(path)))  # type: ignore[arg-type]
+    return specs
+
+
+# -- building --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Table:
+    spec: TableSpec
+    text: dict[tuple[str, str], str]            # (row id, column label) -> what the cell shows
+    cells: dict[tuple[str, str], Cell | None]   # the mean ± std cells (show=cell columns)
+    unfinished: tuple[RunRecord, ...] = ()
+
+    @property
+    def has_runs(self) -> bool:
+        """At least one cell holds a measured value (else the README block is left as it is)."""
+        return any(cell is not None for cell in self.cells.values())
+
+    @property
+    def runs(self) -> list[str]:
+        return sorted({run for cell in self.cells.values() if cell is not None for run in cell.runs})
+
+
+def table_runs(spec: TableSpec, records: Sequence[RunRecord]) -> list[RunRecord]:
+    """The records of the table's settings that satisfy its ``where``."""
+    return [r for r in records if (not spec.setting or r.setting in spec.setting) and r.matches(spec.where)]
+
+
+def build_table(spec: TableSpec, records: Sequence[RunRecord]) -> Table:
+    pool = table_runs(spec, records)
+    text: dict[tuple[str, str], str] = {}
+    cells: dict[tuple[str, str], Cell | None] = {}
+    used: set[Path] = set()
+    for row in spec.rows:
+        row_runs = [r for r in pool if r.matches(row.match)]
+        for column in spec.columns:
+            runs = sorted((r for r in row_runs if r.matches(column.match)), key=lambda r: r.name)
+            used.update(r.run_dir for r in runs)
+            key = (row.id, column.label)
+            if column.show == "cell":
+                cells[key] = cell_of(runs, spec.column_which(column), spec.cell_metric(row, column) or ())
+            text[key] = row.text[column.label] if column.label in row.text else _show(spec, row, column, runs,
+                                                                                    cells.get(key))
+    unfinished = tuple(r for r in pool if not r.finished and r.run_dir in used)
+    return Table(spec=spec, text=text, cells=cells, unfinished=unfinished)
+
+
+def _show(spec: TableSpec, row: Row, column: Column, runs: list[RunRecord], cell: Cell | None) -> str:
+    scale, digits = spec.scale_of(column)
+    finished = [r for r in runs if r.finished]
+    if column.show == "cell":
+        return format_cell(cell, scale, digits)
+    if column.show == "first":
+        metric = spec.cell_metric(row, column) or ()
+        found = [v for r in finished if (v := metric_value(r, spec.column_which(column), metric)) is not None]
+        return format_number(found[0], scale, digits) if found else MISSING
+    if column.show == "values":
+        return ", ".join(str(r.value(column.key or "")) for r in finished) or MISSING
+    if column.show == "epochs":
+        return ", ".join(str(e) for r in finished if (e := epochs_run(r.run_dir)) is not None) or MISSING
+    return ""   # show=text without a text for this row
+
+
+def difference_cells(table: Table, diff: Difference) -> list[str]:
+    """The difference row: per cell column, minuend mean − subtrahend mean ("–" where one is missing)."""
+    out = []
+    for column in table.spec.columns:
+        if column.show != "cell":
+            out.append("")
+            continue
+        scale, digits = table.spec.scale_of(column)
+        out.append(format_difference(table.cells.get((diff.minuend, column.label)),
+                                     table.cells.get((diff.subtrahend, column.label)), scale, digits))
+    return out
+
+
+# -- writing ---------------------------------------------------------------------------------------
+def markdown_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def to_markdown(table: Table) -> str:
+    """The markdown table (rows in spec order, then the difference rows; ``wrap`` side-by-side blocks)."""
+    spec = table.spec
+    header = [spec.row_header, *(c.label for c in spec.columns)]
+    body = [[row.label, *(table.text[(row.id, c.label)] for c in spec.columns)] for row in spec.rows]
+    body += [[diff.label, *difference_cells(table, diff)] for diff in spec.differences]
+    if spec.wrap <= 1:
+        return markdown_rows(header, body)
+    per = -(-len(body) // spec.wrap)
+    blocks = [body[i * per:(i + 1) * per] for i in range(spec.wrap)]
+    wide = [sum((blk[i] if i < len(blk) else [""] * len(header) for blk in blocks), []) for i in range(per)]
+    return markdown_rows(header * spec.wrap, wide)
+
+
+def to_json(table: Table, source: str = "") -> dict[str, Any]:
+    """Machine-readable table: every cell with its text and, for mean ± std cells, the raw (unscaled)
+    mean, sample std (null for one run), n and the run folders."""
+    spec = table.spec
+    cells = []
+    for row in spec.rows:
+        for column in spec.columns:
+            key = (row.id, column.label)
+            entry: dict[str, Any] = {"row": row.label, "column": column.label, "text": table.text[key]}
+            if column.show == "cell":
+                cell = table.cells.get(key)
+                scale, _ = spec.scale_of(column)
+                entry.update({"mean": cell.mean if cell else None, "std": cell.std if cell else None,
+                              "n": cell.n if cell else 0, "runs": list(cell.runs) if cell else [], "scale": scale,
+                              "which": spec.column_which(column), "metric": spec.cell_metric(row, column)})
+            cells.append(entry)
+    return {"table": spec.name, "title": spec.title, "source": source, "settings": list(spec.setting),
+            "std": "sample std (ddof 1) over runs; null for a single run",
+            "cells": cells, "differences": [{"label": d.label, "values": difference_cells(table, d)}
+                                            for d in spec.differences],
+            "unfinished": sorted(str(r.run_dir) for r in table.unfinished)}
