@@ -47,7 +47,14 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from shared.datasets.io import check_label_values, check_same_size, read_image, read_mask, require_dir
+from shared.datasets.io import (
+    check_label_values,
+    check_same_size,
+    image_size,
+    read_image,
+    read_mask,
+    require_dir,
+)
 from shared.datasets.prepare import PREPARERS, write_split_file
 from shared.datasets.registry import DATASETS
 from shared.errors import ConfigError, DataError
@@ -188,17 +195,6 @@ class CCP(Dataset):
 # (mask path, mask mtime, image mtime, classes) of the pairs already checked in this process: the
 # datamodule builds the same split more than once (prepare_data, setup), each pair is read once.
 _CHECKED: set[tuple[str, int, int, int]] = set()
-ORIENTATION_TAG = 0x0112  # EXIF orientations 5-8 turn the photo by 90 degrees: width and height swap
-
-
-def displayed_size(path: Path) -> tuple[int, int]:
-    """(width, height) of a photo as shown (EXIF orientation applied), from its header only."""
-    with Image.open(path) as im:
-        width, height = im.size
-        turned = im.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)
-    return (height, width) if turned else (width, height)
-
-
 def check_mask_file(image_path: Path, mask_path: Path, num_classes: int) -> None:
     """One photo/mask pair: both readable, same size, every label a class index or 255 (ignore).
 
@@ -207,8 +203,8 @@ def check_mask_file(image_path: Path, mask_path: Path, num_classes: int) -> None
         raise DataError(f"image file not found: {image_path}")
     if not mask_path.is_file():
         raise DataError(f"mask file not found: {mask_path}")
+    width, height = image_size(image_path)  # header only, as shown (EXIF orientation applied)
     try:
-        width, height = displayed_size(image_path)
         with Image.open(mask_path) as im:
             size, mode = im.size, im.mode
             counts = np.asarray(im.histogram()) if mode in ("L", "P") else None
