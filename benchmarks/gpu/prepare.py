@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from shared.datasets.ccp import SPLIT_DIR
+from shared.datasets.prepare import write_split_file
 from shared.paths import REPO_ROOT, data_root
 
 # What the GPU image (device tool, KINDS.md) lacks: our config stack, albumentations and its deps,
@@ -63,13 +64,10 @@ def ccp_subset(out: Path, labeled: int, unlabeled: int, evaluation: int) -> int:
     test = [r["id"] for r in rows if r["split"] == "test"][:evaluation]
     splits = out / "splits" / "ccp"
     shutil.copytree(SPLIT_DIR, splits, dirs_exist_ok=True, ignore=shutil.ignore_patterns("1_*"))
-    (splits / RATIO).mkdir(parents=True, exist_ok=True)
-    (splits / RATIO / "labeled.txt").write_text("\n".join(lab) + "\n")
-    (splits / RATIO / "unlabeled.txt").write_text("\n".join(unl) + "\n")
-    with (splits / "split.csv").open("w", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["id", "split"])
-        writer.writerows([[i, "train"] for i in lab] + [[i, "val"] for i in val] + [[i, "test"] for i in test])
+    write_split_file(splits / RATIO / "labeled.txt", lab)
+    write_split_file(splits / RATIO / "unlabeled.txt", unl)
+    rows = [[i, "train"] for i in lab] + [[i, "val"] for i in val] + [[i, "test"] for i in test]
+    write_split_file(splits / "split.csv", rows, header=["id", "split"])
     images, masks = out / "data" / "ccp" / "images", out / "data" / "ccp" / "masks"
     images.mkdir(parents=True, exist_ok=True)
     masks.mkdir(parents=True, exist_ok=True)
