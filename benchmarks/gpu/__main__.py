@@ -67,6 +67,14 @@ def run_section(name: str, args: argparse.Namespace, scale, peak: float | None) 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    output = args.output or REPO / ("runs/gpu_smoke.json" if args.smoke else "benchmarks/results/gpu.json")
+    try:  # before any measurement: a result that cannot be written is lost time on a lent GPU
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if output.is_dir() or not os.access(output.parent, os.W_OK):
+            raise PermissionError(13, "not a writable file path")
+    except OSError as exc:
+        print(f"error: cannot write the results file {output}: {exc.strerror}", file=sys.stderr)
+        return 2
     missing = missing_imports(REQUIRED)
     if missing:
         print(f"error: the GPU bench cannot start:\n{report(missing)}", file=sys.stderr)
@@ -99,8 +107,6 @@ def main(argv: list[str]) -> int:
         print(f"[gpu bench] {name} done in {time.perf_counter() - start:.1f} s", flush=True)
     results["wall_s_total_with_imports"] = round(time.perf_counter() - STARTED, 1)
     results["measured_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    output = args.output or REPO / ("runs/gpu_smoke.json" if args.smoke else "benchmarks/results/gpu.json")
-    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results -> {output}")
     return 1 if results["errors"] else 0

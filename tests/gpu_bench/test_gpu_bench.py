@@ -91,3 +91,12 @@ def test_a_spent_budget_skips_sections_and_says_so(tmp_path):
     assert proc.returncode == 1
     assert json.loads(out.read_text())["errors"] == {
         "variational": "skipped: the 0 s budget was spent before it started"}
+
+
+def test_an_unwritable_output_fails_in_one_line_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("x")
+    args = ["--smoke", "--output", str(tmp_path / "file" / "g.json")]
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.gpu", *args], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2 and "cannot write the results file" in proc.stderr
+    assert "Traceback" not in proc.stderr and "[gpu bench]" not in proc.stdout
