@@ -20,8 +20,9 @@ from benchmarks.gpu.inference import inference_fields
 from benchmarks.gpu.scale import Scale
 from benchmarks.gpu.timing import StepTimer, peak_memory_gib, reset_peak_memory, throughput_fields
 from benchmarks.gpu.trainer import bench_device, bench_trainer
+from projects.semiseg.bench import method_callbacks
 from projects.semiseg.model import build_model, patch_aligned
-from shared.callbacks import EMATeacher, HistoricalCheckpointQueue
+from shared.callbacks import HistoricalCheckpointQueue
 from shared.config import compose
 
 METHODS = ("supervised", "unimatch_v2", "mvpmatch")
@@ -37,22 +38,18 @@ def semiseg_config(model: str, method: str, scale: Scale, data: str = "synthetic
                                *extra])
 
 
-def method_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+def built_method_callbacks(cfg: DictConfig) -> list[pl.Callback]:
     """The method's EMA teacher and history queue exactly as training builds them (nothing else)."""
-    built = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    return [c for c in built if isinstance(c, EMATeacher | HistoricalCheckpointQueue)]
+    return [instantiate(cfg.callbacks[name]) for name in method_callbacks(cfg)]
 
 
-class FillQueue(pl.Callback):
-    """Fill the history queue before the first step, so MvpMatch is timed with ``count`` models in it
-    (in training the queue fills as the teacher improves on val)."""
-
-    def __init__(self, queue: HistoricalCheckpointQueue, count: int) -> None:
-        self.queue, self.count = queue, count
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        for _ in range(self.count):
-            self.queue.push(pl_module.net)
+def fill_queues(callbacks: list[pl.Callback], net: torch.nn.Module, count: int) -> None:
+    """A full queue before the first step, as ``make bench PROJECT=semiseg`` times MvpMatch (in training
+    the queue fills as the teacher improves on val)."""
+    for queue in callbacks:
+        if isinstance(queue, HistoricalCheckpointQueue):
+            for _ in range(count):
+                queue.push(net)
 
 
 def _module_and_data(cfg: DictConfig) -> tuple[pl.LightningModule, pl.LightningDataModule]:
@@ -62,8 +59,8 @@ def _module_and_data(cfg: DictConfig) -> tuple[pl.LightningModule, pl.LightningD
 def train_step_fields(model: str, method: str, scale: Scale, peak: float | None) -> dict[str, Any]:
     cfg = semiseg_config(model, method, scale)
     module, datamodule = _module_and_data(cfg)
-    callbacks = method_callbacks(cfg)
-    callbacks += [FillQueue(c, scale.queue_models) for c in callbacks if isinstance(c, HistoricalCheckpointQueue)]
+    callbacks = built_method_callbacks(cfg)
+    fill_queues(callbacks, module.net, scale.queue_models)
     timer = StepTimer(scale.warmup, flop_step=scale.warmup + scale.timed)
     device = bench_device()
     reset_peak_memory(device)
@@ -111,7 +108,7 @@ def fit_fields(scale: Scale, data: str) -> dict[str, Any]:
     extra = ("data.base_size=826", f"data.eval_size={scale.crop}", "data.options.ratio=1_16") if data == "ccp" else ()
     cfg = semiseg_config(scale.models[0], "mvpmatch", scale, data=data, extra=extra)
     module, datamodule = _module_and_data(cfg)
-    callbacks = method_callbacks(cfg)
+    callbacks = built_method_callbacks(cfg)
     queue = next(c for c in callbacks if isinstance(c, HistoricalCheckpointQueue))
     timer = StepTimer(warmup=0)
     device = bench_device()
