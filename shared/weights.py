@@ -176,6 +176,51 @@ def weights_input(source: str | os.PathLike | None) -> WeightsInput | None:
     return packaged(str(source)).input
 
 
+class Renormalize(nn.Module):
+    """Turns an input normalised with one (mean, std) into the same image normalised with another:
+    x_to = x_from * std_from / std_to + (mean_from - mean_to) / std_to, per channel."""
+
+    def __init__(self, mean_from: tuple[float, ...], std_from: tuple[float, ...],
+                 mean_to: tuple[float, ...], std_to: tuple[float, ...]) -> None:
+        super().__init__()
+        m_from, s_from, m_to, s_to = (torch.tensor(v, dtype=torch.float32).view(1, -1, 1, 1)
+                                      for v in (mean_from, std_from, mean_to, std_to))
+        self.register_buffer("scale", s_from / s_to, persistent=False)
+        self.register_buffer("shift", (m_from - m_to) / s_to, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale.to(x.dtype) + self.shift.to(x.dtype)
+
+
+class InputAdapted(nn.Module):
+    """``net`` behind the :class:`Renormalize` its weights need (``get_classifier`` and
+    ``pretrained_cfg`` pass through, so heads, freezing and weight checks see the network)."""
+
+    def __init__(self, adapter: Renormalize, net: nn.Module) -> None:
+        super().__init__()
+        self.adapter = adapter
+        self.net = net
+        self.pretrained_cfg = getattr(net, "pretrained_cfg", {})
+
+    def get_classifier(self) -> nn.Module:
+        return self.net.get_classifier()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.adapter(x))
+
+
+def with_input_of(net: nn.Module, source: str | os.PathLike | None) -> nn.Module:
+    """``net`` fed the normalisation ``source``'s weights expect, from inputs the data pipelines normalise
+    with ImageNet statistics (shared/augment.py); ``net`` itself when they agree or the source does not say.
+    This is how a weight set's input convention travels with it: no data config has to know it."""
+    from shared.augment import IMAGENET_MEAN, IMAGENET_STD
+
+    wanted = weights_input(source)
+    if wanted is None or (tuple(wanted.mean), tuple(wanted.std)) == (IMAGENET_MEAN, IMAGENET_STD):
+        return net
+    return InputAdapted(Renormalize(IMAGENET_MEAN, IMAGENET_STD, wanted.mean, wanted.std), net)
+
+
 _EFFNET_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
 # lukemelas-style block layers -> timm: depthwise-separable blocks (no expansion) and inverted residuals
 _EFFNET_DS = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}

@@ -12,8 +12,9 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 
 from projects.classification.models import create_model
+from projects.classification.models.factory import classifier
 from shared.config import plain_dict
-from shared.lightning_utils import ClassNamesMixin, count_parameters
+from shared.lightning_utils import ClassNamesMixin, channels_last, count_parameters
 from shared.loggers import wandb_loggers
 from shared.metrics import classification_metrics, confusion_matrix
 from shared.optim import configure
@@ -22,21 +23,34 @@ from shared.plots import plot_confusion_matrix
 
 class ClassificationModule(ClassNamesMixin, pl.LightningModule):
     def __init__(self, model: DictConfig | dict, num_classes: int, optim: DictConfig | dict,
-                 label_smoothing: float = 0.1) -> None:
+                 label_smoothing: float = 0.1, memory_format: str = "channels_last") -> None:
         super().__init__()
         model, optim = plain_dict(model), plain_dict(optim)
         self.save_hyperparameters({"model": model, "num_classes": num_classes, "optim": optim,
-                                   "label_smoothing": label_smoothing})
-        kwargs = {k: v for k, v in model.items() if k not in ("name", "arch", "pretrained", "pretrained_partial")}
+                                   "label_smoothing": label_smoothing, "memory_format": memory_format})
+        kwargs = {k: v for k, v in model.items()
+                  if k not in ("name", "arch", "pretrained", "pretrained_partial", "freeze_backbone")}
+        self.frozen = bool(model.get("freeze_backbone", False))
         self.net = create_model(model["arch"], num_classes, model.get("pretrained"),
-                                bool(model.get("pretrained_partial", False)), **kwargs)
+                                bool(model.get("pretrained_partial", False)), self.frozen, **kwargs)
+        self.channels_last = channels_last(self.net, memory_format)
         self.class_names: list[str] = [str(i) for i in range(num_classes)]
         self.val_metrics = classification_metrics(num_classes, prefix="val/")
         self.test_metrics = classification_metrics(num_classes, prefix="test/")
         self.test_confusion = confusion_matrix(num_classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         return self.net(images)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """A linear probe (``model.freeze_backbone``) keeps the frozen network, BatchNorm statistics included,
+        in eval mode. Checked every batch: Lightning restores the modules' flags after each validation
+        by setting them directly, not through ``train()``."""
+        if self.frozen:
+            self.net.eval()
+            classifier(self.net).train()
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         logits = self(batch["image"])
@@ -77,4 +91,5 @@ class ClassificationModule(ClassNamesMixin, pl.LightningModule):
     def configure_optimizers(self) -> Any:
         """The common ``optim`` config (shared/optim.py): AdamW, warm-up + cosine per step."""
         cfg = {"schedule": "cosine", **self.hparams.optim}  # checkpoints from before optim.schedule: cosine
-        return configure(self.parameters(), cfg, self.trainer.estimated_stepping_batches)
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        return configure(trainable, cfg, self.trainer.estimated_stepping_batches)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from projects.semiseg.pos_embed import MODES, use_official_resampling
-from shared.weights import load_pretrained, load_state_dict, load_state_into, resolve_weights
+from shared.weights import load_pretrained, load_state_dict, load_state_into, resolve_weights, with_input_of
 
 
 class ViTEncoder(nn.Module):
@@ -60,12 +60,14 @@ class CNNEncoder(nn.Module):
         self.net = timm.create_model(arch, pretrained=False, features_only=True, out_indices=tuple(out_indices))
         self.channels = list(self.net.feature_info.channels())
         self.patch_size = 1
+        self.adapter: nn.Module = nn.Identity()  # the input normalisation of the loaded weights, if they differ
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return list(self.net(x))
+        return list(self.net(self.adapter(x)))
 
     def load_pretrained(self, source: str, allow_partial: bool = False) -> None:
         load_pretrained(self.net, source, what=f"the {type(self.net).__name__} encoder", allow_partial=allow_partial)
+        self.adapter = with_input_of(nn.Identity(), source)
 
 
 def build_encoder(arch: str, pretrained: str | None = None, pretrained_partial: bool = False, **kwargs) -> nn.Module:

@@ -65,13 +65,14 @@ def test_classifier_gets_a_new_head_and_encoder_every_tensor():
     imagenet = timm.create_model("tf_efficientnet_lite0")
     load_pretrained(imagenet, "packaged:efficientnet_lite0")
     classifier = create_model("tf_efficientnet_lite0", 15, "packaged:efficientnet_lite0")
-    assert classifier.classifier.out_features == 15
-    assert torch.equal(classifier.conv_head.weight, imagenet.conv_head.weight)
+    assert classifier.net.classifier.out_features == 15  # behind the input adapter (mean = std = 0.5)
+    assert torch.equal(classifier.net.conv_head.weight, imagenet.conv_head.weight)
     encoder = build_encoder("tf_efficientnet_lite0", pretrained="packaged:efficientnet_lite0").eval()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         last = encoder(x)[-1]
-        reference = imagenet.eval().forward_intermediates(x, indices=[-1], intermediates_only=True)[-1]
+        reference = imagenet.eval().forward_intermediates(encoder.adapter(x), indices=[-1],
+                                                          intermediates_only=True)[-1]
     assert torch.allclose(last, reference, atol=1e-5)
 
 
@@ -96,6 +97,22 @@ def test_normalisation_travels_with_the_weight_set(tmp_path):
     assert weights_input("packaged:efficientnet_lite0") == weights.WeightsInput((0.5,) * 3, (0.5,) * 3, 224)
     assert weights_input("packaged:efficientnet_lite2").size == 260
     assert weights_input(tmp_path / "own.pth") is None and weights_input(None) is None
+
+
+def test_renormalize_turns_imagenet_inputs_into_the_weights_convention():
+    # raw pixels 0.5 and 1.0 in every channel, normalised as the data pipelines do (ImageNet statistics)
+    mean, std = torch.tensor((0.485, 0.456, 0.406)), torch.tensor((0.229, 0.224, 0.225))
+    raw = torch.tensor([0.5, 1.0]).view(1, 1, 1, 2).expand(1, 3, 1, 2)
+    imagenet = (raw - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+    assert imagenet[0, 0, 0, 1].item() == pytest.approx((1.0 - 0.485) / 0.229)
+    adapter = weights.Renormalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), (0.5,) * 3, (0.5,) * 3)
+    out = adapter(imagenet)  # the Lite weights' convention: (raw - 0.5) / 0.5 -> 0 and 1
+    torch.testing.assert_close(out, torch.tensor([0.0, 1.0]).view(1, 1, 1, 2).expand(1, 3, 1, 2),
+                               atol=1e-6, rtol=0)
+    net = torch.nn.Identity()
+    assert weights.with_input_of(net, None) is net and weights.with_input_of(net, "/own.pth") is net
+    adapted = weights.with_input_of(net, "packaged:efficientnet_lite0")
+    torch.testing.assert_close(adapted(imagenet), out)
 
 
 # GrabCut photos and their ImageNet-1k class (checked by eye; ImageNet's only penguin is the king penguin,

@@ -29,11 +29,16 @@ MMT_ROWS = {"full": "experiment=fashion_tags model=dual_attention",
             "precise_100": "experiment=fashion_tags weak.precise_fraction=1.0"}
 
 
-def old_command(project: str, job: dict[str, str]) -> list[str]:
-    """The overrides the deleted scripts passed for this job (their `logger=csv callbacks.progress_bar=null` aside)."""
+CLASSIFICATION_SWEEPS = {"table3": [], "table2": [], "lr": ["seed=1"], "lr_probe": ["seed=1"],
+                         "scratch64": ["experiment=fashion_top15_64"]}
+
+
+def old_command(project: str, job: dict[str, str], sweep: str = "") -> list[str]:
+    """The overrides the deleted scripts passed for this job (their `logger=csv callbacks.progress_bar=null` aside);
+    for classification's sweeps, the plain `train` command each job stands for."""
     seed = [f"seed={job['seed']}"] if "seed" in job else []
     if project == "classification":
-        return ["experiment=fashion_top15", f"model={job['model']}", *seed]
+        return ["experiment=fashion_top15", *CLASSIFICATION_SWEEPS[sweep], *(f"{k}={v}" for k, v in job.items())]
     if project == "quality":
         return [f"experiment={job.get('experiment', 'bench_classical')}", *seed]
     if project == "multimodal_tagging":
@@ -42,8 +47,9 @@ def old_command(project: str, job: dict[str, str]) -> list[str]:
 
 
 PROJECTS = {   # sweep -> jobs; the run folders all sweeps together make; cells' n per (table, row) (default)
-    "classification": ({"table3": 8, "table2": 8}, 14, {None: 2}),
-    "quality": ({"models": 6, "classical": 1}, 7, {None: 3, "classical": 1}),
+    "classification": ({"table3": 21, "table2": 12, "lr": 4, "lr_probe": 4, "scratch64": 14}, 55,
+                       {None: 3, "lr": 1, "table3_scratch64": 2, "table2_scratch64": 2, "final_scratch64": 2}),
+    "quality": ({"models": 6, "classical": 1, "pretrained": 3}, 10, {None: 3, "classical": 1}),
     "multimodal_tagging": ({"ablations": 12, "precise_fraction": 8}, 18, {None: 2}),
     "semiseg": ({"label_ratios": 36, "ablation": 36, "first_run": 3}, 54,
                 {None: 3, "first_run": 1, "per_class": 1}),
@@ -93,7 +99,7 @@ def test_sweeps_make_the_old_runs_and_every_report_table_fills_from_them(project
             run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
             assert run_dir.parent.parent == tmp_path / project / "sweeps"
             assert cfg.run_group and cfg.run_tags, "W&B group and tags"
-            old = compose(project, [*old_command(project, dict(o.split("=", 1) for o in job)),
+            old = compose(project, [*old_command(project, dict(o.split("=", 1) for o in job), sweep),
                                     f"paths.log_dir={tmp_path}", "logger=csv", "callbacks.progress_bar=null"])
             assert comparable(cfg) == comparable(old), (sweep, job)
             if run_dir in made:

@@ -1,7 +1,10 @@
 """Create classifiers by name: our MSFF-EComNet variants from the registry, anything else from timm.
 
-``pretrained`` (a local file or ``hf-hub:<repo>``) is handled here and only here, through
-:func:`shared.weights.load_pretrained`; nothing is ever downloaded.
+``pretrained`` (a local file, ``hf-hub:<repo>`` or ``packaged:<name>``) is handled here and only here,
+through :func:`shared.weights.load_pretrained`: a timm classifier gets a new head, a model with a
+``backbone`` (``msff_stage*``) gets the weights in its backbone; the input normalisation the weights
+expect goes in front (:func:`shared.weights.with_input_of`). Nothing is ever downloaded.
+``freeze_backbone``: only the classifier trains (a linear probe); the module keeps the rest in eval mode.
 """
 
 from __future__ import annotations
@@ -12,19 +15,24 @@ import timm
 from torch import nn
 
 from projects.classification.models.msff_ecomnet import MSFFEComNet
+from projects.classification.models.msff_stage import PretrainedMSFF
 from shared.errors import ConfigError
 from shared.registry import Registry
-from shared.weights import load_pretrained
+from shared.weights import load_pretrained, with_input_of
 
 MODELS: Registry = Registry("classification model")
 MODELS.register("msff_ecomnet")(partial(MSFFEComNet, use_msp=True, use_iasm=True))
 MODELS.register("msff_base")(partial(MSFFEComNet, use_msp=False, use_iasm=False))
 MODELS.register("msff_msp")(partial(MSFFEComNet, use_msp=True, use_iasm=False))
 MODELS.register("msff_iasm")(partial(MSFFEComNet, use_msp=False, use_iasm=True))
+MODELS.register("msff_stage")(partial(PretrainedMSFF, use_msp=True, use_iasm=True))
+MODELS.register("msff_stage_plain")(partial(PretrainedMSFF, use_msp=False, use_iasm=False))
+MODELS.register("msff_stage_msp")(partial(PretrainedMSFF, use_msp=True, use_iasm=False))
+MODELS.register("msff_stage_iasm")(partial(PretrainedMSFF, use_msp=False, use_iasm=True))
 
 
 def create_model(name: str, num_classes: int, pretrained: str | None = None, pretrained_partial: bool = False,
-                 **kwargs) -> nn.Module:
+                 freeze_backbone: bool = False, **kwargs) -> nn.Module:
     if name in MODELS:
         model = MODELS.get(name)(num_classes=num_classes, **kwargs)
     elif timm.is_model(name):
@@ -32,7 +40,23 @@ def create_model(name: str, num_classes: int, pretrained: str | None = None, pre
     else:
         raise ConfigError(f"unknown model {name!r}: not one of ours ({', '.join(MODELS.names())}) "
                           f"and not a timm model name")
-    if pretrained:  # the classifier is new (this task's classes)
-        head = getattr(model, "pretrained_cfg", {}).get("classifier") or "head"
-        load_pretrained(model, pretrained, what=name, replace=(head,), allow_partial=pretrained_partial)
+    if pretrained:
+        backbone = getattr(model, "backbone", None)
+        if isinstance(backbone, nn.Module):
+            load_pretrained(backbone, pretrained, what=f"{name}'s backbone", allow_partial=pretrained_partial)
+        else:  # the classifier is new (this task's classes)
+            head = getattr(model, "pretrained_cfg", {}).get("classifier") or "head"
+            load_pretrained(model, pretrained, what=name, replace=(head,), allow_partial=pretrained_partial)
+        model = with_input_of(model, pretrained)
+    if freeze_backbone:
+        model.requires_grad_(False)
+        classifier(model).requires_grad_(True)
     return model
+
+
+def classifier(model: nn.Module) -> nn.Module:
+    """The layer a linear probe trains: timm's ``get_classifier()`` (ours and wrappers expose it too)."""
+    if not hasattr(model, "get_classifier"):
+        raise ConfigError(f"{type(model).__name__} has no get_classifier(): it cannot be trained as a linear probe "
+                          f"(model.freeze_backbone=true needs a timm model or msff_stage*)")
+    return model.get_classifier()
