@@ -1,6 +1,7 @@
 """A timm backbone (global-pooled features) with three heads: accept/reject (1 logit), defects
 (multi-label logits, one per defect) and a quality score (1 logit; sigmoid -> [0, 1], trained
-against the SSIM target). Weights from scratch, or a local file / ``packaged:`` ImageNet weights through ``shared.weights``."""
+against the SSIM target). Weights from scratch, or a local file / ``packaged:`` ImageNet weights through
+``shared.weights``."""
 
 from __future__ import annotations
 
