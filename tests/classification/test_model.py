@@ -113,6 +113,7 @@ def test_linear_probe_trains_the_classifier_only_and_keeps_batchnorm_statistics(
     before = {k: v.clone() for k, v in module.net.state_dict().items() if k != "classifier.weight"
               and k != "classifier.bias"}
     head = module.net.classifier.weight.detach().clone()
+    assert head.std() < 0.02 and not module.net.classifier.bias.any()  # a probe's head starts near zero
     data = [{"image": torch.randn(3, 32, 32) * 3 + 1, "label": torch.tensor(i % 4)} for i in range(8)]
     trainer = pl.Trainer(max_epochs=2, limit_val_batches=1, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)

@@ -30,6 +30,7 @@ MMT_ROWS = {"full": "experiment=fashion_tags model=dual_attention",
 
 
 CLASSIFICATION_SWEEPS = {"table3": [], "table2": [], "lr": ["seed=1"], "lr_probe": ["seed=1"],
+                         "clothing_small": ["experiment=clothing_small"],
                          "scratch64": ["experiment=fashion_top15_64"]}
 
 
@@ -47,7 +48,7 @@ def old_command(project: str, job: dict[str, str], sweep: str = "") -> list[str]
 
 
 PROJECTS = {   # sweep -> jobs; the run folders all sweeps together make; cells' n per (table, row) (default)
-    "classification": ({"table3": 21, "table2": 12, "lr": 4, "lr_probe": 4, "scratch64": 14}, 55,
+    "classification": ({"table3": 21, "table2": 12, "lr": 4, "lr_probe": 4, "scratch64": 14, "clothing_small": 9}, 64,
                        {None: 3, "lr": 1, "table3_scratch64": 2, "table2_scratch64": 2, "final_scratch64": 2}),
     "quality": ({"models": 6, "classical": 1, "pretrained": 3}, 10, {None: 3, "classical": 1}),
     "multimodal_tagging": ({"ablations": 12, "precise_fraction": 8}, 18, {None: 2}),
