@@ -14,7 +14,7 @@ MEMORY_FORMATS = ("channels_last", "contiguous")
 def channels_last(model: nn.Module, memory_format: str) -> bool:
     """Put ``model``'s 4-D weights in channels-last (NHWC) layout when ``memory_format`` says so; returns
     whether it did, so the caller converts its inputs too. On CPU (oneDNN) depthwise-separable CNNs run
-    several times faster in NHWC (benchmarks/results/classification.json); loading a checkpoint into the
+    1.3-1.5x faster in NHWC (benchmarks/results/classification.json); loading a checkpoint into the
     model keeps the layout, since ``load_state_dict`` copies into the existing tensors."""
     if memory_format not in MEMORY_FORMATS:
         from shared.errors import ConfigError
