@@ -20,19 +20,21 @@ from projects.multimodal_tagging.schema import TagSchema, schema_for
 from shared.checkpoints import stamp
 from shared.config import plain_dict
 from shared.errors import ConfigError
-from shared.lightning_utils import count_parameters
+from shared.lightning_utils import channels_last, count_parameters
 from shared.metrics import multilabel_metrics
 from shared.optim import build_optimizer
 
 
 class TaggingModule(pl.LightningModule):
     def __init__(self, model: DictConfig | dict, optim: DictConfig | dict, dataset: str | None = None,
-                 schema: dict | None = None, threshold: float = 0.5, image_size: int | None = None) -> None:
+                 schema: dict | None = None, threshold: float = 0.5, image_size: int | None = None,
+                 memory_format: str = "channels_last") -> None:
         super().__init__()
         model, optim = dict(plain_dict(model)), dict(plain_dict(optim))
         schema = schema or schema_for(str(dataset)).to_dict()
         self.save_hyperparameters({"model": model, "optim": optim, "schema": schema, "threshold": threshold,
-                                   "image_size": image_size})  # image_size: what predict resizes to
+                                   "image_size": image_size,  # image_size: what predict resizes to
+                                   "memory_format": memory_format})
         self.schema = TagSchema.from_dict(schema)
         self.tag_names = list(self.schema.tags)
         self.net = MultimodalTagger(
@@ -43,6 +45,7 @@ class TaggingModule(pl.LightningModule):
             dim=int(model["dim"]), heads=int(model["heads"]),
             dropout=float(model["dropout"]), fusion=model["fusion"], use_image=bool(model["use_image"]),
             use_text=bool(model["use_text"]), use_industry=bool(model["use_industry"]))
+        self.channels_last = channels_last(self.net, memory_format)
         self.register_buffer("train_targets", torch.zeros(0, self.schema.num_tags), persistent=False)
         self.register_buffer("train_weights", torch.zeros(0, self.schema.num_tags), persistent=False)
         self.current_stage = 1
@@ -55,7 +58,10 @@ class TaggingModule(pl.LightningModule):
 
     # -- the model ---------------------------------------------------------------------------------
     def _inputs(self, batch: dict[str, Any]) -> tuple:
-        return batch["image"], batch["text_tokens"], batch["text_mask"], batch["industry"]
+        images = batch["image"]
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images, batch["text_tokens"], batch["text_mask"], batch["industry"]
 
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
         return self.net(*self._inputs(batch))

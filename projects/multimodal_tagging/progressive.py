@@ -11,6 +11,11 @@ At a stage change the groups' ``requires_grad`` flags are set, parameters that t
 never seen are added to it as a new param group (matched by identity: Lightning's
 ``unfreeze_and_add_param_group`` matches by *value* and would skip e.g. a fresh LayerNorm whose
 ones equal another's), and every param group's learning rate becomes ``base_lr * lr_scale``.
+
+With ``frozen_eval`` the frozen groups also run in eval mode, set before every training batch: a frozen
+pretrained encoder then keeps its ImageNet BatchNorm statistics and a frozen block drops no units, so
+the head trains on the same features validation sees (Lightning restores each submodule's mode after
+validation without calling ``train()``, hence per batch, not once per stage).
 """
 
 from __future__ import annotations
@@ -45,10 +50,10 @@ def parse_stages(stages: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 class ProgressiveTraining(BaseFinetuning):
-    def __init__(self, stages: Sequence[Any], base_lr: float, enabled: bool = True) -> None:
+    def __init__(self, stages: Sequence[Any], base_lr: float, enabled: bool = True, frozen_eval: bool = True) -> None:
         super().__init__()
         self.stages = parse_stages(stages)
-        self.base_lr, self.enabled = float(base_lr), enabled
+        self.base_lr, self.enabled, self.frozen_eval = float(base_lr), enabled, frozen_eval
         self._applied = False
 
     def stage_at(self, epoch: int) -> int:
@@ -87,6 +92,19 @@ class ProgressiveTraining(BaseFinetuning):
         new = [p for p in pl_module.parameters() if p.requires_grad and id(p) not in seen]
         if new:
             optimizer.add_param_group({"params": new, "lr": optimizer.param_groups[0]["lr"]})
+
+    def frozen_modules(self, pl_module: pl.LightningModule, epoch: int) -> list:
+        """The modules of the groups that the stage at ``epoch`` keeps frozen."""
+        if not self.enabled:
+            return []
+        trainable = self.stages[self.stage_at(epoch)]["trainable"]
+        return [m for name, mods in pl_module.net.groups().items() if name not in trainable for m in mods]
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        if self.frozen_eval:
+            for module in self.frozen_modules(pl_module, trainer.current_epoch):
+                module.eval()
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)

@@ -9,6 +9,9 @@ CKPT=<run>/checkpoints/last.ckpt`` evaluates a trained one. Its "iterations" col
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +33,7 @@ from shared.checkpoints import load_module, stamp
 from shared.config import plain_dict
 from shared.datasets.registry import create_dataset
 from shared.errors import ConfigError
+from shared.files import write_atomic
 from shared.optim import configure
 from shared.tasks import build_trainer, finished_results
 
@@ -73,10 +77,19 @@ def unet_input(image: np.ndarray, points: np.ndarray, size: int) -> torch.Tensor
 
 
 class UNetModule(pl.LightningModule):
-    def __init__(self, base_channels: int = 16, image_size: int = 128, optim: Mapping[str, Any] | None = None) -> None:
+    """The from-scratch :class:`UNet`, or with ``encoder`` (arch, pretrained, decoder) the U-Net on a
+    pretrained encoder (``unet_pretrained.py``, ``model=unet_lite0``); same input, loss and protocol."""
+
+    def __init__(self, base_channels: int = 16, image_size: int = 128, optim: Mapping[str, Any] | None = None,
+                 encoder: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.net = UNet(4, base_channels)
+        if encoder:
+            from projects.variational_seg.unet_pretrained import PretrainedUNet
+
+            self.net: nn.Module = PretrainedUNet(**dict(encoder))
+        else:
+            self.net = UNet(4, base_channels)
         self.rows: list[dict[str, Any]] = []
         self.skipped: list[str] = []
 
@@ -153,10 +166,23 @@ def resume_point(cfg: DictConfig, run_dir: Path) -> str | None:
     return resume
 
 
+def trained_cache(cfg: DictConfig) -> Path:
+    """Where the weights of this exact training live once fitted: a key over everything the fit reads
+    (model and its training settings, optimiser, seed, CCP root, precision). A marker row does not enter:
+    training clicks are simulated from the training masks, so every row of a table trains the same net."""
+    model = {k: v for k, v in plain_dict(cfg.model).items() if k != "name"}
+    model["train"] = {k: v for k, v in model["train"].items() if k != "reuse"}
+    what = {"model": model, "optim": plain_dict(cfg.optim),
+            "seed": int(cfg.seed), "ccp_root": str(cfg.data.get("root")), "precision": str(cfg.trainer.precision)}
+    key = hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return Path(cfg.paths.log_dir) / "cache" / "variational_seg" / f"unet-{key}.ckpt"
+
+
 def train_unet(cfg: DictConfig) -> dict[str, Any]:
     """Fit the U-Net (``ckpt_path=<run>/checkpoints/last.ckpt`` resumes an interrupted training exactly),
     then, with ``test_after_fit``, test it on ``data`` as ``eval`` does (per_image.csv, summary.json);
-    metrics.json (written last) holds both."""
+    metrics.json (written last) holds both. With ``model.train.reuse`` a training that was already done
+    with the same settings (:func:`trained_cache`) is not repeated: its weights are tested."""
     from projects.variational_seg.evaluate import evaluate_module
 
     run_dir = Path(cfg.paths.output_dir)
@@ -167,17 +193,29 @@ def train_unet(cfg: DictConfig) -> dict[str, Any]:
     resume = resume_point(cfg, run_dir)
     set_threads(cfg.working)
     pl.seed_everything(cfg.seed, workers=True)
+    cache = trained_cache(cfg)
+    if cfg.model.train.get("reuse", True) and resume is None and cache.is_file():
+        print(f"U-Net: the same training was done before, testing its weights {cache}")
+        module = load_module(UNetModule, cache)
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        ckpt = run_dir / "checkpoints" / "last.ckpt"
+        shutil.copyfile(cache, ckpt)
+        return evaluate_module(cfg, module if cfg.get("test_after_fit", True) else None,
+                               extra={"trained_in": str(cache), "checkpoint": str(ckpt)})
     t = cfg.model.train
     start = time.perf_counter()
     x, y = _training_arrays(cfg)
     print(f"U-Net training set: {len(x)} images ({time.perf_counter() - start:.0f} s to build)")
-    module = UNetModule(int(cfg.model.base_channels), int(cfg.model.image_size), plain_dict(cfg.optim))
+    module = UNetModule(int(cfg.model.base_channels), int(cfg.model.image_size), plain_dict(cfg.optim),
+                        encoder=plain_dict(cfg.model.encoder) if cfg.model.get("encoder") else None)
     loader = DataLoader(TensorDataset(x, y), batch_size=int(t.batch_size), shuffle=True)
     trainer = build_trainer(OmegaConf.merge(cfg, {"trainer": {"max_epochs": int(t.epochs)}}), run_dir)
     trainer.fit(module, train_dataloaders=loader, ckpt_path=resume)
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     if not ckpt.is_file():   # callbacks.last_checkpoint (after every epoch) switched off
         trainer.save_checkpoint(ckpt)
+    if trainer.current_epoch >= int(t.epochs) and not trainer.interrupted:   # a whole training only
+        write_atomic(cache, lambda f: f.write(ckpt.read_bytes()), binary=True)
     results = {"train/loss": float(trainer.callback_metrics.get("train/loss", float("nan"))),
                "train_images": len(x), "train_seconds": round(time.perf_counter() - start, 1), "checkpoint": str(ckpt)}
     print(f"U-Net checkpoint -> {ckpt}")

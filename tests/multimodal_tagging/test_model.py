@@ -45,3 +45,20 @@ def test_inconsistent_model_flags_are_clear_errors():
         MultimodalTagger(5, 7, fusion="sum")
     with pytest.raises(ConfigError, match="not a timm model"):
         ImageEncoder("resnet_does_not_exist")
+
+
+def test_channels_last_is_the_default_and_changes_no_tag_probability():
+    from projects.multimodal_tagging.module import TaggingModule
+    from shared.config import compose
+    from tests.multimodal_tagging.tiny import TINY
+
+    cfg = compose("multimodal_tagging", TINY)
+    assert cfg.module.memory_format == "channels_last"
+    fast = TaggingModule(cfg.model, cfg.optim, dataset="synthetic").eval()
+    plain = TaggingModule(cfg.model, cfg.optim, dataset="synthetic", memory_format="contiguous").eval()
+    plain.load_state_dict(fast.state_dict())
+    conv = next(m for m in fast.net.image_encoder.modules() if isinstance(m, torch.nn.Conv2d))
+    assert fast.channels_last and conv.weight.is_contiguous(memory_format=torch.channels_last)
+    batch = {"image": torch.randn(2, 3, 32, 32), "text_tokens": torch.randn(2, 5, int(cfg.model.text.dim)),
+             "text_mask": torch.ones(2, 5, dtype=torch.bool), "industry": torch.zeros(2, fast.schema.industry_dim)}
+    torch.testing.assert_close(fast(batch), plain(batch), atol=1e-5, rtol=1e-4)

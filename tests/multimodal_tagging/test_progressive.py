@@ -1,6 +1,7 @@
 """Progressive training: which parameters train in each stage, and that the optimizer follows."""
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from projects.multimodal_tagging.module import TaggingModule
@@ -68,6 +69,34 @@ def test_stage_boundaries_in_a_real_fit(run_project):
     _, results = run_project("multimodal_tagging", [*TINY, stages, "trainer.max_epochs=3",
                                                     "trainer.limit_train_batches=1"])
     assert results["fit/train/stage"] == 3.0
+
+
+class ModeProbe(pl.Callback):
+    """Appends to ``path``, after every training batch: epoch, whether the image encoder and the attention
+    ran in train mode (a file: Hydra may import this module under another name than pytest did)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        net = pl_module.net
+        with open(self.path, "a") as f:
+            f.write(f"{trainer.current_epoch} {net.image_encoder.training} {net.attention.training}\n")
+
+
+@pytest.mark.parametrize("frozen_eval", [True, False])
+def test_frozen_groups_run_in_eval_mode_through_a_real_fit_with_validation(run_project, tmp_path, frozen_eval):
+    """A frozen pretrained encoder must keep its BatchNorm statistics in every training batch, also after
+    Lightning restored the modules' modes following a validation pass (it does so without ``train()``)."""
+    record = tmp_path / "modes.txt"
+    stages = ("progressive.stages=[{name:a,start_epoch:0,trainable:[projections,head]},"
+              "{name:b,start_epoch:1,trainable:all},{name:c,start_epoch:2,trainable:all}]")
+    run_project("multimodal_tagging", [*TINY, stages, f"progressive.frozen_eval={frozen_eval}",
+                                       "trainer.max_epochs=2", "trainer.limit_train_batches=2",
+                                       "+callbacks.mode_probe._target_=tests.multimodal_tagging.test_progressive.ModeProbe",
+                                       f"+callbacks.mode_probe.path={record}"])
+    frozen = not frozen_eval
+    assert record.read_text().split("\n")[:-1] == [f"0 {frozen} {frozen}"] * 2 + ["1 True True"] * 2
 
 
 def test_bad_stage_config_is_a_clear_error():

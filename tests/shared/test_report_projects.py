@@ -19,14 +19,12 @@ from shared.report.readme import markers
 
 # Keys that only name, tag or resume a sweep run (or log it), not what it trains.
 BOOKKEEPING = ("run_name", "run_group", "run_tags", "skip_finished", "resume_from_last", "table_row", "logger")
-MMT_ROWS = {"full": "experiment=fashion_tags model=dual_attention",
-            "no_industry": "experiment=fashion_tags model=no_industry",
-            "concat": "experiment=fashion_tags model=concat", "no_knn": "experiment=fashion_tags_no_knn",
-            "image_only": "experiment=fashion_tags model=image_only",
-            "text_only": "experiment=fashion_tags model=text_only",
-            "precise_5": "experiment=fashion_tags weak.precise_fraction=0.05",
-            "precise_25": "experiment=fashion_tags weak.precise_fraction=0.25",
-            "precise_100": "experiment=fashion_tags weak.precise_fraction=1.0"}
+MMT_ROWS = {"full": "model=dual_attention", "no_industry": "model=no_industry", "concat": "model=concat",
+            "no_knn": "model=dual_attention weak.use_knn=false", "image_only": "model=image_only",
+            "text_only": "model=text_only", "precise_5": "weak.precise_fraction=0.05",
+            "precise_25": "weak.precise_fraction=0.25", "precise_100": "weak.precise_fraction=1.0"}
+MMT_SWEEPS = {"ablations": "fashion_tags", "precise_fraction": "fashion_tags",          # sweep -> its experiment
+              "ablations_lite0": "fashion_tags_lite0", "precise_fraction_lite0": "fashion_tags_lite0"}
 
 
 CLASSIFICATION_SWEEPS = {"table3": [], "table2": [], "lr": ["seed=1"], "lr_probe": ["seed=1"],
@@ -43,7 +41,9 @@ def old_command(project: str, job: dict[str, str], sweep: str = "") -> list[str]
     if project == "quality":
         return [f"experiment={job.get('experiment', 'bench_classical')}", *seed]
     if project == "multimodal_tagging":
-        return [*MMT_ROWS[job["sweep/row"]].split(), *seed]
+        if MMT_SWEEPS[sweep] == "fashion_tags" and job["sweep/row"] == "no_knn":
+            return ["experiment=fashion_tags_no_knn", *seed]    # the deleted script's command for this row
+        return [f"experiment={MMT_SWEEPS[sweep]}", *MMT_ROWS[job["sweep/row"]].split(), *seed]
     return ["experiment=ccp_small", f"method={job['method']}", f"data.options.ratio={job['data.options.ratio']}", *seed]
 
 
@@ -51,7 +51,9 @@ PROJECTS = {   # sweep -> jobs; the run folders all sweeps together make; cells'
     "classification": ({"table3": 21, "table2": 12, "lr": 4, "lr_probe": 4, "scratch64": 14, "clothing_small": 9}, 64,
                        {None: 3, "lr": 1, "table3_scratch64": 2, "table2_scratch64": 2, "final_scratch64": 2}),
     "quality": ({"models": 6, "classical": 1, "pretrained": 3}, 10, {None: 3, "classical": 1}),
-    "multimodal_tagging": ({"ablations": 12, "precise_fraction": 8}, 18, {None: 2}),
+    "multimodal_tagging": ({"ablations": 12, "precise_fraction": 8, "ablations_lite0": 18,
+                            "precise_fraction_lite0": 12}, 45,
+                           {None: 2, "ablations_lite0": 3, "per_tag_lite0": 3, "precise_fraction_lite0": 3}),
     "semiseg": ({"label_ratios": 36, "ablation": 36, "first_run": 3}, 54,
                 {None: 3, "first_run": 1, "per_class": 1}),
 }

@@ -91,3 +91,36 @@ def test_train_unet_fits_with_the_common_optimiser_keeps_last_ckpt_and_tests(run
     group = ckpt["optimizer_states"][0]["param_groups"][0]
     assert (group["lr"], group["weight_decay"]) == (1e-3, 0.5)
     assert ckpt["hyper_parameters"]["optim"]["lr"] == 1e-3
+
+
+def test_train_unet_lite0_fits_the_pretrained_unet_and_its_checkpoint_loads(run_project):
+    from projects.variational_seg.unet import UNetModule
+    from projects.variational_seg.unet_pretrained import PretrainedUNet
+    from shared.checkpoints import load_module
+
+    cfg, result = run_project("variational_seg", [*TINY, "model=unet_lite0", "model.train.synthetic=4",
+                                                  "model.train.ccp=0", "model.image_size=32", "model.encoder.decoder=8",
+                                                  "model.train.epochs=1", "model.train.batch_size=4"])
+    out = Path(cfg.paths.output_dir)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train_images"] == 4 and metrics["test/n"] == 3 and result["model"] == "unet_lite0"
+    loaded = load_module(UNetModule, out / "checkpoints" / "last.ckpt")
+    assert isinstance(loaded.net, PretrainedUNet) and loaded.hparams.encoder["arch"] == "tf_efficientnet_lite0"
+
+
+def test_a_unet_training_done_before_is_tested_not_repeated(run_project, tmp_path, capsys):
+    """Every marker row of a table trains the same net: the second row reuses the first row's weights
+    (same settings, other markers) and the test differs only by its markers; other settings train anew."""
+    import torch
+
+    tiny = [*TINY, "model=unet", "model.train.synthetic=4", "model.train.ccp=0", "model.image_size=32",
+            "model.base_channels=4", "model.train.epochs=1", "model.train.batch_size=4"]
+    first, _ = run_project("variational_seg", [*tiny, f"paths.output_dir={tmp_path / 'k3'}"])
+    second, _ = run_project("variational_seg", [*tiny, "markers.k=1", f"paths.output_dir={tmp_path / 'k1'}"])
+    assert "the same training was done before" in capsys.readouterr().out
+    one, two = (torch.load(Path(c.paths.output_dir) / "checkpoints" / "last.ckpt", map_location="cpu",
+                           weights_only=True)["state_dict"] for c in (first, second))
+    assert all(torch.equal(one[k], two[k]) for k in one)
+    assert "trained_in" in json.loads((tmp_path / "k1" / "metrics.json").read_text())
+    run_project("variational_seg", [*tiny, "optim.lr=1e-4", f"paths.output_dir={tmp_path / 'lr'}"])
+    assert "the same training was done before" not in capsys.readouterr().out

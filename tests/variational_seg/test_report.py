@@ -26,7 +26,7 @@ BOOKKEEPING = ("run_name", "run_group", "run_tags", "skip_finished", "resume_fro
 MARKER_ARGS = {"k1": ["markers.k=1"], "k3": ["markers.k=3"], "k5": ["markers.k=5"], "k10": ["markers.k=10"],
                "scribbles_set1": ["markers.source=scribbles_set1"], "scribbles_set2": ["markers.source=scribbles_set2"],
                "scribbles_set2_bg": ["markers.source=scribbles_set2", "markers.background=true"]}
-SWEEPS = {"tables": 24, "ablations": 12, "anchors": 24}
+SWEEPS = {"tables": 24, "ablations": 12, "anchors": 30}
 
 
 def sweep_jobs(sweep: str, log_dir: Path) -> list[list[str]]:
@@ -75,7 +75,7 @@ def test_sweeps_make_the_old_runs_and_the_report_fills_every_table(tmp_path):
             assert run_dir.name == (f"{choice['model']}-{choice['sweep/markers']}" if sweep != "anchors"
                                     else f"{choice['sweep/markers']}-{choice['model']}")
             made[run_dir] = cfg
-    assert len(made) == 60 and {p.parent.name for p in made} == {"tables", "anchors"}
+    assert len(made) == 66 and {p.parent.name for p in made} == {"tables", "anchors"}
     for i, (run_dir, cfg) in enumerate(sorted(made.items())):
         fake_run(cfg, run_dir, 0.5 + i / 1000)
 

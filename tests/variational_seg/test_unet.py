@@ -17,3 +17,32 @@ def test_unet_input_has_the_geodesic_channel_and_the_net_keeps_the_size():
     y = torch.from_numpy(target[::1][:32, :32].astype(np.float32))[None]
     loss0 = module.training_step((x[None], y), 0)
     assert module.net(x[None]).shape == (1, 32, 32) and torch.isfinite(loss0)
+
+
+def test_pretrained_unet_loads_the_packaged_encoder_and_uses_the_markers():
+    """model=unet_lite0: the encoder holds the ImageNet weights (identical to a timm model loaded from the
+    package), RGB in [0, 1] reaches it as the weights expect (mean = std = 0.5), and the geodesic channel
+    changes the output (the click information reaches the decoder)."""
+    import timm
+
+    from projects.variational_seg.unet_pretrained import PretrainedUNet
+    from shared.weights import load_pretrained
+
+    torch.manual_seed(0)
+    module = UNetModule(image_size=64, encoder={"arch": "tf_efficientnet_lite0",
+                                                "pretrained": "packaged:efficientnet_lite0", "decoder": 8})
+    assert isinstance(module.net, PretrainedUNet)
+    reference = timm.create_model("tf_efficientnet_lite0", features_only=True)
+    load_pretrained(reference, "packaged:efficientnet_lite0")
+    assert torch.equal(module.net.encoder.conv_stem.weight, reference.conv_stem.weight)
+    half = module.net.input_norm(torch.full((1, 3, 2, 2), 0.5))
+    torch.testing.assert_close(half, torch.zeros_like(half))
+    module.net.eval()
+    x = torch.rand(1, 4, 64, 64)
+    other = x.clone()
+    other[:, 3] = 1 - other[:, 3]
+    with torch.no_grad():
+        out, moved = module.net(x), module.net(other)
+    assert out.shape == (1, 64, 64) and not torch.allclose(out, moved)
+    y = (torch.rand(1, 64, 64) > 0.5).float()
+    assert torch.isfinite(module.train().training_step((x, y), 0))
