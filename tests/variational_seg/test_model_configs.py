@@ -9,7 +9,9 @@ import yaml
 from shared.paths import REPO_ROOT
 
 CONFIGS = REPO_ROOT / "configs" / "variational_seg" / "model"
-VARIATIONAL = sorted(p.stem for p in CONFIGS.glob("*.yaml") if yaml.safe_load(p.read_text())["kind"] == "variational")
+# a config that inherits its kind through `defaults` (unet_lite0 from unet) is not a variational one
+VARIATIONAL = sorted(p.stem for p in CONFIGS.glob("*.yaml")
+                     if yaml.safe_load(p.read_text()).get("kind") == "variational")
 TINY = ["data.options.sizes.test=2", "data.options.image_size=40", "data.batch_size=2", "+data.solver.max_iter=60"]
 
 
