@@ -1,10 +1,12 @@
 """``make bench PROJECT=quality``: audit throughput (images/s, decoding and thumbnails included) for
-``timm_iqa``, ``seed_cnn`` and ``classical`` on this machine, peak memory, device.
+``timm_iqa``, ``timm_iqa_lite0`` (the default: ImageNet Lite0 weights), ``seed_cnn`` and ``classical`` on
+this machine, peak memory, device.
 
 The timed unit is exactly what ``make audit`` does per folder (:func:`projects.quality.audit.audit_folder`):
 decode each file, make its report thumbnail, resize to 128x96, score in batches. The files are real
 ``fashion_products`` JPEGs (225x300) when the data root is present, else synthetic 300x225 JPEGs
-(``images_source`` says which). Weights are freshly initialised: throughput does not depend on them.
+(``images_source`` says which). Weights are freshly initialised (``timm_iqa_lite0``: the packaged ImageNet
+weights, the input re-normalisation included): throughput does not depend on them.
 Models are timed in turn each round (interleaved), median of ``repeats`` rounds after ``warmup``.
 ``audit_peak_rss_mb_<n>_photo(s)``: the peak memory of ``make audit`` (a child process) on ``n`` synthetic
 camera-sized JPEGs (``bench.peak_rss_photos``, ``bench.peak_rss_photo_size``).
@@ -30,6 +32,8 @@ from shared.paths import data_root
 
 MODELS = {
     "timm_iqa": {"name": "timm_iqa", "kind": "timm_iqa", "arch": "mobilenetv3_small_100", "dropout": 0.2},
+    "timm_iqa_lite0": {"name": "timm_iqa_lite0", "kind": "timm_iqa", "arch": "tf_efficientnet_lite0", "dropout": 0.2,
+                       "pretrained": "packaged:efficientnet_lite0"},   # the default model (ImageNet weights)
     "seed_cnn": {"name": "seed_cnn", "kind": "seed_cnn"},
     "classical": {"name": "classical", "kind": "classical",
                   "calibration": str(Path(__file__).with_name("classical_calibration.json"))},

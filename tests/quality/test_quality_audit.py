@@ -94,7 +94,7 @@ def test_bench_writes_the_issue_keys(run_project, tmp_path):
                             f"bench.output={out}"], task="bench")
     res = json.loads(out.read_text())
     for key in ("audit_imgs_per_s_timm_iqa", "audit_imgs_per_s_seed_cnn", "audit_imgs_per_s_classical",
-                "peak_rss_mb", "device", "images_source"):
+                "audit_imgs_per_s_timm_iqa_lite0", "params_timm_iqa_lite0", "peak_rss_mb", "device", "images_source"):
         assert key in res
     assert res["audit_peak_rss_mb_1_photo"] > 50  # a child process running torch
     assert res["audit_imgs_per_s_timm_iqa"] > 0 and res["params_seed_cnn"] > 0 and res["params_classical"] == 0
