@@ -82,7 +82,8 @@ def run(cfg: DictConfig) -> Path:
     for key, seconds in interleaved_seconds(calls, b.repeats, b.warmup).items():
         results[f"imgs_per_s_{key}"] = round(batch / seconds, 2)
     for key in models:
-        results[f"achieved_gflop_s_{key}"] = round(results[f"gflop_per_img_{key}"] * results[f"imgs_per_s_{key}"], 1)
+        achieved = results[f"gflop_per_img_{key}"] * results[f"imgs_per_s_{key}"]
+        results[f"achieved_gflop_s_{key}"] = float(f"{achieved:.3g}")   # 3 digits: tiny test sizes must not round to 0
     results.update(train_throughput(models, b))
     ratio = results["imgs_per_s_msff"] / results["imgs_per_s_resnet50"]
     results["throughput_ratio_msff_over_resnet50"] = round(ratio, 3)
