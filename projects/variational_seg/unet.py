@@ -193,8 +193,8 @@ def train_unet(cfg: DictConfig) -> dict[str, Any]:
     resume = resume_point(cfg, run_dir)
     set_threads(cfg.working)
     pl.seed_everything(cfg.seed, workers=True)
-    cache = trained_cache(cfg)
-    if cfg.model.train.get("reuse", True) and resume is None and cache.is_file():
+    t, cache = cfg.model.train, trained_cache(cfg)
+    if t.reuse and resume is None and cache.is_file():
         print(f"U-Net: the same training was done before, testing its weights {cache}")
         module = load_module(UNetModule, cache)
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -202,7 +202,6 @@ def train_unet(cfg: DictConfig) -> dict[str, Any]:
         shutil.copyfile(cache, ckpt)
         return evaluate_module(cfg, module if cfg.get("test_after_fit", True) else None,
                                extra={"trained_in": str(cache), "checkpoint": str(ckpt)})
-    t = cfg.model.train
     start = time.perf_counter()
     x, y = _training_arrays(cfg)
     print(f"U-Net training set: {len(x)} images ({time.perf_counter() - start:.0f} s to build)")
