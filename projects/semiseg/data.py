@@ -3,7 +3,7 @@
 * Labelled / unlabelled sets come from the dataset registry: datasets with a semi-supervised split
   (``ccp``) take ``part=labeled|unlabeled`` and a ``ratio``; any other dataset (``synthetic``) is
   split here: the first ``labeled_ratio`` of its train split is labelled, the rest unlabelled
-  (their masks are never read).
+  (their masks reach training only as ``gt``, for the pseudo-label statistics; no loss reads them).
 * Epoch = one pass over the unlabelled set; the labelled list is repeated and reshuffled to the same
   length (UniMatch V2). The supervised method uses the labelled loader alone, same length.
 * :class:`shared.datasets.sampler.SeededSampler` yields (index, seed) pairs from a generator seeded by
@@ -88,13 +88,21 @@ class UnlabeledViews(Dataset):
 
     def __getitem__(self, key: SampleKey) -> dict[str, torch.Tensor]:
         index, seed = _split_key(key)
-        image = self.raw[index]["image"]
+        sample = self.raw[index]
+        image = sample["image"]
         self.geo.set_random_seed(seed)
-        out = self.geo(image=image, mask=np.zeros(image.shape[:2], dtype=np.uint8))
+        # The ground truth, where the unlabelled sample has one, rides along as the padding mask (its labels
+        # 0..C-1 / 255 never equal PAD_UNLABELED), so training can score its pseudo-labels (``gt``, 255 =
+        # unknown); no loss reads it. The crop depends only on the seed, not on the mask's content.
+        known = sample.get("mask")
+        out = self.geo(image=image, mask=np.zeros(image.shape[:2], dtype=np.uint8) if known is None else known)
         weak = out["image"]
-        ignore = torch.from_numpy((out["mask"] == PAD_UNLABELED).astype(np.int64) * 255)
+        padding = out["mask"] == PAD_UNLABELED
+        ignore = torch.from_numpy(padding.astype(np.int64) * 255)
         rng = np.random.default_rng(seed)
         views: dict[str, torch.Tensor] = {"weak": self.norm(image=weak)["image"], "ignore": ignore}
+        if known is not None:
+            views["gt"] = torch.from_numpy(np.where(padding, 255, out["mask"]).astype(np.int64))
         for k in (1, 2):
             self.strong.set_random_seed(int(rng.integers(2**31 - 1)))
             views[f"strong{k}"] = self.norm(image=self.strong(image=weak)["image"])["image"]

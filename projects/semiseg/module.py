@@ -82,7 +82,7 @@ class SemiSegModule(ClassNamesMixin, pl.LightningModule):
                           for p, box in views) / 2 if history is not None else torch.zeros_like(loss_x)
         loss = (loss_x + loss_u_multi + m["mu"] * loss_u_prev) / 2
         self.log_losses(len(x["image"]), loss=loss, loss_x=loss_x, loss_u=loss_u_multi, loss_u_prev=loss_u_prev)
-        self.log_pseudo_label_stats(teacher, history)
+        self.log_pseudo_label_stats(teacher, history, u.get("gt"))
         return loss
 
     def on_fit_start(self) -> None:
@@ -111,8 +111,11 @@ class SemiSegModule(ClassNamesMixin, pl.LightningModule):
     def log_losses(self, batch_size: int, **losses: torch.Tensor) -> None:
         self.log_dict({f"train/{k}": v.detach() for k, v in losses.items()}, prog_bar=True, batch_size=batch_size)
 
-    def log_pseudo_label_stats(self, teacher: PseudoLabels, history: PseudoLabels | None) -> None:
-        stats = pseudo_label_stats(teacher, history, self.method["thresholds"])
+    def log_pseudo_label_stats(self, teacher: PseudoLabels, history: PseudoLabels | None,
+                               gt: torch.Tensor | None = None) -> None:
+        """Mask ratios etc. (projects/semiseg/stats.py); with the unlabelled crops' ground truth ``gt``
+        (where the data has it) also the confident labels' foreground share, accuracy and class histogram."""
+        stats = pseudo_label_stats(teacher, history, self.method["thresholds"], gt, self.class_names)
         self.log_dict({f"train/{k}": v for k, v in stats.items()}, batch_size=len(teacher.label))
 
     # -- evaluation: student and teacher, val and test ------------------------------------------------

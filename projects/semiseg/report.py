@@ -5,10 +5,14 @@ folders, through the shared report library (:mod:`shared.report`).
   IoU) go into projects/semiseg/README.md between their markers and into ``reports/semiseg/<table>.json``,
   exactly as for every other project; their rows and columns match the fields :func:`run_fields`
   derives from a run's config (``method``, ``ratio``).
-* ``reports/semiseg/<report.name>.md`` is the study, per setting (the sweep's experiment, e.g.
-  ccp_small): Table 1 and Table 2 for the final and for the val-selected teacher (the specs above, with
-  any other label ratio found added as a column), the checkpoint-selection / teacher-lag table, and
-  two PNGs: test mIoU vs label ratio per method and the pseudo-label mask ratio over training.
+* ``reports/semiseg/<report.name>_<setting>.md`` is the study of one setting (the sweep's experiment,
+  e.g. ccp_small, ccp_lite0; ``<report.name>.md`` links them): Table 1 and Table 2 for the final and for
+  the val-selected teacher (the specs above, with any other label ratio found added as a column), the
+  checkpoint-selection / teacher-lag table, and PNGs: test mIoU vs label ratio per method, the
+  pseudo-label mask ratio and the val mIoU of teacher and student over training.
+* Finished runs gain ``last/...`` metrics from their CSV log (:func:`last_epoch_summary`: pseudo-label
+  statistics of the last epoch, the teacher's lead over its student) for tables such as
+  ``pseudo_labels_lite0``.
 
 No server is needed; the same numbers are in each W&B run's summary (``final/test/...``, ``best/test/...``).
 """
@@ -144,6 +148,44 @@ def read_curve(record: RunRecord, column: str) -> pd.Series | None:
     return frame.groupby("step")[column].last()
 
 
+# Keys of the last-epoch summaries a table can name as metrics (configs/semiseg/report/pseudo_labels_lite0.yaml).
+LAST = "last"
+
+
+def last_epoch_summary(record: RunRecord) -> dict[str, float]:
+    """From the run's CSV log: ``last/<key>`` = mean of every ``train/...`` column over the steps of the last
+    epoch (pseudo-label mask ratios, foreground shares, accuracies), ``last/val/<model>/miou`` at the last
+    validation, and ``last/val/teacher_minus_student`` and ``last/test/teacher_minus_student`` (final
+    weights) in mIoU: the EMA teacher's lead (negative: it lags)."""
+    path = record.run_dir / "csv" / "metrics.csv"
+    out: dict[str, float] = {}
+    if path.is_file():
+        frame = pd.read_csv(path)
+        if "epoch" in frame and frame["epoch"].notna().any():
+            last = frame[frame["epoch"] == frame["epoch"].max()]
+            for column in (c for c in frame.columns if c.startswith("train/")):
+                values = last[column].dropna()
+                if not values.empty:
+                    out[f"{LAST}/{column}"] = float(values.mean())
+        for model in ("teacher", "student"):
+            column = f"val/{model}/miou"
+            if column in frame and frame[column].notna().any():
+                out[f"{LAST}/{column}"] = float(frame[column].dropna().iloc[-1])
+    if f"{LAST}/val/teacher/miou" in out and f"{LAST}/val/student/miou" in out:
+        out[f"{LAST}/val/teacher_minus_student"] = out[f"{LAST}/val/teacher/miou"] - out[f"{LAST}/val/student/miou"]
+    test_t = metric_value(record, "final", "test/teacher/miou")
+    test_s = metric_value(record, "final", "test/student/miou")
+    if test_t is not None and test_s is not None:
+        out[f"{LAST}/test/teacher_minus_student"] = test_t - test_s
+    return out
+
+
+def with_summaries(records: Sequence[RunRecord]) -> list[RunRecord]:
+    """Finished records with their :func:`last_epoch_summary` added to ``metrics``."""
+    return [dataclasses.replace(r, metrics={**r.metrics, **last_epoch_summary(r)}) if r.finished else r
+            for r in records]
+
+
 def mean_curves(curves: dict[tuple[str, str], list[pd.Series]]) -> dict[tuple[str, str], pd.DataFrame]:
     """(method, ratio) -> DataFrame(step, mean, std, n) over the seeds' curves (outer join on step)."""
     out = {}
@@ -191,8 +233,10 @@ def plot_miou_vs_ratio(tables: Mapping[str, Table], path: Path, title: str) -> P
 
 
 def plot_mask_ratio(curves: dict[tuple[str, str], pd.DataFrame], methods: Sequence[tuple[str, str]],
-                    ratios: Sequence[str], path: Path, title: str) -> Path | None:
-    """One panel per label ratio, one line per method (id, label): mean over seeds ± std (shaded)."""
+                    ratios: Sequence[str], path: Path, title: str, ylabel: str = "mask ratio",
+                    dashed: dict[tuple[str, str], pd.DataFrame] | None = None) -> Path | None:
+    """One panel per label ratio, one line per method (id, label): mean over seeds ± std (shaded); the
+    ``dashed`` curves (same keys) drawn in the same colour, dashed (e.g. the student beside the teacher)."""
     ratios = [r for r in ratios if any((m, r) in curves for m, _ in methods)]
     if not ratios:
         return None
@@ -207,11 +251,14 @@ def plot_mask_ratio(curves: dict[tuple[str, str], pd.DataFrame], methods: Sequen
             ax.plot(curve.index, curve["mean"], label=label, lw=1.2, color=colour)
             ax.fill_between(curve.index, curve["mean"] - curve["std"], curve["mean"] + curve["std"],
                             color=colour, alpha=0.2, lw=0)
+            other = (dashed or {}).get((method, ratio))
+            if other is not None:
+                ax.plot(other.index, other["mean"], lw=1.0, ls="--", color=colour)
         ax.set_title(f"label ratio {ratio_label(ratio)}", fontsize=10)
         ax.set_xlabel("training step")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("mask ratio")
+    axes[0][0].set_ylabel(ylabel)
     return save_figure(fig, path, title, axes[0], legend_space=0.08)
 
 
@@ -243,7 +290,7 @@ def setting_section(setting: str, records: Sequence[RunRecord], specs: Mapping[s
     lines = [f"## Setting `{setting}`", "", setting_line(mine), "",
              f"{len(finished)} finished runs, {len(mine) - len(finished)} unfinished; "
              f"cells: test mIoU (%) mean ± sample std over seeds (n = seeds, {options.get('seeds', 3)} planned). "
-             f"The supervised baseline has no teacher: its row is the student.", ""]
+             f"{_supervised_note(finished)}", ""]
     stem = f"{name}_{setting}"
     table1 = {}
     for key, heading in STUDY_TABLES.items():
@@ -259,17 +306,13 @@ def setting_section(setting: str, records: Sequence[RunRecord], specs: Mapping[s
     lines += ["### Checkpoint selection and teacher lag", "",
               "Over all finished runs of a method: in how many the val-selected checkpoint scores exactly "
               "like the final weights on test, and the final student minus the final teacher "
-              "(test mIoU points; the supervised baseline has no teacher).", "",
+              "(test mIoU points).", "",
               selection_and_lag_table(finished, methods, metric), ""]
     plot = plot_miou_vs_ratio(table1, out_dir / f"{stem}_miou.png",
                               f"{setting}: test mIoU vs label ratio (mean ± std over seeds)")
     lines += [f"![mIoU vs label ratio]({plot.name})", ""]
     column = str(options["mask_ratio"])
-    raw: dict[tuple[str, str], list[pd.Series]] = {}
-    for record in finished:
-        curve = read_curve(record, column)
-        if curve is not None:
-            raw.setdefault((record.fields["method"], record.fields["ratio"]), []).append(curve)
+    raw = _curves(finished, column)
     ratios = [str(c.match["ratio"]) for c in table1[WHICH["final"]].spec.columns]
     mask_plot = plot_mask_ratio(mean_curves(raw), [m for m in methods if m[0] != "supervised"], ratios,
                                 out_dir / f"{stem}_mask_ratio.png",
@@ -279,11 +322,37 @@ def setting_section(setting: str, records: Sequence[RunRecord], specs: Mapping[s
         lines += ["### Pseudo-label mask ratio over training", "",
                   f"Fraction of unlabelled pixels whose teacher confidence reaches 0.95 (`{column}`).", "",
                   f"![mask ratio over training]({mask_plot.name})", ""]
+    val_curves = {model: mean_curves(_curves(finished, f"val/{model}/miou")) for model in ("teacher", "student")}
+    if val_curves["teacher"]:
+        val_plot = plot_mask_ratio(val_curves["teacher"], methods, ratios, out_dir / f"{stem}_val_miou.png",
+                                   f"{setting}: val mIoU over training, EMA teacher (solid) and student (dashed), "
+                                   f"mean ± std over seeds", ylabel="val mIoU", dashed=val_curves["student"])
+        if val_plot is not None:
+            lines += ["### Learning curves (val)", "",
+                      "Val mIoU of the EMA teacher (solid) and of its student (dashed) at every validation: where "
+                      "the curves level off and where the teacher catches up with the student.", "",
+                      f"![val mIoU over training]({val_plot.name})", ""]
     unfinished = sorted(display(r.run_dir) for r in mine if not r.finished)
     if unfinished:
         lines += ["Unfinished runs (no metrics.json yet; `make sweep` resumes them):", "",
                   *[f"* `{path}`" for path in unfinished], ""]
     return lines
+
+
+def _supervised_note(finished: Sequence[RunRecord]) -> str:
+    sup = [r for r in finished if r.fields.get("method") == "supervised"]
+    if sup and all(metric_value(r, "final", "test/teacher/miou") is not None for r in sup):
+        return "The supervised baseline keeps the same EMA teacher (never used in training): teacher against teacher."
+    return "The supervised baseline has no teacher: its row is the student."
+
+
+def _curves(records: Iterable[RunRecord], column: str) -> dict[tuple[str, str], list[pd.Series]]:
+    raw: dict[tuple[str, str], list[pd.Series]] = {}
+    for record in records:
+        curve = read_curve(record, column)
+        if curve is not None:
+            raw.setdefault((record.fields["method"], record.fields["ratio"]), []).append(curve)
+    return raw
 
 
 def _json(data: Any) -> str:
@@ -292,26 +361,32 @@ def _json(data: Any) -> str:
 
 def write_study(records: Sequence[RunRecord], specs: Mapping[str, TableSpec], options: Mapping[str, Any],
                 out_dir: Path, name: str, source: str = "") -> Path:
-    """``<out_dir>/<name>.md`` (+ its PNGs and per-table JSON): every setting found in ``records``."""
+    """One report per setting found in ``records``, ``<out_dir>/<name>_<setting>.md`` (+ its PNGs and
+    per-table JSON), and the index ``<out_dir>/<name>.md`` linking every ``<name>_<setting>.md`` there (a
+    setting without runs on this machine keeps its committed file)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = ["# Label-ratio study (semiseg)", "",
-             f"Written by `make report PROJECT=semiseg` on {stamp} from the run folders under `{source}`.",
-             "Protocol: every \"best\" decision (the val-selected checkpoint, the historical queue) uses the "
-             "validation split; the test split is only evaluated, for the final teacher and for the "
-             "val-selected teacher.", ""]
+    protocol = ("Protocol: every \"best\" decision (the val-selected checkpoint, the historical queue) uses the "
+                "validation split; the test split is only evaluated, for the final teacher and for the "
+                "val-selected teacher.")
     for setting in sorted({r.setting for r in records}):
-        lines += setting_section(setting, records, specs, options, out_dir, name)
+        lines = [f"# Label-ratio study (semiseg): setting `{setting}`", "",
+                 f"Written by `make report PROJECT=semiseg` on {stamp} from the run folders under `{source}`.",
+                 protocol, "", *setting_section(setting, records, specs, options, out_dir, name)]
+        text = "\n".join(lines).rstrip() + "\n"
+        write_atomic(out_dir / f"{name}_{setting}.md", lambda f, t=text: f.write(t))
+    studies = sorted(p.name for p in out_dir.glob(f"{name}_*.md"))
+    index = ["# Label-ratio study (semiseg)", "", "One report per setting (the sweep's experiment):", "",
+             *[f"* [{study.removeprefix(name + '_').removesuffix('.md')}]({study})" for study in studies]]
     path = out_dir / f"{name}.md"
-    text = "\n".join(lines).rstrip() + "\n"
-    write_atomic(path, lambda f: f.write(text))
+    write_atomic(path, lambda f: f.write("\n".join(index) + "\n"))
     return path
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """The ``report`` task: the README tables (shared library), then the study report."""
     paths = report_paths(cfg)
-    records = load_records(paths, "semiseg", fields=run_fields)   # none: a DataError, nothing written
+    records = with_summaries(load_records(paths, "semiseg", fields=run_fields))   # none: a DataError
     specs = load_specs(paths.tables)
     tables = write_tables(specs, records, paths)
     options: dict[str, Any] = OmegaConf.to_container(cfg.report, resolve=True)  # type: ignore[assignment]

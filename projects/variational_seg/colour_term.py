@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 from scipy.ndimage import gaussian_filter
 from torch import Tensor
 
@@ -58,6 +59,7 @@ class ColourOptions:
     refit_last: bool = True      # with coarse > 1: re-fit the mixtures at full size before the last round
     border: int = 1              # px of the image frame taken as background (0: no border prior)
     seed_hard: bool = True       # F = -1 on marker pixels, +1 on background seeds
+    keep_marked: bool = False    # drop foreground components that hold no marker pixel (after the last round)
 
     def __post_init__(self) -> None:
         if self.model not in ("gmm", "histogram"):
@@ -305,4 +307,17 @@ def solve_colour(image: Tensor, markers: Tensor, background: Tensor | None, para
         rounds = 1
     u, iters, log, fit = colour_rounds(image, markers, background, early, params, opts, models, rounds, init, dg)
     log["fit"] = fit
+    if opts.keep_marked:
+        u = keep_marked_components(u, markers)
     return u, total + iters, log
+
+
+def keep_marked_components(u: Tensor, markers: Tensor) -> Tensor:
+    """u (1, H, W) with every 8-connected component of ``u > 0.5`` that holds no marker pixel set to 0
+    (scipy.ndimage.label; a colour model also fires on same-coloured clutter far from the clicks)."""
+    labels, count = ndimage.label((u[0] > 0.5).cpu().numpy(), structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
+        return u
+    marked = np.unique(labels[markers[0].cpu().numpy() & (labels > 0)])
+    keep = torch.from_numpy(np.isin(labels, marked) | (labels == 0)).to(u.device)
+    return u * keep[None]

@@ -147,10 +147,14 @@ def _split_ids(split: str) -> list[str]:
 
 
 class CCP(Dataset):
-    """Samples ``{"image", "mask", "id"}`` (labelled) or ``{"image", "id"}`` (``part="unlabeled"``)."""
+    """Samples ``{"image", "mask", "id"}`` (labelled) or ``{"image", "id"}`` (``part="unlabeled"``).
+
+    ``diagnostic_masks=True`` (unlabelled part only) adds ``"mask"`` to the unlabelled photos that have
+    one (the labelled-train photos outside the labelled subset; all 255 for the image-level-only photos),
+    so training can log how right its pseudo-labels are; no loss reads it."""
 
     def __init__(self, split: str, root: Path, part: str = "all", ratio: str = "1_16",
-                 classes: str = "coarse") -> None:
+                 classes: str = "coarse", diagnostic_masks: bool = False) -> None:
         if part not in ("all", "labeled", "unlabeled"):
             raise ConfigError(f"ccp part must be all, labeled or unlabeled, got {part!r}")
         if classes not in ("coarse", "full"):
@@ -164,6 +168,7 @@ class CCP(Dataset):
         self.classes = list(COARSE) if classes == "coarse" else full
         self.num_full = len(full)
         self.with_masks = part != "unlabeled"
+        self.diagnostic_masks = bool(diagnostic_masks) and part == "unlabeled"
         if part == "all":
             self.ids = _split_ids(split)
         else:
@@ -182,9 +187,11 @@ class CCP(Dataset):
         image_id = self.ids[index]
         image_path = self.folder / "images" / f"{image_id}.jpg"
         image = read_image(image_path)
-        if not self.with_masks:
-            return {"image": image, "id": image_id}
         mask_path = self.folder / "masks" / f"{image_id}.png"
+        if self.diagnostic_masks and not mask_path.is_file():
+            return {"image": image, "mask": np.full(image.shape[:2], 255, dtype=np.uint8), "id": image_id}
+        if not self.with_masks and not self.diagnostic_masks:
+            return {"image": image, "id": image_id}
         mask = read_mask(mask_path, num_classes=self.num_full)
         check_same_size(image, mask, image_path, mask_path)
         if self.lut is not None:
@@ -244,8 +251,9 @@ def check_masks(folder: Path, ids: list[str], num_classes: int, what: str) -> No
 
 
 @DATASETS.register("ccp")
-def _ccp(split: str, root: Path, part: str = "all", ratio: str = "1_16", classes: str = "coarse") -> CCP:
-    return CCP(split, root, part=part, ratio=ratio, classes=classes)
+def _ccp(split: str, root: Path, part: str = "all", ratio: str = "1_16", classes: str = "coarse",
+         diagnostic_masks: bool = False) -> CCP:
+    return CCP(split, root, part=part, ratio=ratio, classes=classes, diagnostic_masks=diagnostic_masks)
 
 
 @PREPARERS.register("ccp")

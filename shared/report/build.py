@@ -17,9 +17,11 @@ from omegaconf import DictConfig
 from shared.errors import DataError
 from shared.files import write_atomic
 from shared.paths import CONFIG_ROOT
+from shared.report.archive import collect_with_archive
+from shared.report.kept import keep_committed_rows, kept_note
 from shared.report.plots import plot_table
 from shared.report.readme import markers, write_block
-from shared.report.runs import FieldsFn, RunRecord, collect_runs
+from shared.report.runs import FieldsFn, RunRecord
 from shared.report.tables import Table, TableSpec, build_table, load_specs, to_json, to_markdown
 
 
@@ -29,13 +31,15 @@ class ReportPaths:
     readme: Path       # the README with the tables' markers
     output_dir: Path   # <table>.json and .png
     tables: Path       # the table specs, <tables>/<table>.yaml
+    archive: Path | None = None   # the committed copies of finished runs (shared/report/archive.py)
 
 
 def report_paths(cfg: DictConfig) -> ReportPaths:
-    """The ``report:`` block of a project config (runs, readme, output_dir); specs in configs/<project>/report/."""
+    """The ``report:`` block of a project config (runs, archive, readme, output_dir); specs in
+    configs/<project>/report/."""
     spec = cfg.report
     return ReportPaths(runs=Path(spec.runs), readme=Path(spec.readme), output_dir=Path(spec.output_dir),
-                       tables=CONFIG_ROOT / str(cfg.project) / "report")
+                       tables=CONFIG_ROOT / str(cfg.project) / "report", archive=Path(spec.archive))
 
 
 def display(path: Path) -> str:
@@ -46,8 +50,10 @@ def display(path: Path) -> str:
         return str(path)
 
 
-def readme_block(table: Table, readme: Path, png: Path | None) -> str:
+def readme_block(table: Table, readme: Path, png: Path | None, json_path: Path) -> str:
     parts = [table.spec.title, "", to_markdown(table)] if table.spec.title else [to_markdown(table)]
+    if table.kept:
+        parts += ["", kept_note(table, display(json_path))]
     if png is not None:
         alt = (table.spec.plot or {}).get("title") or table.spec.name
         parts += ["", f"![{alt}]({os.path.relpath(png, readme.parent)})"]
@@ -61,7 +67,7 @@ def write_table(table: Table, paths: ReportPaths) -> dict[str, Any]:
     data = to_json(table, source=display(paths.runs))
     write_atomic(out_json, lambda f: f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n"))
     png = plot_table(table, paths.output_dir / f"{name}.png") if table.spec.plot else None
-    in_readme = write_block(paths.readme, name, readme_block(table, paths.readme, png))
+    in_readme = write_block(paths.readme, name, readme_block(table, paths.readme, png, out_json))
     return {"table": name, "json": str(out_json), "png": str(png) if png else None, "readme": in_readme,
             "runs": len(table.runs), "unfinished": len(table.unfinished)}
 
@@ -70,7 +76,7 @@ def write_tables(specs: Sequence[TableSpec], records: Sequence[RunRecord], paths
     """Every table that has a measured cell; the others are reported as kept."""
     written = []
     for spec in specs:
-        table = build_table(spec, records)
+        table = keep_committed_rows(build_table(spec, records), paths.output_dir / f"{spec.name}.json")
         if not table.has_runs:
             print(f"{spec.name}: no finished runs in {', '.join(spec.setting) or 'any setting'}: "
                   f"README block and reports left as they are")
@@ -88,9 +94,10 @@ def write_tables(specs: Sequence[TableSpec], records: Sequence[RunRecord], paths
 
 def load_records(paths: ReportPaths, project: str, fields: FieldsFn | None = None) -> list[RunRecord]:
     """The run records under ``paths.runs``; a DataError (nothing written) when there are none."""
-    records = collect_runs(paths.runs, fields) if paths.runs.is_dir() else []
+    records = collect_with_archive(paths.runs, paths.archive, fields)
     if not records:
-        raise DataError(f"no run folders under {paths.runs} (report.runs); run a sweep first, e.g. "
+        where = f"{paths.runs} (report.runs)" + (f" or {paths.archive} (report.archive)" if paths.archive else "")
+        raise DataError(f"no run folders under {where}; run a sweep first, e.g. "
                         f"`make sweep PROJECT={project} SWEEP=<name>` (configs/{project}/sweep/)")
     return records
 

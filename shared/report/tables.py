@@ -174,11 +174,13 @@ class Table:
     text: dict[tuple[str, str], str]            # (row id, column label) -> what the cell shows
     cells: dict[tuple[str, str], Cell | None]   # the mean ± std cells (show=cell columns)
     unfinished: tuple[RunRecord, ...] = ()
+    kept: tuple[str, ...] = ()                   # row ids filled from the committed JSON (shared/report/kept.py)
 
     @property
     def has_runs(self) -> bool:
-        """At least one cell holds a measured value (else the README block is left as it is)."""
-        return any(cell is not None for cell in self.cells.values())
+        """At least one cell of a row not kept from the committed JSON holds a measured value (else the
+        README block is left as it is)."""
+        return any(cell is not None for (row, _), cell in self.cells.items() if row not in self.kept)
 
     @property
     def runs(self) -> list[str]:
@@ -268,6 +270,8 @@ def to_json(table: Table, source: str = "") -> dict[str, Any]:
         for column in spec.columns:
             key = (row.id, column.label)
             entry: dict[str, Any] = {"row": row.label, "column": column.label, "text": table.text[key]}
+            if row.id in table.kept:
+                entry["kept"] = True
             if column.show == "cell":
                 cell = table.cells.get(key)
                 scale, _ = spec.scale_of(column)

@@ -122,3 +122,18 @@ def test_every_real_ccp_mask_passes_the_check(shared_data):
         pytest.skip("CCP not available")
     sizes = {split: len(create_dataset("ccp", split, root=shared_data)) for split in ("train", "val", "test")}
     assert sum(sizes.values()) == 903
+
+
+def test_unlabelled_photos_carry_their_masks_only_as_diagnostics(tiny_ccp):
+    """``diagnostic_masks``: the unlabelled photos that have a mask return it (coarse), one without a mask
+    returns all 255; without the option no unlabelled sample has a mask."""
+    labelled = create_dataset("ccp", "train", root=tiny_ccp, part="all")
+    (tiny_ccp / "ccp" / "masks" / "0008.png").unlink()                 # an image-level-only photo
+    plain = create_dataset("ccp", "train", root=tiny_ccp, part="unlabeled", ratio="1_4")
+    diag = create_dataset("ccp", "train", root=tiny_ccp, part="unlabeled", ratio="1_4", diagnostic_masks=True)
+    assert all("mask" not in plain[i] for i in range(len(plain)))
+    first = diag[0]
+    assert first["id"] == "0003"
+    assert np.array_equal(first["mask"], labelled[2]["mask"])          # 0003 is the third train photo
+    last = diag[len(diag) - 1]
+    assert last["id"] == "0008" and last["mask"].shape == (H, W) and (last["mask"] == 255).all()

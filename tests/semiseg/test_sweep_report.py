@@ -266,7 +266,8 @@ def test_study_reads_run_folders_and_writes_markdown_json_and_pngs(tmp_path):
     assert len(records) == 3 * (3 * 5 + 3) and sum(not r.finished for r in records) == 1
     specs, options = _study_specs()
     md = report.write_study(records, specs, options, tmp_path / "out", "label_ratios", source="runs/semiseg/sweeps")
-    text = md.read_text()
+    assert "* [ccp_small](label_ratios_ccp_small.md)" in md.read_text()
+    text = (tmp_path / "out" / "label_ratios_ccp_small.md").read_text()
     assert "## Setting `ccp_small`" in text and "encoder `resnet18`" in text
     assert "| MvpMatch | 31.0 ± 1.0 (n=3) |" in text                   # 1/64: 0.30 + {0, .01, .02}
     assert "| MvpMatch | 32.0 ± 1.0 (n=3) |" in text                   # the val-selected table
@@ -286,8 +287,8 @@ def test_study_reads_run_folders_and_writes_markdown_json_and_pngs(tmp_path):
 def test_a_label_ratio_outside_the_spec_gets_its_own_study_column(tmp_path):
     _fake_run(tmp_path, "mvpmatch", "1_8", 0)
     specs, options = _study_specs()
-    text = report.write_study(report.collect_runs(tmp_path), specs, options, tmp_path / "out", "x").read_text()
-    assert "| method | 1/64 | 1/16 | 1/8 | 1/4 | 1/2 |" in text
+    report.write_study(report.collect_runs(tmp_path), specs, options, tmp_path / "out", "x")
+    assert "| method | 1/64 | 1/16 | 1/8 | 1/4 | 1/2 |" in (tmp_path / "out" / "x_ccp_small.md").read_text()
 
 
 def test_mask_ratio_curve_keeps_the_last_value_per_step_of_a_resumed_run(tmp_path):
@@ -312,7 +313,7 @@ def test_report_task_writes_the_readme_tables_their_json_and_the_study(tmp_path)
                               f"report.readme={readme}", f"report.output_dir={tmp_path / 'reports'}"], task="report")
     out = dispatch(cfg)
     assert out["finished"] == 3 and Path(out["report"]) == tmp_path / "reports" / "label_ratios.md"
-    assert "36.7 (n=1)" in (tmp_path / "reports" / "label_ratios.md").read_text()
+    assert "36.7 (n=1)" in (tmp_path / "reports" / "label_ratios_ccp_small.md").read_text()
     text = readme.read_text()
     assert "old first_run" not in text and "| supervised | – | – | 28.7 (n=1) | 25.7 (n=1) |" in text
     assert "| MvpMatch | 36.7 (n=1) | 37.7 (n=1) | 38.7 (n=1) | 35.7 (n=1) |" in text
@@ -343,7 +344,8 @@ def test_smoke_sweep_runs_resumes_and_reports(tmp_path, monkeypatch, capsys):
     assert [(r.setting, r.fields["method"], r.fields["ratio"], r.value("seed"), r.finished) for r in records] == [
         ("smoke", "unimatch_v2", "1_4", 0, True)]
     specs, options = _study_specs()
-    text = report.write_study(records, specs, options, tmp_path / "out", "smoke").read_text()
+    report.write_study(records, specs, options, tmp_path / "out", "smoke")
+    text = (tmp_path / "out" / "smoke_smoke.md").read_text()
     assert "| UniMatch V2 | – | – | " in text and "(n=1)" in text
     assert (tmp_path / "out" / "smoke_smoke_mask_ratio.png").is_file()      # from the real CSV log
 
@@ -358,3 +360,22 @@ def test_report_without_runs_is_a_clear_error_and_writes_nothing(tmp_path):
     with pytest.raises(DataError, match="no run folders under .*absent"):
         report.run(cfg)
     assert not out.exists() and "committed" in readme.read_text()
+
+
+def test_last_epoch_summary_averages_the_last_epoch_and_takes_the_teachers_lead(tmp_path):
+    run_dir = _fake_run(tmp_path, "unimatch_v2", "1_64", 0)
+    rows = [{"epoch": 0, "step": 9, "train/pl_fg@0.95": 0.9},                       # an earlier epoch: left out
+            {"epoch": 1, "step": 19, "train/pl_fg@0.95": 0.2},
+            {"epoch": 1, "step": 29, "train/pl_fg@0.95": 0.4},
+            {"epoch": 0, "step": 9, "val/teacher/miou": 0.10, "val/student/miou": 0.30},
+            {"epoch": 1, "step": 29, "val/teacher/miou": 0.35, "val/student/miou": 0.31}]
+    pd.DataFrame(rows).to_csv(run_dir / "csv" / "metrics.csv", index=False)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics.update({"final/test/teacher/miou": 0.40, "final/test/student/miou": 0.42})
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    record = report.with_summaries(report.collect_runs(tmp_path))[0]
+    assert record.metrics["last/train/pl_fg@0.95"] == pytest.approx(0.3)
+    assert record.metrics["last/val/teacher/miou"] == pytest.approx(0.35)
+    assert record.metrics["last/val/teacher_minus_student"] == pytest.approx(0.04)
+    assert record.metrics["last/test/teacher_minus_student"] == pytest.approx(-0.02)
+    assert record.metrics["final/test/teacher/miou"] == 0.40                           # the rest kept

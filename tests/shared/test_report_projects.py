@@ -44,7 +44,9 @@ def old_command(project: str, job: dict[str, str], sweep: str = "") -> list[str]
         if MMT_SWEEPS[sweep] == "fashion_tags" and job["sweep/row"] == "no_knn":
             return ["experiment=fashion_tags_no_knn", *seed]    # the deleted script's command for this row
         return [f"experiment={MMT_SWEEPS[sweep]}", *MMT_ROWS[job["sweep/row"]].split(), *seed]
-    return ["experiment=ccp_small", f"method={job['method']}", f"data.options.ratio={job['data.options.ratio']}", *seed]
+    experiment = "ccp_lite0" if sweep.endswith("_lite0") else "ccp_small"
+    return [f"experiment={experiment}", f"method={job['method']}", f"data.options.ratio={job['data.options.ratio']}",
+            *seed]
 
 
 PROJECTS = {   # sweep -> jobs; the run folders all sweeps together make; cells' n per (table, row) (default)
@@ -54,8 +56,8 @@ PROJECTS = {   # sweep -> jobs; the run folders all sweeps together make; cells'
     "multimodal_tagging": ({"ablations": 12, "precise_fraction": 8, "ablations_lite0": 18,
                             "precise_fraction_lite0": 12}, 45,
                            {None: 2, "ablations_lite0": 3, "per_tag_lite0": 3, "precise_fraction_lite0": 3}),
-    "semiseg": ({"label_ratios": 36, "ablation": 36, "first_run": 3}, 54,
-                {None: 3, "first_run": 1, "per_class": 1}),
+    "semiseg": ({"label_ratios": 36, "ablation": 36, "first_run": 3, "label_ratios_lite0": 36, "ablation_lite0": 36},
+                108, {None: 3, "first_run": 1, "per_class": 1}),
 }
 
 
@@ -85,7 +87,8 @@ def spec_metrics(project: str) -> set[str]:
 
 def fake_metrics(project: str, seed: int) -> dict[str, float]:
     value = 0.5 + 0.01 * seed
-    return {f"{which}/{m}": value for m in spec_metrics(project) for which in ("final", "best", "fit")}
+    prefixed = {f"{which}/{m}": value for m in spec_metrics(project) for which in ("final", "best", "fit")}
+    return {**prefixed, **{m: value for m in spec_metrics(project)}}   # bare: tables with `which: null`
 
 
 @pytest.mark.slow   # ~150 Hydra compositions for semiseg (~60 s); the others 5-15 s

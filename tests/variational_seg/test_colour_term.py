@@ -7,7 +7,14 @@ import pytest
 import torch
 from sklearn.mixture import GaussianMixture
 
-from projects.variational_seg.colour_term import ColourOptions, WeightedGMM, colour_options, solve_colour, to_lab
+from projects.variational_seg.colour_term import (
+    ColourOptions,
+    WeightedGMM,
+    colour_options,
+    keep_marked_components,
+    solve_colour,
+    to_lab,
+)
 from projects.variational_seg.solver import solve
 from tests.variational_seg.helpers import dsc, params_for
 
@@ -95,3 +102,31 @@ def test_lab_range_and_option_errors():
         colour_options({"bins": 8, "colour_space": "hsv"})
     with pytest.raises(ValueError, match="'gmm' or 'histogram'"):
         ColourOptions(model="kmeans")
+
+
+def test_keep_marked_drops_only_the_unmarked_foreground_components():
+    u = torch.zeros(1, 8, 10)
+    u[0, 1:3, 1:3] = 0.9          # marked blob
+    u[0, 3, 3] = 0.8              # touches the marked blob diagonally: the same 8-connected component
+    u[0, 5:7, 6:9] = 0.7          # unmarked blob: dropped
+    u[0, 0, 9] = 0.4              # below 0.5: not foreground, left as it is
+    markers = torch.zeros(1, 8, 10, dtype=torch.bool)
+    markers[0, 1, 1] = True
+    out = keep_marked_components(u, markers)
+    expected = u.clone()
+    expected[0, 5:7, 6:9] = 0.0
+    assert torch.equal(out, expected)
+    assert torch.equal(keep_marked_components(torch.zeros(1, 4, 4), markers[:, :4, :4]), torch.zeros(1, 4, 4))
+
+
+def test_keep_marked_removes_a_same_coloured_patch_far_from_the_click():
+    x, target = two_colour_scene()
+    x[0, :, 53:63, 2:12] = x[0, :, 31, 21][:, None, None]   # a patch of the clicked colour in a corner
+    m = torch.zeros(1, 64, 64, dtype=torch.bool)
+    m[0, 30:33, 20:23] = True
+    m[0, 30:33, 42:45] = True
+    params = params_for("wbh", {"lam": 1.0, "theta": 0.0, "update_c": False})
+    plain, _, _ = solve_colour(x, m, None, params, ColourOptions(keep_marked=False))
+    kept, _, _ = solve_colour(x, m, None, params, ColourOptions(keep_marked=True))
+    assert plain[0, 53:63, 2:12].mean() > 0.8                # the colour model fires on the patch
+    assert kept[0, 53:63, 2:12].max() < 0.5 and dsc(kept[0].numpy() > 0.5, target) > 0.95
