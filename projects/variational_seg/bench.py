@@ -9,7 +9,8 @@ the same GrabCut images at the working resolution, in one run; plus batched thro
   comparison with the project's solver defaults (over-relaxation 1.5, tol 1e-3; README "Speed");
 * ``batched_imgs_per_s``: B images of 256^2 solved as one batch on the benchmark device;
 * ``dsc_<m>_k1|k3|k5`` and ``s_per_image_<m>`` for the shipped model (``wbh_colour``), the paper's
-  ``wbh`` and the anchors ``grabcut`` and ``random_walker`` (issue 15): each image with 1, 3 and 5
+  ``wbh``, the anchors ``grabcut`` and ``random_walker`` (issue 15) and, when a trained one is found,
+  the pretrained-encoder U-Net ``unet_lite0`` (issue 13; ``bench.unet_ckpt``): each image with 1, 3 and 5
   simulated clicks, the four methods run in turn per image and click count (same working-size photo;
   each method's own marker radius, ``marker_radius`` of its model config); ``s_per_image_<m>`` is the
   whole per-image pipeline (resize, method, upsample) averaged over the three click counts.
@@ -76,6 +77,25 @@ def batched_throughput(samples: list[dict[str, Any]], cfg: DictConfig, device: s
 
 
 COMPARED = ("wbh_colour", "wbh", "grabcut", "random_walker")
+UNET = "unet_lite0"   # the U-Net on the ImageNet Lite0 encoder, when a trained checkpoint is found
+
+
+def trained_unet(cfg: DictConfig) -> tuple[Any, str] | None:
+    """(module, checkpoint) of the pretrained-encoder U-Net: ``bench.unet_ckpt``, else the newest U-Net
+    with an ``encoder`` in the training cache that ``make sweep PROJECT=variational_seg SWEEP=anchors``
+    fills (runs/cache/variational_seg/unet-*.ckpt); None when there is none."""
+    from projects.variational_seg.unet import UNetModule
+    from shared.checkpoints import load_module
+
+    given = cfg.bench.get("unet_ckpt")
+    if given:
+        return load_module(UNetModule, given), str(given)
+    cache = Path(cfg.paths.log_dir) / "cache" / "variational_seg"
+    for ckpt in sorted(cache.glob("unet-*.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True):
+        module = load_module(UNetModule, ckpt)
+        if module.hparams.get("encoder"):
+            return module, str(ckpt)
+    return None
 
 
 def warm_up(segmenters: dict[str, Any], sample: dict[str, Any]) -> None:
@@ -90,8 +110,14 @@ def anchor_comparison(cfg: DictConfig, max_side: int) -> dict[str, Any]:
     ks = [int(k) for k in cfg.bench.get("ks", [1, 3, 5])]
     segmenters = {n: segmenter_for(model_config(n), cfg.data, max_side,
                                    int(cfg.markers.radius)) for n in COMPARED}
+    unet = trained_unet(cfg)
+    if unet is not None:
+        from projects.variational_seg.unet import unet_segmenter
+
+        segmenters[UNET] = unet_segmenter(unet[0])
+    names = list(segmenters)
     dsc: dict[tuple[str, int], list[float]] = {}
-    seconds: dict[str, list[float]] = {n: [] for n in COMPARED}
+    seconds: dict[str, list[float]] = {n: [] for n in names}
     limit = cfg.bench.get("limit")
     for k in ks:
         dataset = build_dataset(cfg.data, {**OmegaConf.to_container(cfg.markers), "k": k, "source": "simulated"},
@@ -107,7 +133,13 @@ def anchor_comparison(cfg: DictConfig, max_side: int) -> dict[str, Any]:
                 seconds[name].append(seg.seconds)
     radii = {n: marker_radius(model_config(n), int(cfg.markers.radius)) for n in COMPARED}
     out: dict[str, Any] = {"compared_markers": f"simulated k in {ks}; marker disk radius (working px) {radii}"}
-    for name in COMPARED:
+    if unet is None:
+        out[f"s_per_image_{UNET}"] = ("not measured: no trained U-Net with a pretrained encoder (bench.unet_ckpt, or "
+                                      "`make sweep PROJECT=variational_seg SWEEP=anchors` trains and caches it)")
+    else:
+        out[f"{UNET}_checkpoint"] = unet[1]
+        out[f"params_m_{UNET}"] = round(sum(p.numel() for p in unet[0].parameters()) / 1e6, 3)
+    for name in names:
         for k in ks:
             out[f"dsc_{name}_k{k}"] = round(float(np.mean(dsc[(name, k)])), 4)
         out[f"s_per_image_{name}"] = round(float(np.mean(seconds[name])), 4)

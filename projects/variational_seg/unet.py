@@ -221,6 +221,27 @@ def train_unet(cfg: DictConfig) -> dict[str, Any]:
     return evaluate_module(cfg, module if cfg.get("test_after_fit", True) else None, trainer, extra=results)
 
 
+def unet_segmenter(module: UNetModule):
+    """A trained U-Net as a ``methods.Segmenter`` (``f(images, points, background) -> [Segmentation]``,
+    background points unused: the U-Net takes none), timed per image like the other methods."""
+    from projects.variational_seg.pipeline import Segmentation
+
+    module.eval()
+    size = int(module.hparams.image_size)
+
+    def run(images, points, background=None):
+        out = []
+        for image, pts in zip(images, points):
+            start = time.perf_counter()
+            with torch.inference_mode():
+                x = unet_input(image, pts, size)[None].to(module.device)
+                prob = upsample(torch.sigmoid(module.net(x))[0], image.shape[:2])
+            out.append(Segmentation(prob, 1, time.perf_counter() - start, len(pts),
+                                    float(((prob > 0.1) & (prob < 0.9)).mean())))
+        return out
+    return run
+
+
 def load_unet_module(cfg: DictConfig) -> UNetModule:
     ckpt = cfg.get("ckpt_path")
     if not ckpt or not Path(ckpt).is_file():

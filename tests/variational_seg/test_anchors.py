@@ -55,6 +55,7 @@ def test_bench_writes_the_anchor_keys(run_project, shared_data, tmp_path):
         for k in (1, 3, 5):
             assert 0.0 <= res[f"dsc_{name}_k{k}"] <= 1.0, (name, k)
     assert res["dsc_wbh_k3"] == res["dsc_ours"]  # the same runs, the same images
+    assert res["s_per_image_unet_lite0"].startswith("not measured: no trained U-Net")   # empty training cache
 
 
 @pytest.mark.realdata

@@ -46,3 +46,22 @@ def test_pretrained_unet_loads_the_packaged_encoder_and_uses_the_markers():
     assert out.shape == (1, 64, 64) and not torch.allclose(out, moved)
     y = (torch.rand(1, 64, 64) > 0.5).float()
     assert torch.isfinite(module.train().training_step((x, y), 0))
+
+
+def test_unet_segmenter_is_the_test_steps_forward_per_image(tmp_path):
+    """unet_segmenter (the bench's U-Net row) gives the probability test_step scores: the same input,
+    sigmoid and upsampling; one Segmentation per image with 1 iteration and its marker count."""
+    from projects.variational_seg.pipeline import upsample
+    from projects.variational_seg.unet import unet_segmenter
+
+    torch.manual_seed(0)
+    module = UNetModule(base_channels=4, image_size=32).eval()
+    image, _, _ = scene(40, seed=2)
+    rgb = (np.repeat(np.clip(image, 0, 1)[..., None], 3, 2) * 255).astype(np.uint8)
+    points = np.array([[17, 14], [20, 20]])
+    seg = unet_segmenter(module)([rgb], [points], None)
+    assert len(seg) == 1 and seg[0].iterations == 1 and seg[0].markers_used == 2 and seg[0].seconds > 0
+    with torch.no_grad():
+        expected = upsample(torch.sigmoid(module.net(unet_input(rgb, points, 32)[None]))[0], rgb.shape[:2])
+    np.testing.assert_allclose(seg[0].prob, expected, atol=1e-6)
+    assert seg[0].prob.shape == rgb.shape[:2]
