@@ -26,7 +26,7 @@ BOOKKEEPING = ("run_name", "run_group", "run_tags", "skip_finished", "resume_fro
 MARKER_ARGS = {"k1": ["markers.k=1"], "k3": ["markers.k=3"], "k5": ["markers.k=5"], "k10": ["markers.k=10"],
                "scribbles_set1": ["markers.source=scribbles_set1"], "scribbles_set2": ["markers.source=scribbles_set2"],
                "scribbles_set2_bg": ["markers.source=scribbles_set2", "markers.background=true"]}
-SWEEPS = {"tables": 24, "ablations": 12, "anchors": 30}
+SWEEPS = {"tables": 24, "ablations": 12, "anchors": 30, "unet_seeds": 12}
 
 
 def sweep_jobs(sweep: str, log_dir: Path) -> list[list[str]]:
@@ -67,15 +67,17 @@ def test_sweeps_make_the_old_runs_and_the_report_fills_every_table(tmp_path):
                           return_hydra_config=True)
             assert cfg.skip_finished is True and cfg.run_group and cfg.run_tags
             choice = dict(o.split("=", 1) for o in job)
-            old = compose("variational_seg", ["data=grabcut", f"model={choice['model']}",
+            seed = [f"seed={choice['seed']}"] if "seed" in choice else []
+            old = compose("variational_seg", ["data=grabcut", f"model={choice['model']}", *seed,
                                               *MARKER_ARGS[choice["sweep/markers"]], f"paths.log_dir={tmp_path}"],
                           task="eval")
             assert comparable(cfg) == comparable(old), (sweep, job)
             run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
-            assert run_dir.name == (f"{choice['model']}-{choice['sweep/markers']}" if sweep != "anchors"
-                                    else f"{choice['sweep/markers']}-{choice['model']}")
+            names = {"anchors": f"{choice['sweep/markers']}-{choice['model']}",
+                     "unet_seeds": f"{choice['sweep/markers']}-{choice['model']}-s{choice.get('seed')}"}
+            assert run_dir.name == names.get(sweep, f"{choice['model']}-{choice['sweep/markers']}")
             made[run_dir] = cfg
-    assert len(made) == 66 and {p.parent.name for p in made} == {"tables", "anchors"}
+    assert len(made) == 78 and {p.parent.name for p in made} == {"tables", "anchors"}
     for i, (run_dir, cfg) in enumerate(sorted(made.items())):
         fake_run(cfg, run_dir, 0.5 + i / 1000)
 
@@ -95,10 +97,11 @@ def test_sweeps_make_the_old_runs_and_the_report_fills_every_table(tmp_path):
     text = readme.read_text()
     for spec in specs:
         block = text.split(markers(spec.name)[0])[1].split(markers(spec.name)[1])[0]
-        rows = [line for line in block.splitlines() if line.startswith("| ") and "(n=1)" in line]
-        assert len(rows) == len(spec.rows), spec.name            # every row filled from its run
+        rows = [line for line in block.splitlines() if line.startswith("| ") and ("(n=1)" in line or "(n=3)" in line)]
+        assert len(rows) == len(spec.rows), spec.name            # every row filled from its run(s)
         data = json.loads((tmp_path / "reports" / f"{spec.name}.json").read_text())
-        assert all(c["n"] == 1 for c in data["cells"] if c["column"] == "DSC")
+        for cell in (c for c in data["cells"] if c["column"] == "DSC"):   # the U-Net rows: 3 training seeds
+            assert cell["n"] == (3 if spec.name == "anchors" and cell["row"].startswith("U-Net") else 1), cell
     per_image = text.split(markers("table1_per_image")[0])[1].split(markers("table1_per_image")[1])[0]
     assert per_image.count("| img") == 3 and "–" not in per_image
     wins = json.loads((tmp_path / "reports" / "table1_per_image.json").read_text())["wins"]
