@@ -30,7 +30,7 @@ def test_bench_writes_the_committed_keys(tmp_path, monkeypatch):
     timed = [k for k in out if k.startswith(("step_s_", "step_cpu_s_", "ratio_", "cpu_ratio_", "imgs_per_s_",
                                               "loader_"))]
     assert len(timed) == 16 and all(isinstance(out[k], float) and out[k] > 0 for k in timed), timed
-    assert out["images_per_step"] == 4 and out["repeats"] == 2 and out["model"] == "resnet18"  # 2 + 2 images
+    assert out["images_per_step"] == 4 and out["repeats"] == 2 and out["model"] == "efficientnet_lite0"  # 2 + 2 images
 
 
 def test_every_step_runs_the_methods_callbacks():

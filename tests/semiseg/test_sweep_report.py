@@ -89,7 +89,8 @@ def test_sweep_runs_get_their_wandb_name_group_and_tags(tmp_path):
             "dataset:ccp"} <= set(init["tags"])
     plain = compose("semiseg", [f"paths.output_dir={tmp_path}"])       # a plain run: name = group + seed
     init = next(lg for lg in build_loggers(plain, tmp_path) if isinstance(lg, WandbLogger))._wandb_init
-    assert init["group"] == "synthetic-resnet18-mvpmatch" and init["name"] == "synthetic-resnet18-mvpmatch-s0"
+    assert init["group"] == "synthetic-efficientnet_lite0-mvpmatch"
+    assert init["name"] == "synthetic-efficientnet_lite0-mvpmatch-s0"
     assert run_tags(plain) == []
 
 
