@@ -51,8 +51,14 @@ class SeededSampler(DistributedSampler):
         if not self.shuffle:
             return torch.arange(self.size)
         g = torch.Generator().manual_seed(self.seed * ORDER_STREAM + self.epoch)
-        repeats = -(-self.num_samples // self.size)
-        order = torch.arange(self.size).repeat(repeats)[: self.num_samples]
+        # Every item `full` times plus a random `rest` of them (drawn anew each epoch), then shuffled: a
+        # capped epoch (num_samples < size) is a fresh random subset of the whole set, every item appears
+        # full or full + 1 times, and without a cap (full = 1, rest = 0) the order is one permutation.
+        full, rest = divmod(self.num_samples, self.size)
+        parts = [torch.arange(self.size).repeat(full)]
+        if rest:
+            parts.append(torch.randperm(self.size, generator=g)[:rest])
+        order = torch.cat(parts)
         return order[torch.randperm(len(order), generator=g)]
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
