@@ -161,9 +161,11 @@ def last_epoch_summary(record: RunRecord) -> dict[str, float]:
     out: dict[str, float] = {}
     if path.is_file():
         frame = pd.read_csv(path)
-        if "epoch" in frame and frame["epoch"].notna().any():
-            last = frame[frame["epoch"] == frame["epoch"].max()]
-            for column in (c for c in frame.columns if c.startswith("train/")):
+        train = [c for c in frame.columns if c.startswith("train/")]
+        if "epoch" in frame and train:
+            rows = frame[frame[train].notna().any(axis=1) & frame["epoch"].notna()]   # not the test rows after fit
+            last = rows[rows["epoch"] == rows["epoch"].max()]
+            for column in train:
                 values = last[column].dropna()
                 if not values.empty:
                     out[f"{LAST}/{column}"] = float(values.mean())
@@ -234,7 +236,8 @@ def plot_miou_vs_ratio(tables: Mapping[str, Table], path: Path, title: str) -> P
 
 def plot_mask_ratio(curves: dict[tuple[str, str], pd.DataFrame], methods: Sequence[tuple[str, str]],
                     ratios: Sequence[str], path: Path, title: str, ylabel: str = "mask ratio",
-                    dashed: dict[tuple[str, str], pd.DataFrame] | None = None) -> Path | None:
+                    dashed: dict[tuple[str, str], pd.DataFrame] | None = None,
+                    ylim: tuple[float, float] | None = (0, 1.02)) -> Path | None:
     """One panel per label ratio, one line per method (id, label): mean over seeds ± std (shaded); the
     ``dashed`` curves (same keys) drawn in the same colour, dashed (e.g. the student beside the teacher)."""
     ratios = [r for r in ratios if any((m, r) in curves for m, _ in methods)]
@@ -256,7 +259,8 @@ def plot_mask_ratio(curves: dict[tuple[str, str], pd.DataFrame], methods: Sequen
                 ax.plot(other.index, other["mean"], lw=1.0, ls="--", color=colour)
         ax.set_title(f"label ratio {ratio_label(ratio)}", fontsize=10)
         ax.set_xlabel("training step")
-        ax.set_ylim(0, 1.02)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(ylabel)
     return save_figure(fig, path, title, axes[0], legend_space=0.08)
@@ -326,7 +330,8 @@ def setting_section(setting: str, records: Sequence[RunRecord], specs: Mapping[s
     if val_curves["teacher"]:
         val_plot = plot_mask_ratio(val_curves["teacher"], methods, ratios, out_dir / f"{stem}_val_miou.png",
                                    f"{setting}: val mIoU over training, EMA teacher (solid) and student (dashed), "
-                                   f"mean ± std over seeds", ylabel="val mIoU", dashed=val_curves["student"])
+                                   f"mean ± std over seeds", ylabel="val mIoU", dashed=val_curves["student"],
+                                   ylim=None)
         if val_plot is not None:
             lines += ["### Learning curves (val)", "",
                       "Val mIoU of the EMA teacher (solid) and of its student (dashed) at every validation: where "

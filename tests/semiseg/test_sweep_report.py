@@ -369,7 +369,8 @@ def test_last_epoch_summary_averages_the_last_epoch_and_takes_the_teachers_lead(
             {"epoch": 1, "step": 19, "train/pl_fg@0.95": 0.2},
             {"epoch": 1, "step": 29, "train/pl_fg@0.95": 0.4},
             {"epoch": 0, "step": 9, "val/teacher/miou": 0.10, "val/student/miou": 0.30},
-            {"epoch": 1, "step": 29, "val/teacher/miou": 0.35, "val/student/miou": 0.31}]
+            {"epoch": 1, "step": 29, "val/teacher/miou": 0.35, "val/student/miou": 0.31},
+            {"epoch": 2, "step": 30, "test/teacher/miou": 0.4}]                          # the test after fit
     pd.DataFrame(rows).to_csv(run_dir / "csv" / "metrics.csv", index=False)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     metrics.update({"final/test/teacher/miou": 0.40, "final/test/student/miou": 0.42})
