@@ -234,7 +234,7 @@ def plot_miou_vs_ratio(tables: Mapping[str, Table], path: Path, title: str) -> P
     return save_figure(fig, path, title, axes[0], legend_space=0.07)
 
 
-def plot_mask_ratio(curves: dict[tuple[str, str], pd.DataFrame], methods: Sequence[tuple[str, str]],
+def plot_curves(curves: dict[tuple[str, str], pd.DataFrame], methods: Sequence[tuple[str, str]],
                     ratios: Sequence[str], path: Path, title: str, ylabel: str = "mask ratio",
                     dashed: dict[tuple[str, str], pd.DataFrame] | None = None,
                     ylim: tuple[float, float] | None = (0, 1.02)) -> Path | None:
@@ -318,7 +318,7 @@ def setting_section(setting: str, records: Sequence[RunRecord], specs: Mapping[s
     column = str(options["mask_ratio"])
     raw = _curves(finished, column)
     ratios = [str(c.match["ratio"]) for c in table1[WHICH["final"]].spec.columns]
-    mask_plot = plot_mask_ratio(mean_curves(raw), [m for m in methods if m[0] != "supervised"], ratios,
+    mask_plot = plot_curves(mean_curves(raw), [m for m in methods if m[0] != "supervised"], ratios,
                                 out_dir / f"{stem}_mask_ratio.png",
                                 f"{setting}: share of unlabelled pixels with teacher confidence ≥ 0.95 "
                                 f"(`{column}`), mean ± std over seeds")
@@ -328,7 +328,7 @@ def setting_section(setting: str, records: Sequence[RunRecord], specs: Mapping[s
                   f"![mask ratio over training]({mask_plot.name})", ""]
     val_curves = {model: mean_curves(_curves(finished, f"val/{model}/miou")) for model in ("teacher", "student")}
     if val_curves["teacher"]:
-        val_plot = plot_mask_ratio(val_curves["teacher"], methods, ratios, out_dir / f"{stem}_val_miou.png",
+        val_plot = plot_curves(val_curves["teacher"], methods, ratios, out_dir / f"{stem}_val_miou.png",
                                    f"{setting}: val mIoU over training, EMA teacher (solid) and student (dashed), "
                                    f"mean ± std over seeds", ylabel="val mIoU", dashed=val_curves["student"],
                                    ylim=None)

@@ -104,13 +104,12 @@ def warm_up(segmenters: dict[str, Any], sample: dict[str, Any]) -> None:
         run_model([sample["image"]], [sample["points"]], [sample.get("background")])
 
 
-def anchor_comparison(cfg: DictConfig, max_side: int) -> dict[str, Any]:
+def anchor_comparison(cfg: DictConfig, max_side: int, unet: tuple[Any, str] | None = None) -> dict[str, Any]:
     """The issue-15 keys: DSC per click count and seconds per image of the shipped model, wbh and the
     two anchors, in one pass (per image and click count the methods run in turn)."""
     ks = [int(k) for k in cfg.bench.get("ks", [1, 3, 5])]
     segmenters = {n: segmenter_for(model_config(n), cfg.data, max_side,
                                    int(cfg.markers.radius)) for n in COMPARED}
-    unet = trained_unet(cfg)
     if unet is not None:
         from projects.variational_seg.unet import unet_segmenter
 
@@ -149,6 +148,7 @@ def anchor_comparison(cfg: DictConfig, max_side: int) -> dict[str, Any]:
 
 def run(cfg: DictConfig) -> Path:
     set_threads(cfg.working)
+    unet = trained_unet(cfg)   # first: a wrong bench.unet_ckpt fails before minutes of timing
     max_side = int(cfg.working.max_side)
     dataset = build_dataset(cfg.data, cfg.markers, cfg.seed, split=cfg.bench.split)
     samples = [dataset[i] for i in range(min(len(dataset), int(cfg.bench.get("limit") or len(dataset))))]
@@ -178,7 +178,7 @@ def run(cfg: DictConfig) -> Path:
     results["mean_iterations_ours"] = results["mean_iterations_wbh"]
     results["dsc_skimage_chan_vese"] = round(float(np.mean([score(c[0], s)["dsc"] for c, s in zip(cv, samples)])), 4)
     results["skimage_mu"] = float(cfg.bench.skimage_mu)
-    results.update(anchor_comparison(cfg, max_side))
+    results.update(anchor_comparison(cfg, max_side, unet))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     results["batched_imgs_per_s"] = round(batched_throughput(samples, cfg, device), 2)
     results["batched_setting"] = f"batch {cfg.bench.batch_size} x {cfg.bench.batch_image_size}^2 on {device_name()}"
