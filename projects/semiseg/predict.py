@@ -26,6 +26,7 @@ from projects.semiseg.module import SemiSegModule
 from projects.semiseg.transforms import eval_view
 from shared.checkpoints import check_checkpoint, load_module
 from shared.files import write_csv_atomic
+from shared.plots import plt
 from shared.predict import (
     drop_unused_run_folder,
     output_folder,
@@ -34,6 +35,9 @@ from shared.predict import (
     require_input_folder,
     stream_images,
 )
+
+SHEET_IMAGES = 12
+SHEET_THUMB = 192     # long side of each thumbnail on the sheet (px)
 
 
 def palette(n: int) -> np.ndarray:
@@ -74,6 +78,31 @@ def overlay(image: np.ndarray, mask: np.ndarray, colours: np.ndarray, alpha: flo
     return np.where(mask[..., None] > 0, blend, image).astype(np.uint8)
 
 
+def thumbnail(image: np.ndarray, side: int = SHEET_THUMB) -> np.ndarray:
+    pil = Image.fromarray(image)
+    pil.thumbnail((side, side))
+    return np.asarray(pil)
+
+
+def overlay_sheet(thumbs: list[tuple[str, np.ndarray]], class_names: list[str], colours: np.ndarray,
+                  path: Path, cols: int = 4) -> Path:
+    """The overlays on one page, titled with their file names, with a legend of the class colours."""
+    rows = max(1, -(-len(thumbs) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (name, image) in zip(axes.flat, thumbs):
+        ax.imshow(image)
+        ax.set_title(name, fontsize=8)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[i] / 255) for i in range(1, len(class_names))]
+    fig.legend(handles, class_names[1:], loc="lower center", ncol=min(8, len(handles)), fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def run(cfg: DictConfig) -> Path:
     ckpt = require_checkpoint(cfg)
     files = require_input_folder(cfg)
@@ -81,6 +110,7 @@ def run(cfg: DictConfig) -> Path:
     root, out = Path(cfg.input), output_folder(cfg, "predictions")
     colours = palette(len(module.class_names))
     size = int(cfg.data.eval_size)
+    thumbs: list[tuple[str, np.ndarray]] = []
 
     def segment_and_save(path: Path, image: np.ndarray) -> list:
         mask = predict_mask(model, image, size).astype(np.uint8)
@@ -89,7 +119,10 @@ def run(cfg: DictConfig) -> Path:
         for name in (mask_name, overlay_name):
             (out / name).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(mask, mode="L").save(out / mask_name)
-        Image.fromarray(overlay(image, mask, colours)).save(out / overlay_name, quality=90)
+        blended = overlay(image, mask, colours)
+        Image.fromarray(blended).save(out / overlay_name, quality=90)
+        if len(thumbs) < SHEET_IMAGES:
+            thumbs.append((output_name(path, root, "").as_posix(), thumbnail(blended)))
         present = [module.class_names[i] for i in np.unique(mask) if i < len(module.class_names)]
         return [str(path), mask_name.as_posix(), ";".join(present), ""]
 
@@ -97,6 +130,8 @@ def run(cfg: DictConfig) -> Path:
     rows = [item.value for item in items if not item.error]
     failed = [[str(item.path), "", "", item.error] for item in items if item.error]
     write_csv_atomic(out / "predictions.csv", ["file", "mask", "classes", "error"], rows + failed)
+    if thumbs:
+        overlay_sheet(thumbs, list(module.class_names), colours, out / "overlays.png")
     drop_unused_run_folder(cfg)
     print(f"{len(rows)} images segmented, {len(failed)} unreadable -> {out}")
     return out

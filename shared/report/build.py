@@ -76,7 +76,8 @@ def write_tables(specs: Sequence[TableSpec], records: Sequence[RunRecord], paths
     """Every table that has a measured cell; the others are reported as kept."""
     written = []
     for spec in specs:
-        table = keep_committed_rows(build_table(spec, records), paths.output_dir / f"{spec.name}.json")
+        table = keep_committed_rows(build_table(spec, records), paths.output_dir / f"{spec.name}.json",
+                                    paths.readme)
         if not table.has_runs:
             print(f"{spec.name}: no finished runs in {', '.join(spec.setting) or 'any setting'}: "
                   f"README block and reports left as they are")

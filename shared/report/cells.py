@@ -20,7 +20,7 @@ CHECKPOINTS = ("final", "best")   # metrics.json prefixes: last weights, val-sel
 class Cell:
     mean: float
     std: float | None     # sample std (ddof 1); None for a single run
-    n: int
+    n: int | None         # None: unknown (a row kept from a README text that did not show it)
     runs: tuple[str, ...] = ()   # the run folders the values came from
 
 

@@ -47,7 +47,8 @@ def plot_table(table: Table, path: Path) -> Path | None:
         ax.errorbar(xs, [c.mean * scale for _, c in points], yerr=[(c.std or 0.0) * scale for _, c in points],
                     marker="o", capsize=3, label=column.label)
         for x, c in points:
-            ax.annotate(f"n={c.n}", (x, c.mean * scale), textcoords="offset points", xytext=(4, -12), fontsize=7)
+            if c.n is not None:
+                ax.annotate(f"n={c.n}", (x, c.mean * scale), textcoords="offset points", xytext=(4, -12), fontsize=7)
     xs_all = [r.x for r in rows]
     if opts.get("xscale"):
         ax.set_xscale(opts["xscale"])

@@ -88,6 +88,8 @@ def test_predict_writes_masks_and_overlays(tmp_path):
                   task="predict")
     mask = Image.open(out / "masks" / "a.jpg.png")  # relative path + source extension: names cannot collide
     assert mask.size == (40, 30) and (out / "overlays" / "a.jpg.jpg").is_file()
+    sheet = Image.open(out / "overlays.png")                      # the readable images on one page
+    assert sheet.size[0] >= 4 * 192 and sheet.size[1] > 192
     rows = (out / "predictions.csv").read_text()
     assert "broken.jpg" in rows and "cannot read image" in rows
 

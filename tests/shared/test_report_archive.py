@@ -74,6 +74,33 @@ def test_a_row_without_runs_keeps_its_committed_cells_and_is_named_under_the_tab
     assert data["differences"][0]["values"][1] == "+12.0"                # A (kept) − B (new)
 
 
+def test_with_no_committed_json_a_row_without_runs_keeps_its_cells_from_the_readme_block(tmp_path):
+    """Tables made before reports wrote JSON: re-running one row keeps the others from the README text."""
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- report:models:start -->\n**Models**\n\n"
+                      "| Model | note | Acc | Acc (final) | Params (M) | seeds | epochs |\n"
+                      "|---|---|---|---|---|---|---|\n"
+                      "| Model A | ours | 72.0 ± 2.8 | 62.0 ± 2.8 | 1.50 | 1, 2 | 4, 5 |\n"
+                      "| Model B | | 50.0 | 40.0 | 2.25 | 1 | 2 |\n"
+                      "| Model C | | – | – | – | – | – |\n<!-- report:models:end -->\nrest\n")
+    runs = tmp_path / "runs"
+    fake_run(runs, "main", "b-s1", {"model": {"name": "b"}, "seed": 1},
+             {"best/test/acc": 0.6, "final/test/acc": 0.5, "best/test/params_m": 2.25})
+    paths = ReportPaths(runs=runs, readme=readme, output_dir=tmp_path / "reports", tables=tmp_path)
+    assert not (tmp_path / "reports" / "models.json").exists()
+    write_tables([parse_spec("models", SPEC)], load_records(paths, "p"), paths)
+    text = readme.read_text()
+    assert "| Model A | ours | 72.0 ± 2.8 | 62.0 ± 2.8 | 1.50 | 1, 2 | 4, 5 |" in text    # kept verbatim
+    assert "| Model B |  | 60.0 (n=1) | 50.0 (n=1) |" in text                            # the new run
+    assert "): Model A." in text and text.startswith("intro") and text.endswith("rest\n")
+    data = json.loads((tmp_path / "reports" / "models.json").read_text())
+    acc = next(c for c in data["cells"] if c["row"] == "Model A" and c["column"] == "Acc")
+    assert acc["kept"] is True and acc["mean"] == pytest.approx(0.72) and acc["std"] == pytest.approx(0.028)
+    assert acc["n"] is None                                               # the old text did not show n
+    assert data["differences"][0]["values"][1] == "+12.0"                 # A (kept) − B (new)
+    assert next(c for c in data["cells"] if c["row"] == "Model C" and c["column"] == "Acc")["text"] == "–"
+
+
 def test_a_table_with_only_kept_rows_is_left_as_it_is(tmp_path, capsys):
     runs = tmp_path / "runs"
     model_runs(runs)
