@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.report.cells import MISSING, Cell
-from shared.report.readme import markers
+from shared.report.readme import read_block
 from shared.report.tables import Table
 
 _NUMBER = re.compile(r"^([-+]?\d+(?:\.\d+)?)(?: ± (\d+(?:\.\d+)?))?(?: \(n=(\d+)\))?$")
@@ -31,14 +31,9 @@ def _committed_cells(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
 def _readme_cells(readme: Path, table: Table) -> dict[tuple[str, str], dict[str, Any]]:
     """The cells of ``table``'s current README block in the JSON's shape (row and column by label; a
     side-by-side ``wrap`` block is read chunk by chunk)."""
-    start, end = markers(table.spec.name)
-    try:
-        text = Path(readme).read_text()
-    except OSError:
+    block = read_block(readme, table.spec.name)
+    if block is None:
         return {}
-    if text.count(start) != 1 or text.count(end) != 1:
-        return {}
-    block = text.split(start, 1)[1].split(end, 1)[0]
     lines = [line.strip() for line in block.splitlines() if line.strip().startswith("|")]
     if len(lines) < 3:
         return {}
