@@ -8,7 +8,7 @@ folders, through the shared report library (:mod:`shared.report`).
 * ``reports/semiseg/<report.name>_<setting>.md`` is the study of one setting (the sweep's experiment,
   e.g. ccp_small, ccp_lite0; ``<report.name>.md`` links them): Table 1 and Table 2 for the final and for
   the val-selected teacher (the specs above, with any other label ratio found added as a column), the
-  checkpoint-selection / teacher-lag table, and PNGs: test mIoU vs label ratio per method, the
+  checkpoint-selection / teacher-lead table, and PNGs: test mIoU vs label ratio per method, the
   pseudo-label mask ratio and the val mIoU of teacher and student over training.
 * Finished runs gain ``last/...`` metrics from their CSV log (:func:`last_epoch_summary`: pseudo-label
   statistics of the last epoch, the teacher's lead over its student) for tables such as
@@ -113,23 +113,31 @@ def study_table(spec: TableSpec, setting: str, which: str, records: Sequence[Run
 
 
 def selection_and_lag_table(records: Sequence[RunRecord], methods: Sequence[tuple[str, str]], metric: str) -> str:
-    """Per method (id, label) over all finished runs: how often the val-selected checkpoint scores exactly
-    like the final weights (i.e. the last epoch was the best on val), and final student minus final
-    teacher test mIoU in points (mean, min, max): the EMA teacher's lag."""
-    lines = ["| method | runs | val-selected = final | student − teacher, points: mean [min, max] |",
-             "|---|---|---|---|"]
-    for method, label in methods:
-        runs = [r for r in records if r.fields.get("method") == method and r.finished]
+    """Per method (id, label) over all finished runs, then over all of them: how often the val-selected
+    checkpoint scores exactly like the final weights (i.e. the last epoch was the best on val), and the EMA
+    teacher's lead over its student in mIoU points per run, on val (last validation, ``last/val/...`` from
+    :func:`with_summaries`) and on test (final weights): mean [min, max] and how many runs are at or above 0."""
+    lines = ["| method | runs | val-selected = final | teacher − student, val: mean [min, max], runs ≥ 0 "
+             "| teacher − student, test: mean [min, max], runs ≥ 0 |", "|---|---|---|---|---|"]
+    finished = [r for r in records if r.finished]
+    groups = [(label, [r for r in finished if r.fields.get("method") == method]) for method, label in methods]
+    for label, runs in [*groups, ("all methods", [r for _, g in groups for r in g])]:
         if not runs:
             continue
-        pairs = [(metric_value(r, "best", metric), metric_value(r, "final", metric)) for r in runs]
-        same = sum(best is not None and best == final for best, final in pairs)
-        gaps = [100 * (s - t) for r in runs
-                if (s := metric_value(r, "final", metric.replace("test/", "test/student/"))) is not None
-                and (t := metric_value(r, "final", metric.replace("test/", "test/teacher/"))) is not None]
-        lag = f"{statistics.fmean(gaps):+.1f} [{min(gaps):+.1f}, {max(gaps):+.1f}]" if gaps else MISSING
-        lines.append(f"| {label} | {len(runs)} | {same} of {len(runs)} | {lag} |")
+        same = sum(best is not None and best == metric_value(r, "final", metric)
+                   for r in runs if (best := metric_value(r, "best", metric)) is not None)
+        val = [metric_value(r, None, f"{LAST}/val/teacher_minus_student") for r in runs]
+        test = [metric_value(r, None, f"{LAST}/test/teacher_minus_student") for r in runs]
+        lines.append(f"| {label} | {len(runs)} | {same} of {len(runs)} | {_lead(val)} | {_lead(test)} |")
     return "\n".join(lines)
+
+
+def _lead(values: Sequence[float | None]) -> str:
+    points = [100 * v for v in values if v is not None]
+    if not points:
+        return MISSING
+    return (f"{statistics.fmean(points):+.1f} [{min(points):+.1f}, {max(points):+.1f}], "
+            f"{sum(p >= 0 for p in points)} of {len(points)}")
 
 
 # -- mask-ratio curves -----------------------------------------------------------------------------
@@ -307,10 +315,11 @@ def setting_section(setting: str, records: Sequence[RunRecord], specs: Mapping[s
             lines += [f"### {heading.format(label=label)}", "", to_markdown(table), ""]
     methods = study_methods(specs)
     metric = str(options["metric"])
-    lines += ["### Checkpoint selection and teacher lag", "",
-              "Over all finished runs of a method: in how many the val-selected checkpoint scores exactly "
-              "like the final weights on test, and the final student minus the final teacher "
-              "(test mIoU points).", "",
+    lines += ["### Checkpoint selection and teacher lead", "",
+              "Over all finished runs of a method, then of all methods: in how many the val-selected checkpoint "
+              "scores exactly like the final weights on test, and the EMA teacher minus its student per run "
+              "(mIoU points; negative: the teacher lags) at the last validation and on test with the final "
+              "weights.", "",
               selection_and_lag_table(finished, methods, metric), ""]
     plot = plot_miou_vs_ratio(table1, out_dir / f"{stem}_miou.png",
                               f"{setting}: test mIoU vs label ratio (mean ± std over seeds)")

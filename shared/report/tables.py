@@ -19,6 +19,7 @@ A spec (every key but ``rows`` and ``columns`` optional)::
       - {label: Params (M), metric: test/params_m, show: first, scale: 1, digits: 2}
       - {label: seeds, show: values, key: seed}
     differences: [{label: "Δ a − b", minuend: a, subtrahend: b}]    # rows: difference of the means
+    # optionally paired_by: seed -- also the per-seed differences of the runs both cells share, and their paired t
     wrap: 1                       # >1: the rows in that many side-by-side blocks (long metric lists)
     plot: {xlabel: ..., ylabel: ..., title: ..., xscale: log}       # a PNG: cell columns vs each row's x
 
@@ -30,7 +31,7 @@ which also replaces any other cell of that row).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from shared.report.cells import (
     format_difference,
     format_number,
     metric_value,
+    paired_t,
 )
 from shared.report.runs import RunRecord, epochs_run
 
@@ -79,6 +81,7 @@ class Difference:
     label: str
     minuend: str
     subtrahend: str
+    paired_by: str | None = None    # a config key (seed): pair the two cells' runs that share its value
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class Table:
     cells: dict[tuple[str, str], Cell | None]   # the mean ± std cells (show=cell columns)
     unfinished: tuple[RunRecord, ...] = ()
     kept: tuple[str, ...] = ()                   # row ids filled from the committed JSON (shared/report/kept.py)
+    records: Mapping[str, RunRecord] = field(default_factory=dict)   # run folder -> record, for the cells' runs
 
     @property
     def has_runs(self) -> bool:
@@ -208,7 +212,8 @@ def build_table(spec: TableSpec, records: Sequence[RunRecord]) -> Table:
             text[key] = row.text[column.label] if column.label in row.text else _show(spec, row, column, runs,
                                                                                     cells.get(key))
     unfinished = tuple(r for r in pool if not r.finished and r.run_dir in used)
-    return Table(spec=spec, text=text, cells=cells, unfinished=unfinished)
+    records = {str(r.run_dir): r for r in pool if r.run_dir in used}
+    return Table(spec=spec, text=text, cells=cells, unfinished=unfinished, records=records)
 
 
 def _show(spec: TableSpec, row: Row, column: Column, runs: list[RunRecord], cell: Cell | None) -> str:
@@ -227,8 +232,36 @@ def _show(spec: TableSpec, row: Row, column: Column, runs: list[RunRecord], cell
     return ""   # show=text without a text for this row
 
 
+def seed_pairs(table: Table, diff: Difference, column: Column) -> list[float]:
+    """Minuend − subtrahend (raw values) for each ``diff.paired_by`` value that both cells' runs share, in the
+    minuend's run order; [] without ``paired_by`` or for cells kept from a committed JSON (no records)."""
+    if not diff.paired_by:
+        return []
+    minuend, subtrahend = (_values_by_key(table, row_id, column, diff) for row_id in (diff.minuend, diff.subtrahend))
+    return [value - subtrahend[key] for key, value in minuend.items() if key in subtrahend]
+
+
+def _values_by_key(table: Table, row_id: str, column: Column, diff: Difference) -> dict[Any, float]:
+    cell, spec = table.cells.get((row_id, column.label)), table.spec
+    row = next(r for r in spec.rows if r.id == row_id)
+    out: dict[Any, float] = {}
+    for run in cell.runs if cell else ():
+        record = table.records.get(run)
+        if record is None:
+            continue
+        key = record.value(str(diff.paired_by))
+        if key in out:
+            raise ConfigError(f"table {spec.name}: difference {diff.label!r}: two runs of {row.label!r} / "
+                              f"{column.label!r} share {diff.paired_by} = {key!r}, so they cannot be paired")
+        value = metric_value(record, spec.column_which(column), spec.cell_metric(row, column) or ())
+        if value is not None:
+            out[key] = value
+    return out
+
+
 def difference_cells(table: Table, diff: Difference) -> list[str]:
-    """The difference row: per cell column, minuend mean − subtrahend mean ("–" where one is missing)."""
+    """The difference row: per cell column, minuend mean − subtrahend mean ("–" where one is missing), with
+    the seed pairs and their paired t when the difference is ``paired_by`` a key."""
     out = []
     for column in table.spec.columns:
         if column.show != "cell":
@@ -236,8 +269,17 @@ def difference_cells(table: Table, diff: Difference) -> list[str]:
             continue
         scale, digits = table.spec.scale_of(column)
         out.append(format_difference(table.cells.get((diff.minuend, column.label)),
-                                     table.cells.get((diff.subtrahend, column.label)), scale, digits))
+                                     table.cells.get((diff.subtrahend, column.label)), scale, digits,
+                                     seed_pairs(table, diff, column)))
     return out
+
+
+def _difference_json(table: Table, diff: Difference) -> dict[str, Any]:
+    entry: dict[str, Any] = {"label": diff.label, "values": difference_cells(table, diff)}
+    if diff.paired_by:
+        pairs = [seed_pairs(table, diff, c) if c.show == "cell" else [] for c in table.spec.columns]
+        entry.update({"paired_by": diff.paired_by, "pairs": pairs, "paired_t": [paired_t(p) for p in pairs]})
+    return entry
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -281,6 +323,5 @@ def to_json(table: Table, source: str = "") -> dict[str, Any]:
             cells.append(entry)
     return {"table": spec.name, "title": spec.title, "source": source, "settings": list(spec.setting),
             "std": "sample std (ddof 1) over runs; null for a single run",
-            "cells": cells, "differences": [{"label": d.label, "values": difference_cells(table, d)}
-                                            for d in spec.differences],
+            "cells": cells, "differences": [_difference_json(table, d) for d in spec.differences],
             "unfinished": sorted(str(r.run_dir) for r in table.unfinished)}

@@ -185,18 +185,26 @@ def test_run_fields_normalise_the_label_ratio_of_ccp_and_synthetic_runs():
     assert report.run_fields(synthetic) == {"method": "supervised", "ratio": "1_4"}
 
 
-def test_selection_and_lag_table_counts_last_epoch_picks_and_student_minus_teacher():
-    def run(seed: int, final: float, best: float, student: float | None) -> RunRecord:
+def test_selection_and_lag_table_counts_last_epoch_picks_and_the_teacher_lead_per_run():
+    def run(seed: int, final: float, best: float, student: float | None, val_lead: float | None) -> RunRecord:
         metrics = {"final/test/miou": final, "best/test/miou": best, "final/test/teacher/miou": final}
         if student is not None:
             metrics["final/test/student/miou"] = student
+        if val_lead is not None:
+            metrics["last/val/teacher_minus_student"] = val_lead
         return _record("mvpmatch", seed, metrics)
-    records = [run(0, 0.30, 0.30, 0.32), run(1, 0.30, 0.31, 0.35), run(2, 0.29, 0.29, None),
-               _record("unimatch_v2", 0, {})]                                  # unfinished: left out
+    supervised = _record("supervised", 0, {"final/test/miou": 0.25, "best/test/miou": 0.26,
+                                           "final/test/teacher/miou": 0.25, "final/test/student/miou": 0.24})
+    records = report.with_summaries([run(0, 0.30, 0.30, 0.32, 0.010), run(1, 0.30, 0.31, 0.35, -0.004),
+                                     run(2, 0.29, 0.29, None, None), supervised,
+                                     _record("unimatch_v2", 0, {})])                      # unfinished: left out
     methods = [("supervised", "Supervised"), ("mvpmatch", "MvpMatch"), ("unimatch_v2", "UniMatch V2")]
     rows = report.selection_and_lag_table(records, methods, "test/miou").splitlines()
-    assert len(rows) == 3                                    # header, rule, MvpMatch only
-    assert rows[2] == "| MvpMatch | 3 | 2 of 3 | +3.5 [+2.0, +5.0] |"
+    assert len(rows) == 5                                    # header, rule, Supervised, MvpMatch, all methods
+    assert rows[2] == "| Supervised | 1 | 0 of 1 | – | +1.0 [+1.0, +1.0], 1 of 1 |"
+    # teacher − student on test: 0.30 − 0.32 = −2.0 and 0.30 − 0.35 = −5.0 points; on val +1.0 and −0.4
+    assert rows[3] == "| MvpMatch | 3 | 2 of 3 | +0.3 [-0.4, +1.0], 1 of 2 | -3.5 [-5.0, -2.0], 0 of 2 |"
+    assert rows[4] == "| all methods | 4 | 2 of 4 | +0.3 [-0.4, +1.0], 1 of 2 | -2.0 [-5.0, +1.0], 1 of 3 |"
 
 
 def test_ratio_helpers():

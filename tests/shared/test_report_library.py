@@ -15,6 +15,7 @@ from shared.errors import ConfigError, DataError
 from shared.report import (
     Cell,
     ReportPaths,
+    TableSpec,
     build_table,
     collect_runs,
     format_cell,
@@ -22,6 +23,7 @@ from shared.report import (
     metric_value,
     parse_spec,
     summarise,
+    to_json,
     to_markdown,
     write_tables,
 )
@@ -159,6 +161,39 @@ def test_pivot_table_columns_match_config_values_and_wrap_puts_rows_side_by_side
     assert to_markdown(build_table(per_metric, records)).splitlines() == [
         "| k | v | k | v |", "|---|---|---|---|",
         "| a | 10.0 ± 0.0 (n=2) | c | 30.0 ± 0.0 (n=2) |", "| b | 20.0 ± 0.0 (n=2) |  |  |"]
+
+
+def paired_spec(*differences: dict) -> TableSpec:
+    """Rows a and b (config ``model``), one column of final test accuracy, the given difference rows."""
+    return parse_spec("p", {"which": "final", "metric": "test/acc", "columns": [{"label": "Acc"}],
+                            "rows": [{"id": m, "label": m.upper(), "match": {"model": m}} for m in "ab"],
+                            "differences": list(differences)})
+
+
+PAIRED = {"label": "A − B", "minuend": "a", "subtrahend": "b", "paired_by": "seed"}
+
+
+def test_paired_difference_lists_the_seed_pairs_and_their_paired_t(tmp_path):
+    # a: seeds 0, 1, 2 = .30 .32 .35; b: seeds 0, 1, 2, 3 = .28 .31 .32 .25 -> pairs +2, +1, +3 points
+    # (mean 2, sample std 1, paired t = 2 / (1 / sqrt 3) = 3.46); the means differ by 32.33 - 29.00 = +3.3
+    for name, values in (("a", (0.30, 0.32, 0.35)), ("b", (0.28, 0.31, 0.32, 0.25))):
+        for seed, value in enumerate(values):
+            fake_run(tmp_path, "s", f"{name}-s{seed}", {"model": name, "seed": seed}, {"final/test/acc": value})
+    spec = paired_spec(PAIRED, {"label": "plain", "minuend": "a", "subtrahend": "b"})
+    table = build_table(spec, collect_runs(tmp_path))
+    assert to_markdown(table).splitlines()[-2:] == ["| A − B | +3.3 (pairs +2.0, +1.0, +3.0; paired t 3.5) |",
+                                                    "| plain | +3.3 |"]
+    paired, plain = to_json(table)["differences"]
+    assert paired["pairs"][0] == pytest.approx([0.02, 0.01, 0.03]) and paired["paired_t"][0] == pytest.approx(
+        2 * math.sqrt(3))
+    assert "pairs" not in plain
+
+
+def test_paired_difference_refuses_two_runs_of_one_cell_with_the_same_seed(tmp_path):
+    for name, seed in (("a0", 0), ("a0bis", 0), ("b0", 0)):
+        fake_run(tmp_path, "s", name, {"model": name[0], "seed": seed}, {"final/test/acc": 0.3})
+    with pytest.raises(ConfigError, match="table p: difference 'A − B': two runs of 'A' / 'Acc' share seed = 0"):
+        to_markdown(build_table(paired_spec(PAIRED), collect_runs(tmp_path)))
 
 
 @pytest.mark.parametrize("change, message", [
