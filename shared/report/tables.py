@@ -250,6 +250,9 @@ def _values_by_key(table: Table, row_id: str, column: Column, diff: Difference) 
         if record is None:
             continue
         key = record.value(str(diff.paired_by))
+        if key is None:
+            raise ConfigError(f"table {spec.name}: difference {diff.label!r}: run {run} has no config key "
+                              f"{diff.paired_by!r} to pair by")
         if key in out:
             raise ConfigError(f"table {spec.name}: difference {diff.label!r}: two runs of {row.label!r} / "
                               f"{column.label!r} share {diff.paired_by} = {key!r}, so they cannot be paired")

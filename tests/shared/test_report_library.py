@@ -189,11 +189,13 @@ def test_paired_difference_lists_the_seed_pairs_and_their_paired_t(tmp_path):
     assert "pairs" not in plain
 
 
-def test_paired_difference_refuses_two_runs_of_one_cell_with_the_same_seed(tmp_path):
+def test_paired_difference_refuses_runs_it_cannot_pair_naming_the_key(tmp_path):
     for name, seed in (("a0", 0), ("a0bis", 0), ("b0", 0)):
         fake_run(tmp_path, "s", name, {"model": name[0], "seed": seed}, {"final/test/acc": 0.3})
     with pytest.raises(ConfigError, match="table p: difference 'A − B': two runs of 'A' / 'Acc' share seed = 0"):
         to_markdown(build_table(paired_spec(PAIRED), collect_runs(tmp_path)))
+    with pytest.raises(ConfigError, match="difference 'A − B': run .*a0 has no config key 'sede' to pair by"):
+        to_markdown(build_table(paired_spec({**PAIRED, "paired_by": "sede"}), collect_runs(tmp_path)))
 
 
 @pytest.mark.parametrize("change, message", [
