@@ -112,7 +112,7 @@ def study_table(spec: TableSpec, setting: str, which: str, records: Sequence[Run
     return build_table(dataclasses.replace(ratio_columns(spec, seen), setting=(setting,), which=which), records)
 
 
-def selection_and_lag_table(records: Sequence[RunRecord], methods: Sequence[tuple[str, str]], metric: str) -> str:
+def selection_and_lead_table(records: Sequence[RunRecord], methods: Sequence[tuple[str, str]], metric: str) -> str:
     """Per method (id, label) over all finished runs, then over all of them: how often the val-selected
     checkpoint scores exactly like the final weights (i.e. the last epoch was the best on val), and the EMA
     teacher's lead over its student in mIoU points per run, on val (last validation, ``last/val/...`` from
@@ -320,7 +320,7 @@ def setting_section(setting: str, records: Sequence[RunRecord], specs: Mapping[s
               "scores exactly like the final weights on test, and the EMA teacher minus its student per run "
               "(mIoU points; negative: the teacher lags) at the last validation and on test with the final "
               "weights.", "",
-              selection_and_lag_table(finished, methods, metric), ""]
+              selection_and_lead_table(finished, methods, metric), ""]
     plot = plot_miou_vs_ratio(table1, out_dir / f"{stem}_miou.png",
                               f"{setting}: test mIoU vs label ratio (mean ± std over seeds)")
     lines += [f"![mIoU vs label ratio]({plot.name})", ""]

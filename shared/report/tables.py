@@ -241,6 +241,11 @@ def seed_pairs(table: Table, diff: Difference, column: Column) -> list[float]:
     return [value - subtrahend[key] for key, value in minuend.items() if key in subtrahend]
 
 
+def pairs_per_column(table: Table, diff: Difference) -> list[list[float]]:
+    """:func:`seed_pairs` of every column ([] for the columns that are not mean ± std cells)."""
+    return [seed_pairs(table, diff, c) if c.show == "cell" else [] for c in table.spec.columns]
+
+
 def _values_by_key(table: Table, row_id: str, column: Column, diff: Difference) -> dict[Any, float]:
     cell, spec = table.cells.get((row_id, column.label)), table.spec
     row = next(r for r in spec.rows if r.id == row_id)
@@ -262,25 +267,26 @@ def _values_by_key(table: Table, row_id: str, column: Column, diff: Difference) 
     return out
 
 
-def difference_cells(table: Table, diff: Difference) -> list[str]:
+def difference_cells(table: Table, diff: Difference, pairs: Sequence[Sequence[float]] | None = None) -> list[str]:
     """The difference row: per cell column, minuend mean − subtrahend mean ("–" where one is missing), with
-    the seed pairs and their paired t when the difference is ``paired_by`` a key."""
+    the seed pairs and their paired t when the difference is ``paired_by`` a key (``pairs``: per column, as
+    :func:`seed_pairs` gives them; computed here when not given)."""
+    pairs = pairs_per_column(table, diff) if pairs is None else pairs
     out = []
-    for column in table.spec.columns:
+    for column, column_pairs in zip(table.spec.columns, pairs):
         if column.show != "cell":
             out.append("")
             continue
         scale, digits = table.spec.scale_of(column)
         out.append(format_difference(table.cells.get((diff.minuend, column.label)),
-                                     table.cells.get((diff.subtrahend, column.label)), scale, digits,
-                                     seed_pairs(table, diff, column)))
+                                     table.cells.get((diff.subtrahend, column.label)), scale, digits, column_pairs))
     return out
 
 
 def _difference_json(table: Table, diff: Difference) -> dict[str, Any]:
-    entry: dict[str, Any] = {"label": diff.label, "values": difference_cells(table, diff)}
+    pairs = pairs_per_column(table, diff)
+    entry: dict[str, Any] = {"label": diff.label, "values": difference_cells(table, diff, pairs)}
     if diff.paired_by:
-        pairs = [seed_pairs(table, diff, c) if c.show == "cell" else [] for c in table.spec.columns]
         entry.update({"paired_by": diff.paired_by, "pairs": pairs, "paired_t": [paired_t(p) for p in pairs]})
     return entry
 

@@ -185,7 +185,7 @@ def test_run_fields_normalise_the_label_ratio_of_ccp_and_synthetic_runs():
     assert report.run_fields(synthetic) == {"method": "supervised", "ratio": "1_4"}
 
 
-def test_selection_and_lag_table_counts_last_epoch_picks_and_the_teacher_lead_per_run():
+def test_selection_and_lead_table_counts_last_epoch_picks_and_the_teacher_lead_per_run():
     def run(seed: int, final: float, best: float, student: float | None, val_lead: float | None) -> RunRecord:
         metrics = {"final/test/miou": final, "best/test/miou": best, "final/test/teacher/miou": final}
         if student is not None:
@@ -199,7 +199,7 @@ def test_selection_and_lag_table_counts_last_epoch_picks_and_the_teacher_lead_pe
                                      run(2, 0.29, 0.29, None, None), supervised,
                                      _record("unimatch_v2", 0, {})])                      # unfinished: left out
     methods = [("supervised", "Supervised"), ("mvpmatch", "MvpMatch"), ("unimatch_v2", "UniMatch V2")]
-    rows = report.selection_and_lag_table(records, methods, "test/miou").splitlines()
+    rows = report.selection_and_lead_table(records, methods, "test/miou").splitlines()
     assert len(rows) == 5                                    # header, rule, Supervised, MvpMatch, all methods
     assert rows[2] == "| Supervised | 1 | 0 of 1 | – | +1.0 [+1.0, +1.0], 1 of 1 |"
     # teacher − student on test: 0.30 − 0.32 = −2.0 and 0.30 − 0.35 = −5.0 points; on val +1.0 and −0.4
