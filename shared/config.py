@@ -13,6 +13,9 @@ from shared.paths import COMMON_CONFIGS, CONFIG_ROOT, PROJECTS, REPO_ROOT
 
 if not OmegaConf.has_resolver("repo"):
     OmegaConf.register_new_resolver("repo", lambda: str(REPO_ROOT))
+if not OmegaConf.has_resolver("folder_name"):
+    # ${folder_name:${data.root}}: a user's data folder names its runs and W&B groups ("/data/my_shoes/" -> my_shoes)
+    OmegaConf.register_new_resolver("folder_name", lambda path: Path(str(path)).expanduser().resolve().name or "data")
 
 
 def plain_dict(cfg: DictConfig | Mapping[str, Any] | None) -> dict[str, Any]:

@@ -54,6 +54,25 @@ class ClassNamesMixin:
 
         checkpoint["class_names"] = self.class_names
         stamp(self, checkpoint)  # which project wrote it
+        save_module_spec(self, checkpoint, self.class_names, self.inference_extra())
+
+    def inference_extra(self) -> dict[str, Any]:
+        """Project-specific entries of the checkpoint's inference spec (thresholds, output meaning)."""
+        return {}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.class_names = checkpoint.get("class_names", self.class_names)
+
+
+def save_module_spec(module: Any, checkpoint: dict[str, Any], names: list[str],
+                     extra: dict[str, Any] | None = None) -> None:
+    """Write the module's :class:`shared.inference.InferenceSpec` into ``checkpoint`` (every project's
+    ``on_save_checkpoint``): names, its ``inference`` hyper-parameter (size, resize, mean, std, data) and
+    its ``model`` config."""
+    from shared.checkpoints import class_path, project_of
+    from shared.inference import save_spec, spec_from_hparams
+
+    hparams = dict(module.hparams)
+    spec = spec_from_hparams(project_of(class_path(type(module))), names, hparams.get("inference"),
+                             hparams.get("model"), extra)
+    save_spec(checkpoint, spec)

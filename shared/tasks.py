@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from shared.checkpoints import check_checkpoint
 from shared.errors import ConfigError, EcomvisionError
+from shared.inference import apply_spec, read_spec, settle_class_count
 from shared.loggers import build_loggers, finish_loggers, log_config, log_summary
 from shared.run_folder import check_writable, drop_empty_run, output_folders  # also registers ${unique_dir:...}
 
@@ -94,9 +95,20 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir))
 
 
-def build_components(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule]:
+def build_components(cfg: DictConfig, test_only: bool = False) -> tuple[pl.LightningDataModule, pl.LightningModule]:
+    """The datamodule (checked: folders, split files, labels) and then the module. The class names the data
+    declares (``datamodule.classes`` after ``prepare_data``) settle ``data.num_classes`` before the module is
+    built (:func:`shared.inference.settle_class_count`). ``test_only``: the datamodule builds and checks its
+    test split alone (``eval`` needs no training data)."""
     datamodule = _instantiate(cfg.datamodule)
+    if test_only:
+        if not hasattr(datamodule, "test_only"):
+            raise ConfigError(f"{type(datamodule).__name__} cannot build its test split alone (no test_only())")
+        datamodule.test_only()
     datamodule.prepare_data()  # validates folders and split files before any run output is written
+    names = list(getattr(datamodule, "classes", None) or [])
+    if names and OmegaConf.select(cfg, "data.num_classes", default="<absent>") != "<absent>":
+        settle_class_count(cfg, names)
     module = _instantiate(cfg.module)
     return datamodule, module
 
@@ -197,7 +209,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise ConfigError("eval needs a checkpoint: pass CKPT=path/to/file.ckpt (or ckpt_path=...)")
     if ckpt is not None:
         checked_checkpoint(cfg, ckpt)  # before any data or model is built
-    datamodule, module = build_components(cfg)
+        apply_spec(cfg, read_spec(ckpt), ckpt)  # classes, size, normalisation: the checkpoint's, never today's
+    datamodule, module = build_components(cfg, test_only=True)
     trainer = build_trainer(cfg, run_dir)
     out = trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
     finish_loggers(trainer)

@@ -28,20 +28,26 @@ class ImageDataModule(pl.LightningDataModule):
         self.keys, self.train_view, self.seed = tuple(keys), train_view, int(seed)
         self.datasets: dict[str, Dataset] = {}
         self.classes: list[str] = []
+        self.splits: tuple[str, ...] = ("train", "val", "test")
 
     def _raw(self, split: str) -> Dataset:
         return dataset_from_config(self.cfg, split)
 
+    def test_only(self) -> None:
+        """Build and check the test split alone (``make eval``: no training data needed)."""
+        self.splits = ("test",)
+
     def prepare_data(self) -> None:
-        """Fail fast (missing folder, split file, bad labels) before the Trainer starts."""
-        for split in ("train", "val", "test"):
-            self._raw(split)
+        """Fail fast (missing folder, split file, bad labels) before the Trainer starts; the class names
+        the data declares are known from here on."""
+        for split in self.splits:
+            self.classes = list(getattr(self._raw(split), "classes", None) or self.classes)
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
         size = self.cfg.image_size
-        for split in ("train", "val", "test"):
+        for split in self.splits:
             raw = self._raw(split)
             view = self.train_view if split == "train" else "eval"
             self.datasets[split] = TransformedDataset(raw, build_transforms(view, size, seed=self.seed), self.keys)
