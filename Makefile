@@ -33,13 +33,14 @@ OVERRIDES = $(if $(data),data=$(data)) $(if $(model),model=$(model)) \
             $(if $(SWEEP),sweep=$(SWEEP)) $(ARGS)
 RUN = $(PY) -m shared
 
-.PHONY: help venv train eval predict bench bench-gpu gpu-carry data sweep report select serve audit test test-fast lint clean
+.PHONY: help venv train eval predict export bench bench-gpu gpu-carry data sweep report select serve audit test test-fast lint clean
 
 help:
 	@echo "make train   PROJECT=<$(PROJECTS)> [ARGS='key=value ...']"
 	@echo "             (variational_seg: trains model=unet; a parameter-free model has nothing to fit and is evaluated)"
 	@echo "make eval    PROJECT=<p> [CKPT=path] [ARGS=...]      test a checkpoint (or a parameter-free model: variational_seg)"
 	@echo "make predict PROJECT=<p> CKPT=path INPUT=folder/     predictions for a folder of images"
+	@echo "make export  PROJECT=<p> CKPT=path [OUT=dir]          model.onnx (normalisation inside) + model.json, checked with onnxruntime"
 	@echo "make bench   PROJECT=<p>                              writes benchmarks/results/<p>.json"
 	@echo "make data    DATASET=<name>                           prepares split files for a real dataset"
 	@echo "make sweep   PROJECT=<p> SWEEP=<name> [ARGS=...]     a Hydra multirun config (resumable)"
@@ -59,7 +60,7 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
-train eval predict bench sweep report: $(STAMP)
+train eval predict export bench sweep report: $(STAMP)
 	$(RUN) $@ "$(PROJECT)" $(OVERRIDES)
 
 # On a GPU machine whose own Python holds torch (no .venv there): make bench-gpu GPU_PY=python3
