@@ -51,6 +51,7 @@ from shared.report import (
 from shared.report import collect_runs as report_runs
 from shared.report.build import display
 from shared.report.plots import save_figure
+from shared.report.style import method_style
 from shared.report.tables import Column, Table
 
 STUDY_TABLES = {"table1": "Table 1 — test mIoU of the {label} vs label ratio",
@@ -209,12 +210,6 @@ def mean_curves(curves: dict[tuple[str, str], list[pd.Series]]) -> dict[tuple[st
 
 
 # -- plots -----------------------------------------------------------------------------------------
-def method_colour(method: str, order: Sequence[str]) -> Any:
-    """One colour per method in every figure (its place in ``order``, then any other by name)."""
-    order = [*order, method]
-    return plt.get_cmap("tab10")(order.index(method) % 10)
-
-
 def plot_miou_vs_ratio(tables: Mapping[str, Table], path: Path, title: str) -> Path:
     """One panel per table ("final teacher", "val-selected teacher"): mean ± std over seeds per method,
     x = each column's label ratio (log scale)."""
@@ -230,8 +225,8 @@ def plot_miou_vs_ratio(tables: Mapping[str, Table], path: Path, title: str) -> P
                 continue
             shift = 1.0 + 0.03 * (i - (len(spec.rows) - 1) / 2)   # keep overlapping error bars apart
             ax.errorbar([x * shift for x in xs], [c.mean * 100 if c else math.nan for c in found],
-                        yerr=[(c.std or 0.0) * 100 if c else math.nan for c in found], marker="o", capsize=3,
-                        color=method_colour(row.id, methods), label=row.label)
+                        yerr=[(c.std or 0.0) * 100 if c else math.nan for c in found], capsize=3,
+                        label=row.label, **method_style(row.id, methods))
         ax.set_xscale("log", base=2)
         ax.set_xticks(xs, [ratio_label(r) for r in ratios])
         ax.minorticks_off()
@@ -251,15 +246,17 @@ def plot_curves(curves: dict[tuple[str, str], pd.DataFrame], methods: Sequence[t
     ratios = [r for r in ratios if any((m, r) in curves for m, _ in methods)]
     if not ratios:
         return None
-    order = [m for m, _ in methods]
+    order = [m for m, _ in methods if any((m, r) in curves for r in ratios)]  # the methods drawn, each its own look
     fig, axes = plt.subplots(1, len(ratios), figsize=(4.2 * len(ratios), 3.6), sharey=True, squeeze=False)
     for ax, ratio in zip(axes[0], ratios):
         for method, label in methods:
             curve = curves.get((method, ratio))
             if curve is None:
                 continue
-            colour = method_colour(method, order)
-            ax.plot(curve.index, curve["mean"], label=label, lw=1.2, color=colour)
+            style = method_style(method, order)
+            colour = style["color"]
+            ax.plot(curve.index, curve["mean"], label=label, lw=1.2, color=colour, marker=style["marker"],
+                    markevery=max(1, len(curve) // 8), markersize=4)
             ax.fill_between(curve.index, curve["mean"] - curve["std"], curve["mean"] + curve["std"],
                             color=colour, alpha=0.2, lw=0)
             other = (dashed or {}).get((method, ratio))

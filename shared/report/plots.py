@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.plots import plt
+from shared.report.style import method_style
 from shared.report.tables import Table
 
 
@@ -38,6 +39,7 @@ def plot_table(table: Table, path: Path) -> Path | None:
     if not rows or not columns or not table.has_runs:
         return None
     fig, ax = plt.subplots(figsize=(5.4, 3.8))
+    order = [c.label for c in columns]
     for column in columns:
         scale, _ = spec.scale_of(column)
         points = [(r.x, cell) for r in rows if (cell := table.cells.get((r.id, column.label))) is not None]
@@ -45,7 +47,7 @@ def plot_table(table: Table, path: Path) -> Path | None:
             continue
         xs = [x for x, _ in points]
         ax.errorbar(xs, [c.mean * scale for _, c in points], yerr=[(c.std or 0.0) * scale for _, c in points],
-                    marker="o", capsize=3, label=column.label)
+                    capsize=3, label=column.label, **method_style(column.label, order))
         for x, c in points:
             if c.n is not None:
                 ax.annotate(f"n={c.n}", (x, c.mean * scale), textcoords="offset points", xytext=(4, -12), fontsize=7)
