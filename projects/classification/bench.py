@@ -149,12 +149,13 @@ def predict_peak_rss(b: DictConfig) -> dict:
     """Peak RSS of ``make predict`` (an MSFF-EComNet checkpoint, fresh weights; a child process) on 1 and
     100 camera-sized JPEGs: the same peak for both shows the folder is streamed."""
     with tempfile.TemporaryDirectory() as tmp:
-        module = ClassificationModule({"name": "msff_ecomnet", "arch": MODELS["msff"][0]}, b.num_classes, {"lr": 1e-3})
+        module = ClassificationModule({"name": "msff_ecomnet", "arch": MODELS["msff"][0]}, b.num_classes, {"lr": 1e-3},
+                                      inference={"size": b.image_size, "data": "bench"})
         ckpt = save_fresh_checkpoint(module, Path(tmp) / "msff.ckpt")
 
         def cli(folder: Path, out: Path) -> list[str]:
             return ["predict", "classification", f"ckpt_path={ckpt}", f"input={folder}", f"output={out}/",
-                    f"data.image_size={b.image_size}", f"paths.log_dir={Path(tmp) / 'runs'}"]
+                    f"paths.log_dir={Path(tmp) / 'runs'}"]
 
         peaks = predict_peak_rss_mb(cli, list(b.peak_rss_photos), list(b.peak_rss_photo_size))
     return {"peak_rss_photo_size_wh": list(b.peak_rss_photo_size), **peaks}

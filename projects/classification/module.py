@@ -23,11 +23,15 @@ from shared.plots import plot_confusion_matrix
 
 class ClassificationModule(ClassNamesMixin, pl.LightningModule):
     def __init__(self, model: DictConfig | dict, num_classes: int, optim: DictConfig | dict,
-                 label_smoothing: float = 0.1, memory_format: str = "channels_last") -> None:
+                 label_smoothing: float = 0.1, memory_format: str = "channels_last",
+                 inference: DictConfig | dict | None = None) -> None:
+        """``inference``: the project config's ``inference`` node (size, resize, mean, std, data), written
+        with the class names into every checkpoint (:mod:`shared.inference`)."""
         super().__init__()
         model, optim = plain_dict(model), plain_dict(optim)
         self.save_hyperparameters({"model": model, "num_classes": num_classes, "optim": optim,
-                                   "label_smoothing": label_smoothing, "memory_format": memory_format})
+                                   "label_smoothing": label_smoothing, "memory_format": memory_format,
+                                   "inference": plain_dict(inference) or None})
         kwargs = {k: v for k, v in model.items()
                   if k not in ("name", "arch", "pretrained", "pretrained_partial", "freeze_backbone")}
         self.frozen = bool(model.get("freeze_backbone", False))
@@ -84,6 +88,9 @@ class ClassificationModule(ClassNamesMixin, pl.LightningModule):
                                          Path(self.trainer.default_root_dir) / "confusion_matrix.png")
             for logger in wandb_loggers(self.trainer):
                 logger.log_image("test/confusion_matrix", [str(path)])
+
+    def inference_extra(self) -> dict[str, Any]:
+        return {"output": "logits over names; softmax gives the class probabilities"}
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         return self(batch["image"]).softmax(dim=1)

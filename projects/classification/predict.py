@@ -1,20 +1,23 @@
 """``make predict PROJECT=classification CKPT=... INPUT=folder/``: a CSV of top-3 predictions per image.
 
-The images are streamed (decoded and resized one at a time, in batches of 32 model-size tensors), so
-memory does not grow with the folder; one row per file, named by its path.
+``CKPT`` is a checkpoint or an exported ``model.onnx`` (same output file). Size, normalisation and class
+names come from it (:class:`projects.classification.api.Predictor`), never from today's ``data`` config; a
+command-line value that contradicts it (``data.image_size=...``) is refused. The images are streamed
+(decoded and resized one at a time, in batches of 32 model-size arrays), so memory does not grow with the
+folder; one row per file, named by its path.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+import numpy as np
 from omegaconf import DictConfig
 
-from projects.classification.module import ClassificationModule
-from shared.augment import build_transforms
-from shared.checkpoints import load_module
+from projects.classification.api import Predictor
+from shared.export import is_onnx, read_model_json
 from shared.files import write_csv_atomic
+from shared.inference import InferenceSpec, apply_spec, read_spec
 from shared.predict import (
     batches,
     drop_unused_run_folder,
@@ -25,31 +28,36 @@ from shared.predict import (
 )
 
 BATCH = 32
+HEADER = ["file", "prediction", "confidence", "top3", "error"]
+
+
+def load_predictor(cfg: DictConfig, ckpt: Path) -> Predictor:
+    """The checkpoint's (or export's) Predictor, once the command line is checked against its spec."""
+    if is_onnx(ckpt):
+        apply_spec(cfg, InferenceSpec.from_dict(read_model_json(ckpt)["spec"], str(ckpt)), ckpt)
+        return Predictor.from_onnx(ckpt)
+    apply_spec(cfg, read_spec(ckpt), ckpt)
+    return Predictor.from_checkpoint(ckpt)
 
 
 def run(cfg: DictConfig) -> Path:
     ckpt = require_checkpoint(cfg)
     files = require_input_folder(cfg)
-    module = load_module(ClassificationModule, ckpt).eval()
-    size = cfg.data.image_size
-    transform = build_transforms("eval", size)
-    stream = stream_images(files, lambda _, image: transform(image=image)["image"])
+    predictor = load_predictor(cfg, ckpt)
+    stream = stream_images(files, lambda _, image: predictor.prepare(image))
     rows: list[list] = []
     failed: list[list] = []
-    with torch.inference_mode():
-        for chunk in batches(stream, BATCH):
-            failed += [[str(item.path), "", "", "", item.error] for item in chunk if item.error]
-            ok = [item for item in chunk if not item.error]
-            if not ok:
-                continue
-            probs = module(torch.stack([item.value for item in ok])).softmax(dim=1)
-            top_p, top_i = probs.topk(min(3, probs.shape[1]), dim=1)
-            for item, p, i in zip(ok, top_p.tolist(), top_i.tolist()):
-                names = [module.class_names[k] for k in i]
-                top3 = ";".join(f"{n}:{q:.3f}" for n, q in zip(names, p))
-                rows.append([str(item.path), names[0], f"{p[0]:.4f}", top3, ""])
+    for chunk in batches(stream, BATCH):
+        failed += [[str(item.path), "", "", "", item.error] for item in chunk if item.error]
+        ok = [item for item in chunk if not item.error]
+        if not ok:
+            continue
+        results = predictor.results(predictor.probabilities(np.stack([item.value for item in ok])))
+        for item, result in zip(ok, results):
+            top = ";".join(f"{name}:{p:.3f}" for name, p in result["top"])
+            rows.append([str(item.path), result["label"], f"{result['score']:.4f}", top, ""])
     out = output_file(cfg, "predictions.csv")
-    write_csv_atomic(out, ["file", "prediction", "confidence", "top3", "error"], rows + failed)
+    write_csv_atomic(out, HEADER, rows + failed)
     drop_unused_run_folder(cfg)
     print(f"{len(rows)} images predicted, {len(failed)} unreadable -> {out}")
     return out
