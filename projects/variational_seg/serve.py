@@ -12,6 +12,14 @@ JSON ``error`` that the page shows, without stopping.
 
 ``make serve`` uses the shipped model (``model=wbh_colour``) at the GrabCut-tuned working size
 (``data=grabcut``: long side 160) unless ``model=`` / ``data=`` say otherwise.
+
+Only the page itself may use the server (:meth:`App.same_origin`): a request whose ``Host`` is not
+127.0.0.1 / localhost at the served port (a DNS-rebinding page), or that another site's page sends
+(its ``Origin``, ``Referer`` or ``Sec-Fetch-Site`` say so), gets 403; ``/api/segment`` takes
+``application/json`` only (a form or ``text/plain`` body, which any page can send without asking,
+gets 415). A segment request is at most ``Limits.max_json_bytes`` with ``Limits.max_points`` clicks,
+refused (413) before its body is read; parsing and solving run in worker threads, never on the
+event loop that answers the other requests.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import asyncio
 import base64
 import io
 import json
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -37,17 +46,35 @@ from PIL import Image
 from projects.variational_seg.methods import segmenter_for
 from projects.variational_seg.params import marker_radius
 from projects.variational_seg.pipeline import set_threads, working_size
+from projects.variational_seg.select import check_clicks_leave_background, check_dimensions, run_segmenter
 from shared.config import plain_dict
-from shared.datasets.io import image_size, read_image_bytes
-from shared.errors import ConfigError, DataError
+from shared.datasets.io import ImageTooLargeError, image_size, read_image_bytes
+from shared.errors import ConfigError, DataError, EcomvisionError
 
 HOST = "127.0.0.1"  # never reachable from other machines
+HOST_NAMES = ("127.0.0.1", "localhost")  # what the page's own address may be called in the browser
 STATIC = Path(__file__).parent / "static"
 PREVIEW_SIDE = 800  # long side of the photo the page shows (clicks are mapped back to full resolution)
 
 
 class InputError(Exception):
     """Bad input from the page: shown to the user, the server keeps serving."""
+
+    status = 400
+
+
+class TooLargeError(InputError):
+    status = 413
+
+
+class UnsupportedMediaType(InputError):
+    status = 415
+
+
+class Forbidden(InputError):
+    """A request that is not the page's own (another site, another host name)."""
+
+    status = 403
 
 
 @dataclass
@@ -62,8 +89,9 @@ class Photo:
 class Limits:
     max_pixels: int = 16_000_000
     max_bytes: int = 40 * 1024 * 1024
-    min_side: int = 8
     keep: int = 8
+    max_points: int = 2000         # foreground + background clicks of one segment request
+    max_json_bytes: int = 256 * 1024   # a segment request (2000 clicks are ~30 kB of JSON)
 
 
 Segmenter = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -79,7 +107,7 @@ def make_segmenter(model: Any, data: Any, max_side: int, radius: int) -> Segment
     return segment_one
 
 
-def decode_upload(data: bytes, name: str, limits: Limits) -> np.ndarray:
+def decode_upload(data: bytes, name: str, limits: Limits, max_side: int = 160) -> np.ndarray:
     """Upload bytes -> upright RGB uint8, or InputError saying what is wrong (checked on the header
     before decoding, so a huge photo is refused without decoding it)."""
     if not data:
@@ -87,37 +115,70 @@ def decode_upload(data: bytes, name: str, limits: Limits) -> np.ndarray:
     unreadable = f"{name} is not an image this page can read; upload a JPEG or PNG photo"
     try:
         w, h = image_size(data)
+    except ImageTooLargeError as exc:
+        raise InputError(f"{name} is too large: {exc.pixels / 1e6:.0f} megapixels; this page takes up to "
+                         f"{limits.max_pixels / 1e6:.0f} megapixels: downscale it first") from None
     except DataError:
         raise InputError(unreadable) from None
     if w * h > limits.max_pixels:
         raise InputError(f"{name} is {w}x{h} pixels ({w * h / 1e6:.1f} megapixels); this page takes up to "
                          f"{limits.max_pixels / 1e6:.0f} megapixels: downscale it first (e.g. to 4000 px on "
                          "the long side)")
-    if min(w, h) < limits.min_side:
-        raise InputError(f"{name} is {w}x{h} pixels; the page needs at least {limits.min_side} pixels per side")
+    try:
+        check_dimensions(w, h, max_side, "the page")
+    except DataError as exc:
+        raise InputError(f"{name}: {exc}") from None
     try:
         return read_image_bytes(data, name)
     except DataError:
         raise InputError(unreadable) from None
 
 
-def parse_points(raw: Any, width: int, height: int, what: str) -> np.ndarray:
+def parse_points(raw: Any, width: int, height: int, what: str, max_points: int = 2000) -> np.ndarray:
     """[[x, y], ...] in photo pixels (column, row) -> (n, 2) int (row, col); InputError for a point
-    that is not two numbers or lies off the photo."""
+    that is not two numbers (``true`` is not 1) or lies off the photo, or for too many points."""
     if raw is None:
         return np.zeros((0, 2), dtype=np.int64)
     if not isinstance(raw, list):
         raise InputError(f"{what} points must be a list of [x, y] pairs")
+    if len(raw) > max_points:
+        raise InputError(f"{len(raw)} {what} points; the page takes at most {max_points} clicks per request")
     out = []
     for p in raw:
-        if (not isinstance(p, list | tuple) or len(p) != 2
-                or not all(isinstance(v, int | float) and np.isfinite(v) for v in p)):
-            raise InputError(f"cannot read {what} point {p!r}: expected [x, y] numbers")
-        x, y = float(p[0]), float(p[1])
+        if not isinstance(p, list | tuple) or len(p) != 2 or not all(_is_number(v) for v in p):
+            raise InputError(f"cannot read {what} point {_short(p)}: expected [x, y] numbers")
+        x, y = p
         if not (0 <= x < width and 0 <= y < height):
-            raise InputError(f"{what} point ({x:g}, {y:g}) is off the photo ({width}x{height}, width x height)")
+            raise InputError(f"{what} point ({_short(x)}, {_short(y)}) is off the photo ({width}x{height}, "
+                             "width x height)")
         out.append((int(y), int(x)))
     return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number (not ``true``/``false``, which Python counts as ints); a huge int is compared exactly."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """A received value for a message, cut to ``limit`` characters (a coordinate may have 400 digits)."""
+    text = f"{value:g}" if isinstance(value, float) else str(value) if isinstance(value, int) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def parse_json(raw: bytes) -> dict[str, Any]:
+    """A segment request's body -> the JSON object, or InputError (never a RecursionError or a 500)."""
+    try:
+        body = json.loads(raw)
+    except ValueError:   # JSONDecodeError, UnicodeDecodeError, an integer of more than 4300 digits
+        raise InputError("the request is not JSON") from None
+    except RecursionError:
+        raise InputError("the request's JSON is nested too deeply") from None
+    if not isinstance(body, dict):
+        raise InputError("the request must be a JSON object")
+    return body
 
 
 def png_bytes(array: np.ndarray, mode: str) -> bytes:
@@ -151,13 +212,15 @@ def preview_png(image: np.ndarray) -> tuple[bytes, tuple[int, int]]:
 class App:
     """The page's state (the last ``limits.keep`` photos, by token) and its handlers."""
 
-    def __init__(self, segmenter: Segmenter, limits: Limits | None = None, max_side: int = 160) -> None:
-        self.segmenter, self.limits, self.max_side = segmenter, limits or Limits(), max_side
+    def __init__(self, segmenter: Segmenter, limits: Limits | None = None, max_side: int = 160,
+                 radius: int = 5) -> None:
+        self.segmenter, self.limits, self.max_side, self.radius = segmenter, limits or Limits(), max_side, radius
         self.photos: OrderedDict[str, Photo] = OrderedDict()
-        self.executor = ThreadPoolExecutor(max_workers=1)
+        self.executor = ThreadPoolExecutor(max_workers=1)  # the solver: one photo at a time
+        self.parser = ThreadPoolExecutor(max_workers=2)    # request bodies: JSON and points
 
     def routes(self) -> web.Application:
-        app = web.Application(client_max_size=self.limits.max_bytes, middlewares=[self.errors])
+        app = web.Application(client_max_size=self.limits.max_bytes, middlewares=[self.errors, self.same_origin])
         app.add_routes([web.get("/", self.index), web.post("/api/image", self.upload),
                         web.post("/api/segment", self.segment), web.get("/api/cutout/{token}.png", self.cutout),
                         web.get("/api/mask/{token}.png", self.mask), web.static("/static", STATIC)])
@@ -165,10 +228,13 @@ class App:
 
     @web.middleware
     async def errors(self, request: web.Request, handler: Callable) -> web.StreamResponse:
-        """Every failure of an /api call becomes JSON {"error": message} (400 for bad input)."""
+        """Every failure of an /api call becomes JSON {"error": message} (400 for bad input, 403 for a
+        request that is not the page's own, 413 for too large a body)."""
         try:
             return await handler(request)
         except InputError as exc:
+            return web.json_response({"error": str(exc)}, status=exc.status)
+        except EcomvisionError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": f"the upload is larger than {self.limits.max_bytes // 2 ** 20} MB: "
@@ -177,6 +243,28 @@ class App:
             raise
         except Exception as exc:  # noqa: BLE001 - the page shows it; the server keeps serving
             return web.json_response({"error": f"internal error: {type(exc).__name__}: {exc}"}, status=500)
+
+    @web.middleware
+    async def same_origin(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+        """403 unless the request is the page's own: ``Host`` is 127.0.0.1 or localhost at the served
+        port (a DNS-rebinding page sends its own host name), and no ``Origin`` / ``Referer`` /
+        ``Sec-Fetch-Site`` says another page sent it (any site may send simple cross-origin requests)."""
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        port = sockname[1] if sockname else None
+        origins = {f"http://{name}:{port}" for name in HOST_NAMES}
+        host = request.headers.get("Host", "")
+        if host not in {f"{name}:{port}" for name in HOST_NAMES}:
+            raise Forbidden(f"refused: this server answers only its own page at http://{HOST}:{port}/ "
+                            f"(the request named the host {_short(host)!r})")
+        origin = request.headers.get("Origin")
+        referer = request.headers.get("Referer")
+        fetch_site = request.headers.get("Sec-Fetch-Site", "")
+        sender = origin if origin is not None else referer if request.method != "GET" else None
+        if (sender is not None and sender not in origins and not any(sender.startswith(o + "/") for o in origins)) \
+                or fetch_site in ("cross-site", "same-site"):
+            raise Forbidden(f"refused: another page ({_short(sender or fetch_site)}) may not use this server; open "
+                            f"http://{HOST}:{port}/ itself")
+        return await handler(request)
 
     async def index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
@@ -193,8 +281,8 @@ class App:
         name = part.filename or "the upload"
         data = await part.read()
         loop = asyncio.get_running_loop()
-        image = await loop.run_in_executor(self.executor, decode_upload, bytes(data), name, self.limits)
-        preview, size = await loop.run_in_executor(self.executor, preview_png, image)
+        image = await loop.run_in_executor(self.parser, decode_upload, bytes(data), name, self.limits, self.max_side)
+        preview, size = await loop.run_in_executor(self.parser, preview_png, image)
         token = uuid.uuid4().hex
         self.photos[token] = Photo(image, name)
         while len(self.photos) > self.limits.keep:
@@ -212,24 +300,53 @@ class App:
             raise InputError("this photo is no longer on the server (it keeps the last few): open it again")
         return self.photos[token]
 
+    async def read_body(self, request: web.Request) -> bytes:
+        """The body of a segment request, refused (413) once it passes ``max_json_bytes``: by its
+        Content-Length before anything is read, else while it streams in."""
+        limit = self.limits.max_json_bytes
+        too_large = TooLargeError(f"the request is larger than {limit // 1024} kB; the page sends at most "
+                                  f"{self.limits.max_points} clicks")
+        if request.content_length is not None and request.content_length > limit:
+            raise too_large
+        chunks, total = [], 0
+        async for chunk in request.content.iter_any():
+            total += len(chunk)
+            if total > limit:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def read_points(self, body: dict[str, Any], h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """(foreground, background) points of a segment request, checked (in a worker thread)."""
+        fg = body.get("fg")
+        bg = body.get("bg")
+        count = sum(len(v) for v in (fg, bg) if isinstance(v, list))
+        if count > self.limits.max_points:
+            raise InputError(f"{count} points; the page takes at most {self.limits.max_points} clicks per request")
+        return (parse_points(fg, w, h, "foreground", self.limits.max_points),
+                parse_points(bg, w, h, "background", self.limits.max_points))
+
+    def solve(self, photo: Photo, fg: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, bytes, float]:
+        """(mask, overlay PNG, seconds) for the clicks (in the solver's thread)."""
+        check_clicks_leave_background(fg, photo.image.shape[:2], self.max_side, self.radius)
+        start = time.perf_counter()
+        mask = run_segmenter(self.segmenter, photo.image, fg, bg) > 0.5
+        seconds = time.perf_counter() - start
+        return mask, overlay_png(mask), seconds
+
     async def segment(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InputError("the request is not JSON") from None
-        if not isinstance(body, dict):
-            raise InputError("the request must be a JSON object")
+        if request.content_type != "application/json":
+            raise UnsupportedMediaType(f"send the clicks as JSON (Content-Type: application/json), not "
+                             f"{_short(request.content_type or 'no content type')}")
+        loop = asyncio.get_running_loop()
+        body = await loop.run_in_executor(self.parser, parse_json, await self.read_body(request))
         photo = self.photo(str(body.get("token")))
         h, w = photo.image.shape[:2]
-        fg = parse_points(body.get("fg"), w, h, "foreground")
-        bg = parse_points(body.get("bg"), w, h, "background")
+        fg, bg = await loop.run_in_executor(self.parser, self.read_points, body, h, w)
         if len(fg) == 0:
             raise InputError("no foreground click yet: left-click on the product (right-click marks background)")
-        start = time.perf_counter()
-        prob = await asyncio.get_running_loop().run_in_executor(self.executor, self.segmenter, photo.image, fg, bg)
-        seconds = time.perf_counter() - start
-        photo.mask = prob > 0.5
-        return web.json_response({"overlay": data_url(overlay_png(photo.mask)), "fraction": float(photo.mask.mean()),
+        photo.mask, overlay, seconds = await loop.run_in_executor(self.executor, self.solve, photo, fg, bg)
+        return web.json_response({"overlay": data_url(overlay), "fraction": float(photo.mask.mean()),
                                   "seconds": round(seconds, 3), "working_size": self.working_size(h, w)})
 
     def _result(self, token: str) -> Photo:
@@ -261,25 +378,40 @@ def build_app(cfg: DictConfig) -> App:
     radius = marker_radius(cfg.model, int(cfg.markers.radius))
     segmenter = make_segmenter(cfg.model, cfg.data, int(cfg.working.max_side), radius)
     limits = Limits(max_pixels=int(cfg.serve.max_pixels), max_bytes=int(cfg.serve.max_megabytes) * 2 ** 20)
-    return App(segmenter, limits, int(cfg.working.max_side))
+    return App(segmenter, limits, int(cfg.working.max_side), radius)
+
+
+def port_number(value: Any) -> int:
+    """``serve.port``: an integer 0..65535 (0: any free port), else one ConfigError line."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ConfigError(f"serve.port must be a port number from 1 to 65535 (0: any free port), got {value!r}")
+    return value
 
 
 async def start(app: App, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving on 127.0.0.1:``port`` (0: any free port); returns the runner and the port."""
+    """Start serving on 127.0.0.1:``port`` (0: any free port); returns the runner and the port. A port
+    that cannot be listened on (taken by another program) is one ConfigError line."""
     runner = web.AppRunner(app.routes())
     await runner.setup()
     site = web.TCPSite(runner, HOST, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"serve.port={port}: cannot listen on {HOST}:{port} ({exc.strerror or exc}; another "
+                          f"program, or an earlier make serve, may use it): pass another port, e.g. "
+                          f"ARGS=serve.port={port + 1 if port < 65535 else 8766}") from None
     return runner, int(runner.addresses[0][1])
 
 
 def run(cfg: DictConfig) -> None:
+    port = port_number(cfg.serve.port)
     set_threads(cfg.working)
     app = build_app(cfg)
 
     async def main() -> None:
-        runner, port = await start(app, int(cfg.serve.port))
-        print(f"variational_seg page on http://{HOST}:{port}/  (model {cfg.model.name}, working size "
+        runner, bound = await start(app, port)
+        print(f"variational_seg page on http://{HOST}:{bound}/  (model {cfg.model.name}, working size "
               f"{cfg.working.max_side} px; Ctrl-C stops it)", flush=True)
         try:
             await asyncio.Event().wait()
