@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from shared.datasets.io import list_images, read_image
+from shared.datasets.io import list_inputs, read_image
 from shared.errors import ConfigError, DataError
 from shared.run_folder import drop_empty_run
 
@@ -33,10 +33,26 @@ class Item(Generic[T]):
     error: str = ""
 
 
+MAX_LISTED = 20  # files named one per line; the rest are counted
+
+
 def require_input_folder(cfg) -> list[Path]:
+    """The image files of INPUT; every other file in it is printed with the reason it is not read."""
     if not cfg.get("input"):
         raise ConfigError("predict needs a folder of images: pass INPUT=folder/ (or input=...)")
-    return list_images(cfg.input)
+    images, others = list_inputs(cfg.input)
+    report_not_read(others)
+    return images
+
+
+def report_not_read(others: list[tuple[Path, str]]) -> None:
+    if not others:
+        return
+    print(f"{len(others)} file(s) in INPUT are not read:")
+    for path, reason in others[:MAX_LISTED]:
+        print(f"  not read: {path}: {reason}")
+    if len(others) > MAX_LISTED:
+        print(f"  ... and {len(others) - MAX_LISTED} more")
 
 
 def require_checkpoint(cfg) -> Path:

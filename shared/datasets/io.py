@@ -9,6 +9,7 @@ are composited onto white (as a product page shows a cut-out).
 
 from __future__ import annotations
 
+import re
 from io import BytesIO
 from pathlib import Path
 
@@ -24,6 +25,14 @@ READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeErr
                Image.DecompressionBombError)
 BACKGROUND = (255, 255, 255)
 ORIENTATION_TAG = 0x0112  # EXIF orientations 5-8 turn the photo by 90 degrees: width and height swap
+
+
+class ImageTooLargeError(DataError):
+    """An image whose header announces more pixels than Pillow's decompression-bomb limit."""
+
+    def __init__(self, message: str, pixels: int) -> None:
+        super().__init__(message)
+        self.pixels = pixels
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -52,14 +61,20 @@ def read_image_bytes(data: bytes, name: str = "upload") -> np.ndarray:
 
 def image_size(source: str | Path | bytes) -> tuple[int, int]:
     """(width, height) of an image file (path or bytes) as shown (EXIF orientation applied), from its
-    header only: nothing is decoded, so a huge photo can be refused before it costs memory."""
+    header only: nothing is decoded, so a huge photo can be refused before it costs memory (one past
+    Pillow's decompression-bomb limit is an :class:`ImageTooLargeError` with its pixel count)."""
+    name = "the upload" if isinstance(source, bytes) else str(source)
     try:
         with Image.open(BytesIO(source) if isinstance(source, bytes) else source) as im:
             width, height = im.size
             turned = im.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = int(found.group(1)) if found else 0
+        raise ImageTooLargeError(f"{name} is too large to read: {pixels / 1e6:.0f} megapixels (the limit is "
+                                 f"{2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f})", pixels) from None
     except READ_ERRORS as exc:
-        raise DataError(f"cannot read the image header of {'the upload' if isinstance(source, bytes) else source}: "
-                        f"{type(exc).__name__}") from exc
+        raise DataError(f"cannot read the image header of {name}: {type(exc).__name__}") from exc
     return (height, width) if turned else (width, height)
 
 
@@ -135,8 +150,33 @@ def require_dir(path: str | Path, what: str, hint: str = "") -> Path:
 
 
 def list_images(folder: str | Path) -> list[Path]:
+    """The image files under ``folder`` (sorted; a DataError when there is none)."""
+    return list_inputs(folder)[0]
+
+
+def list_inputs(folder: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(image files, [(other file, why it is not read)]) under ``folder``, both sorted: every file is
+    either an image to read or named with its reason (a GIF, HEIC or AVIF is not skipped without a word).
+    A DataError when there is no image file."""
     folder = require_dir(folder, "input")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DataError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
-    return files
+    images, others = [], []
+    for path in sorted(p for p in folder.rglob("*") if not p.is_dir()):
+        reason = unsupported_reason(path)
+        if reason is None:
+            images.append(path)
+        else:
+            others.append((path, reason))
+    if not images:
+        found = f" (found {len(others)} other files, e.g. {others[0][0].name})" if others else ""
+        raise DataError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) under {folder}{found}")
+    return images, others
+
+
+def unsupported_reason(path: Path) -> str | None:
+    """Why ``path`` is not read as a photo (not a regular file, another format), or None if it is read."""
+    if not path.is_file():
+        return "not a regular file (a pipe, a socket or a broken link)"
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        kind = f"{path.suffix.lower()} is not" if path.suffix else "a file without extension is not"
+        return f"{kind} a photo format read here ({', '.join(IMAGE_SUFFIXES)}); convert it to JPEG or PNG"
+    return None
