@@ -30,8 +30,12 @@ OVERRIDES = $(if $(data),data=$(data)) $(if $(model),model=$(model)) \
             $(if $(INPUT),$(call quoted,input,$(INPUT))) $(if $(OUT),$(call quoted,output,$(OUT))) \
             $(if $(IMAGE),$(call quoted,image,$(IMAGE))) $(if $(POINTS),$(call quoted,points,$(POINTS))) \
             $(if $(BG_POINTS),$(call quoted,bg_points,$(BG_POINTS))) \
-            $(if $(SWEEP),sweep=$(SWEEP)) $(ARGS)
-RUN = $(PY) -m shared
+            $(if $(SWEEP),sweep=$(SWEEP))
+# ARGS reach every command as words, never through the shell: the value travels in the environment
+# and shared/make_args.py splits it (quotes group; a `...`, $(...) or `; cmd` in it is never run).
+export ECOMVISION_ARGS = $(ARGS)
+WITH_ARGS = -m shared.make_args
+RUN = $(PY) $(WITH_ARGS) $(PY) -m shared
 
 .PHONY: help venv train eval predict export bench bench-gpu gpu-carry data sweep report select serve audit test test-fast lint clean
 
@@ -66,10 +70,10 @@ train eval predict export bench sweep report: $(STAMP)
 # On a GPU machine whose own Python holds torch (no .venv there): make bench-gpu GPU_PY=python3
 GPU_PY ?=
 bench-gpu:
-	$(if $(GPU_PY),,$(MAKE) venv &&) $(or $(GPU_PY),$(PY)) -m benchmarks.gpu $(ARGS)
+	$(if $(GPU_PY),,$(MAKE) venv &&) $(or $(GPU_PY),$(PY)) $(WITH_ARGS) $(or $(GPU_PY),$(PY)) -m benchmarks.gpu
 
 gpu-carry: $(STAMP)
-	$(PY) -m benchmarks.gpu.prepare $(ARGS)
+	$(PY) $(WITH_ARGS) $(PY) -m benchmarks.gpu.prepare
 
 select: $(STAMP)
 	$(RUN) select variational_seg $(if $(model),,model=wbh_colour) $(if $(data),,data=grabcut) $(OVERRIDES)
@@ -82,7 +86,7 @@ audit: $(STAMP)
 	$(RUN) audit quality $(OVERRIDES)
 
 data: $(STAMP)
-	$(PY) -m shared.datasets.prepare "$(DATASET)" $(ARGS)
+	$(PY) $(WITH_ARGS) $(PY) -m shared.datasets.prepare "$(DATASET)"
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

@@ -24,9 +24,11 @@ def main(argv: list[str]) -> int:
     task, project, overrides = argv[0], argv[1], argv[2:]
     from shared.config import project_config_dir, searchpath_override
     from shared.errors import EcomvisionError
+    from shared.run_folder import check_run_dir_override
 
     try:
         config_dir = project_config_dir(project)
+        check_run_dir_override(overrides)
     except EcomvisionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

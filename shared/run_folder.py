@@ -52,6 +52,16 @@ if not OmegaConf.has_resolver("unique_dir"):
     OmegaConf.register_new_resolver("unique_dir", unique_run_dir, use_cache=True)  # once per config
 
 
+def check_run_dir_override(overrides: Iterable[str]) -> None:
+    """A ``hydra.run.dir=<folder>`` given on the command line replaces ``${unique_dir:...}``, and Hydra
+    creates it itself, with a traceback when it cannot: checked here first, one ConfigError line."""
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        value = value.strip().strip("'\"")
+        if sep and key.lstrip("+~") == "hydra.run.dir" and value and "${" not in value:
+            check_writable([("hydra.run.dir", Path(value))])
+
+
 def output_folders(cfg: DictConfig) -> list[tuple[str, Path]]:
     """(config key, folder) of every folder this run will write: the run folder, each checkpoint
     callback's ``dirpath`` and the task's ``output``."""
