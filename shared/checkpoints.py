@@ -191,8 +191,23 @@ def load_module(module_cls: type[M], path: str | os.PathLike, **kwargs: Any) -> 
     try:
         return module_cls.load_from_checkpoint(path, map_location="cpu", weights_only=True,  # type: ignore[attr-defined]
                                                **kwargs)
+    except RuntimeError as exc:
+        if "Error(s) in loading state_dict" not in str(exc):
+            raise
+        raise CheckpointError(f"{path} does not fit the model {module_cls.__name__} builds from its own config "
+                              f"({_state_dict_difference(str(exc))}); it was written by other code: re-train it "
+                              f"(make train)") from None
     finally:
         _REBUILDING.reset(token)
+
+
+def _state_dict_difference(message: str) -> str:
+    """The first missing / unexpected / mis-shaped tensor of torch's strict-load error."""
+    found = re.search(r'(Missing key\(s\)|Unexpected key\(s\)) in state_dict: "([^"]+)"', message)
+    if found:
+        return f"{found.group(1).lower().replace('(s)', '')}: {found.group(2)}"
+    shape = re.search(r"size mismatch for ([\w.]+)", message)
+    return f"another shape: {shape.group(1)}" if shape else _first_line_of(message)
 
 
 def rebuilding_from_checkpoint() -> bool:

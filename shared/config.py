@@ -16,6 +16,15 @@ if not OmegaConf.has_resolver("repo"):
 if not OmegaConf.has_resolver("folder_name"):
     # ${folder_name:${data.root}}: a user's data folder names its runs and W&B groups ("/data/my_shoes/" -> my_shoes)
     OmegaConf.register_new_resolver("folder_name", lambda path: Path(str(path)).expanduser().resolve().name or "data")
+if not OmegaConf.has_resolver("ratio"):
+    # ${ratio:${data.labeled_ratio}}: a label ratio in any spelling ("1_64", 1/64, 0.015625) as a float
+    OmegaConf.register_new_resolver("ratio", lambda value: float(_label_ratio(value)))
+
+
+def _label_ratio(value: Any) -> Any:
+    from shared.datasets.ccp import parse_label_ratio
+
+    return parse_label_ratio(value, "data.labeled_ratio")
 
 
 def plain_dict(cfg: DictConfig | Mapping[str, Any] | None) -> dict[str, Any]:

@@ -178,15 +178,19 @@ def weights_input(source: str | os.PathLike | None) -> WeightsInput | None:
 
 class Renormalize(nn.Module):
     """Turns an input normalised with one (mean, std) into the same image normalised with another:
-    x_to = x_from * std_from / std_to + (mean_from - mean_to) / std_to, per channel."""
+    x_to = x_from * std_from / std_to + (mean_from - mean_to) / std_to, per channel.
+
+    ``scale`` and ``shift`` are persistent buffers: the numbers live in the owner's state dict, so a model
+    rebuilt without its adapter (or with another one) fails the strict checkpoint load instead of silently
+    seeing inputs normalised the wrong way."""
 
     def __init__(self, mean_from: tuple[float, ...], std_from: tuple[float, ...],
                  mean_to: tuple[float, ...], std_to: tuple[float, ...]) -> None:
         super().__init__()
         m_from, s_from, m_to, s_to = (torch.tensor(v, dtype=torch.float32).view(1, -1, 1, 1)
                                       for v in (mean_from, std_from, mean_to, std_to))
-        self.register_buffer("scale", s_from / s_to, persistent=False)
-        self.register_buffer("shift", (m_from - m_to) / s_to, persistent=False)
+        self.register_buffer("scale", s_from / s_to)
+        self.register_buffer("shift", (m_from - m_to) / s_to)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale.to(x.dtype) + self.shift.to(x.dtype)

@@ -123,9 +123,12 @@ class EvalViews(Dataset):
         return {"image": out["image"], "mask": torch.as_tensor(out["mask"]).long()}
 
 
-def class_names(raw: Dataset, num_classes: int) -> list[str]:
-    """The dataset's class names; datasets naming only the foreground classes get ``background`` first."""
+def class_names(raw: Dataset, num_classes: int | None) -> list[str]:
+    """The dataset's class names; datasets naming only the foreground classes get ``background`` first.
+    ``num_classes`` None (a folder of the user's: the count comes from its class list) takes them as they are."""
     names = list(getattr(raw, "classes", []))
+    if num_classes is None:
+        return names
     if len(names) == num_classes - 1:
         names = ["background", *names]
     if len(names) != num_classes:
@@ -141,18 +144,31 @@ class SemiSegDataModule(pl.LightningDataModule):
         self.semi, self.seed = semi, seed
         self.classes: list[str] = []
         self.sets: dict[str, Dataset] = {}
+        self.only_test = False
 
     def _eval_raw(self, split: str) -> Dataset:
         return dataset_from_config(self.cfg, split)
 
+    def test_only(self) -> None:
+        """Build and check the test split alone (``make eval``: no labelled, unlabelled or val set needed)."""
+        self.only_test = True
+
     def prepare_data(self) -> None:
-        """Fail fast: folders, split files, zero labelled images."""
-        semi_datasets(self.cfg)
+        """Fail fast: folders, split files, masks, zero labelled images; the class names are known from here."""
+        if not self.only_test:
+            semi_datasets(self.cfg)
+        num_classes = self.cfg.get("num_classes")
+        self.classes = class_names(self._eval_raw("test"), None if num_classes is None else int(num_classes))
 
     def setup(self, stage: str | None = None) -> None:
         if self.sets:
             return
         c = self.cfg
+        if self.only_test:
+            raw = self._eval_raw("test")
+            self.sets["test"] = EvalViews(raw, c.eval_size)
+            self.classes = self.classes or class_names(raw, c.get("num_classes"))
+            return
         scale = tuple(c.get("scale", (0.5, 2.0)))
         labeled, unlabeled = semi_datasets(c)
         self.sets["labeled"] = LabeledViews(labeled, c.crop_size, c.get("base_size"), scale)  # type: ignore
@@ -161,7 +177,7 @@ class SemiSegDataModule(pl.LightningDataModule):
         for split in ("val", "test"):
             raw = self._eval_raw(split)
             self.sets[split] = EvalViews(raw, c.eval_size)
-            self.classes = class_names(raw, int(self.cfg.num_classes))
+            self.classes = self.classes or class_names(raw, c.get("num_classes"))
         if len(unlabeled) < c.batch_size and self.semi:  # type: ignore[arg-type]
             raise ConfigError(f"only {len(unlabeled)} unlabelled images for batch size {c.batch_size}")  # type: ignore
 
@@ -173,8 +189,9 @@ class SemiSegDataModule(pl.LightningDataModule):
                           generator=loader_generator(self.seed))
 
     def epoch_samples(self) -> int:
-        """Samples per epoch: the unlabelled set size (optionally capped by ``data.epoch_samples``)."""
-        n = len(self.sets["unlabeled"])  # type: ignore[arg-type]
+        """Samples per epoch: the unlabelled set size, the labelled one when there is no unlabelled photo
+        (supervised on all of a folder's labels), optionally capped by ``data.epoch_samples``."""
+        n = len(self.sets["unlabeled"]) or len(self.sets["labeled"])  # type: ignore[arg-type]
         cap = self.cfg.get("epoch_samples")
         return min(n, int(cap)) if cap else n
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from projects.semiseg.pos_embed import MODES, use_official_resampling
+from shared.checkpoints import rebuilding_from_checkpoint
 from shared.weights import load_pretrained, load_state_dict, load_state_into, resolve_weights, with_input_of
 
 
@@ -47,6 +48,8 @@ class ViTEncoder(nn.Module):
         """Meta DINOv2 .pth or timm weights; timm's filter drops ``mask_token`` and resamples pos-embed."""
         from timm.models.vision_transformer import checkpoint_filter_fn
 
+        if rebuilding_from_checkpoint():  # the checkpoint holds every tensor; the file may be gone
+            return
         what = f"the DINOv2 encoder ({type(self.vit).__name__})"
         state = checkpoint_filter_fn(load_state_dict(resolve_weights(source, what=what)), self.vit)
         load_state_into(self.vit, state, source, what, allow_partial=allow_partial)

@@ -43,7 +43,7 @@ class SemiSegModule(ClassNamesMixin, pl.LightningModule):
     history: Any = None                     # attached by shared.callbacks.HistoricalCheckpointQueue
 
     def __init__(self, model: DictConfig | dict, num_classes: int, method: DictConfig | dict,
-                 optim: DictConfig | dict, seed: int = 0) -> None:
+                 optim: DictConfig | dict, seed: int = 0, inference: DictConfig | dict | None = None) -> None:
         super().__init__()
         model, method, optim = plain_dict(model), plain_dict(method), plain_dict(optim)
         if method.get("semi", True):
@@ -54,7 +54,8 @@ class SemiSegModule(ClassNamesMixin, pl.LightningModule):
         if method.get("mu", 0) < 0:
             raise ConfigError(f"method.mu must be >= 0, got {method['mu']}")
         self.save_hyperparameters({"model": model, "num_classes": num_classes, "method": method,
-                                   "optim": optim, "seed": seed})
+                                   "optim": optim, "seed": seed,
+                                   "inference": plain_dict(inference) if inference is not None else None})
         self.method = method
         self.net = build_model(model, num_classes)
         self.class_names = [str(i) for i in range(num_classes)]
@@ -62,6 +63,11 @@ class SemiSegModule(ClassNamesMixin, pl.LightningModule):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
+
+    def inference_extra(self) -> dict[str, Any]:
+        """What the network outputs, for predict, export and the Python API (shared/inference.py)."""
+        return {"ignore_index": 255, "output": "logits (N, C, size, size); argmax over C = class index; the "
+                "padding (bottom/right of long_side_pad) is dropped before resizing back to the photo"}
 
     # -- training -----------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, dict[str, torch.Tensor]], batch_idx: int) -> torch.Tensor:

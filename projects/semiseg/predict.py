@@ -2,8 +2,10 @@
 colour overlay per image, plus ``predictions.csv`` (unreadable files are listed with their reason).
 
 The EMA teacher stored in the checkpoint is used when there is one (that is the model UniMatch V2
-and MvpMatch report), else the student. Images are predicted at ``data.eval_size`` (long side) and
-the logits resized back to the original size.
+and MvpMatch report), else the student. Every image is prepared as the test split is in training, with
+the numbers the checkpoint carries (shared/inference.py: long side to ``size``, zero padding at the
+bottom/right, ``mean`` / ``std``), never with today's config; the padding is cut from the logits and
+they are resized back to the original size.
 
 Output names keep the input's relative path and extension (``sub/a.jpg`` -> ``masks/sub/a.jpg.png``,
 ``overlays/sub/a.jpg.jpg``), so that ``a.jpg``, ``a.png`` and ``sub/a.jpg`` never overwrite each other.
@@ -26,6 +28,7 @@ from projects.semiseg.module import SemiSegModule
 from projects.semiseg.transforms import eval_view
 from shared.checkpoints import check_checkpoint, load_module
 from shared.files import write_csv_atomic
+from shared.inference import InferenceSpec, spec_of
 from shared.plots import plt
 from shared.predict import (
     drop_unused_run_folder,
@@ -48,26 +51,30 @@ def palette(n: int) -> np.ndarray:
     return colours
 
 
-def load_for_inference(ckpt: Path) -> tuple[SemiSegModule, nn.Module]:
-    """The module (pretrained weights not re-read: the checkpoint has them) and the model to run."""
+def load_for_inference(ckpt: Path) -> tuple[SemiSegModule, nn.Module, InferenceSpec]:
+    """The module as it was trained (its model config unchanged: the encoder's input adapter is rebuilt and
+    its numbers checked by the strict load; no pretrained file is read again), the model to run and the
+    checkpoint's inference spec."""
     state = check_checkpoint(ckpt, SemiSegModule)
-    model_cfg = {**state["hyper_parameters"]["model"], "pretrained": None}
-    module = load_module(SemiSegModule, ckpt, model=model_cfg).eval()
+    spec = spec_of(state, ckpt)
+    module = load_module(SemiSegModule, ckpt).eval()
     teacher_state = next((v["teacher"] for k, v in state.get("callbacks", {}).items()
                           if k.startswith("EMATeacher") and v.get("teacher")), None)
     if teacher_state is None:
-        return module, module.net
+        return module, module.net, spec
     teacher = copy.deepcopy(module.net)
     teacher.load_state_dict(teacher_state)
-    return module, teacher.eval()
+    return module, teacher.eval(), spec
 
 
 @torch.no_grad()
-def predict_mask(model: nn.Module, image: np.ndarray, size: int) -> np.ndarray:
+def predict_mask(model: nn.Module, image: np.ndarray, spec: InferenceSpec) -> np.ndarray:
+    """The class-index mask (HxW) of one RGB photo: the test split's view of it (``eval_view`` with the
+    checkpoint's size and normalisation), the padding cut from the logits, resized back bilinearly."""
     h, w = image.shape[:2]
-    x = eval_view(size)(image=image, mask=np.zeros((h, w), dtype=np.uint8))["image"][None]
+    x = eval_view(spec.size, spec.mean, spec.std)(image=image, mask=np.zeros((h, w), dtype=np.uint8))["image"][None]
     logits = model(x)
-    scale = size / max(h, w)
+    scale = spec.size / max(h, w)
     valid = logits[:, :, : round(h * scale), : round(w * scale)]       # drop the padding (top-left layout)
     return F.interpolate(valid, size=(h, w), mode="bilinear", align_corners=False).argmax(1)[0].numpy()
 
@@ -106,14 +113,13 @@ def overlay_sheet(thumbs: list[tuple[str, np.ndarray]], class_names: list[str], 
 def run(cfg: DictConfig) -> Path:
     ckpt = require_checkpoint(cfg)
     files = require_input_folder(cfg)
-    module, model = load_for_inference(ckpt)
+    module, model, spec = load_for_inference(ckpt)
     root, out = Path(cfg.input), output_folder(cfg, "predictions")
-    colours = palette(len(module.class_names))
-    size = int(cfg.data.eval_size)
+    colours = palette(len(spec.names))
     thumbs: list[tuple[str, np.ndarray]] = []
 
     def segment_and_save(path: Path, image: np.ndarray) -> list:
-        mask = predict_mask(model, image, size).astype(np.uint8)
+        mask = predict_mask(model, image, spec).astype(np.uint8)
         mask_name = Path("masks") / output_name(path, root, ".png")
         overlay_name = Path("overlays") / output_name(path, root, ".jpg")
         for name in (mask_name, overlay_name):
@@ -123,7 +129,7 @@ def run(cfg: DictConfig) -> Path:
         Image.fromarray(blended).save(out / overlay_name, quality=90)
         if len(thumbs) < SHEET_IMAGES:
             thumbs.append((output_name(path, root, "").as_posix(), thumbnail(blended)))
-        present = [module.class_names[i] for i in np.unique(mask) if i < len(module.class_names)]
+        present = [spec.names[i] for i in np.unique(mask) if i < len(spec.names)]
         return [str(path), mask_name.as_posix(), ";".join(present), ""]
 
     items = list(stream_images(files, segment_and_save))
@@ -131,7 +137,7 @@ def run(cfg: DictConfig) -> Path:
     failed = [[str(item.path), "", "", item.error] for item in items if item.error]
     write_csv_atomic(out / "predictions.csv", ["file", "mask", "classes", "error"], rows + failed)
     if thumbs:
-        overlay_sheet(thumbs, list(module.class_names), colours, out / "overlays.png")
+        overlay_sheet(thumbs, list(spec.names), colours, out / "overlays.png")
     drop_unused_run_folder(cfg)
     print(f"{len(rows)} images segmented, {len(failed)} unreadable -> {out}")
     return out

@@ -38,12 +38,13 @@ def normalize() -> A.Compose:
     return A.Compose([A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD), ToTensorV2()])
 
 
-def eval_view(size: int) -> A.Compose:
-    """Long side to ``size``, pad to a square (mask 255 = ignored), normalise."""
+def eval_view(size: int, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD) -> A.Compose:
+    """Long side to ``size``, pad to a square (mask 255 = ignored), normalise (a checkpoint's spec gives
+    ``size``, ``mean`` and ``std`` at predict time: the numbers this view used in training)."""
     return A.Compose([A.LongestMaxSize(max_size=size),
                       A.PadIfNeeded(min_height=size, min_width=size, position="top_left",
                                     border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=255),
-                      A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD), ToTensorV2()])
+                      A.Normalize(mean=tuple(mean), std=tuple(std)), ToTensorV2()])
 
 
 def cutmix_box(size: int, rng: np.random.Generator, p: float = 0.5, area: tuple[float, float] = (0.02, 0.4),
