@@ -3,10 +3,15 @@ the seeded choice of precisely-labelled train items, and the title-parsed weak l
 
 The frozen text encoder runs once per split over the titles (cached on disk under
 ``text.cache_dir``), so an epoch costs only the image encoder and the fusion layers.
+
+Which train items are precise: ``weak.precise_fraction`` of the items that carry tags (a built-in data
+set: every item, so the fraction simulates fewer labels as the paper does; a user's CSV: its tagged
+rows, all of them by default). Every other train item is weak-labelled from its title and by KNN.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
+from projects.multimodal_tagging.product_csv import SPLIT_FILE, ProductRows, assign_splits, read_products, write_split
 from projects.multimodal_tagging.schema import TagSchema, schema_for
 from projects.multimodal_tagging.text import encode_titles_cached, l2_normalise
 from projects.multimodal_tagging.weak.labels import WeakTable
@@ -41,7 +47,8 @@ def read_metadata(raw: Dataset, name: str) -> dict[str, Any]:
                             f"category and tags")
     return {"titles": ["" if r["title"] is None else str(r["title"]) for r in records],
             "industry": [str(r["industry"]) for r in records], "category": [str(r["category"]) for r in records],
-            "tags": np.stack([np.asarray(r["tags"], dtype=np.float32) for r in records])}
+            "tags": np.stack([np.asarray(r["tags"], dtype=np.float32) for r in records]),
+            "tagged": np.array([bool(r.get("tagged", True)) for r in records], dtype=bool)}
 
 
 class TaggingDataset(Dataset):
@@ -72,25 +79,64 @@ class TaggingDataModule(ImageDataModule):
     """The shared datamodule's loaders over tagging datasets (image, title tokens, industry, tags)."""
 
     def __init__(self, data: DictConfig | dict, text: DictConfig | dict, weak: DictConfig | dict,
-                 use_image: bool = True, cache_dir: str | None = None, seed: int = 0) -> None:
+                 use_image: bool = True, cache_dir: str | None = None, seed: int = 0,
+                 split_dir: str | None = None) -> None:
+        """``split_dir``: where a CSV's seeded split is written (the run folder), never the repo's splits/."""
         super().__init__(data, seed=seed)
         self.text = OmegaConf.create(text) if isinstance(text, dict) else text
         self.weak_cfg = OmegaConf.create(weak) if isinstance(weak, dict) else weak
-        self.use_image, self.cache_dir = use_image, cache_dir
-        self.schema: TagSchema = schema_for(self.cfg.dataset)
+        self.use_image, self.cache_dir, self.split_dir = use_image, cache_dir, split_dir
         self.weak: WeakTable | None = None
-        self.tag_names = list(self.schema.tags)
+        self.schema: TagSchema = schema_for(self.cfg.dataset, self.cfg)
+        self.tag_names = self.classes = list(self.schema.tags)
+        self.csv_rows: dict[str, ProductRows] = {}
 
     def prepare_data(self) -> None:
-        """Fail fast (missing folder/split file/columns) before the Trainer starts."""
-        for split in SPLITS:
+        """Fail fast (missing folder/split file/columns/images) before the Trainer starts."""
+        if self.cfg.dataset == "csv":
+            if not self.csv_rows:   # once (the Trainer calls this again)
+                self._read_csv()
+            return
+        for split in self.splits:
             self._raw(split)
+
+    def _raw(self, split: str) -> Dataset:
+        return self.csv_rows[split] if self.cfg.dataset == "csv" else super()._raw(split)
+
+    def _read_csv(self) -> None:
+        """The CSV's rows per split. ``make eval`` (test only): the rows of its ``split`` column's test part,
+        or, without that column, every tagged row. Training: :func:`assign_splits`, written to ``split_dir``."""
+        table = read_products(self.cfg)
+        if self.splits == ("test",):
+            rows = [i for i in range(len(table)) if not table.has_split_column or table.split[i] == "test"]
+            untagged = [i for i in rows if not table.tags[i]]
+            if untagged:
+                print(f"{table.source}: {len(untagged)} row(s) without tags left out of the test set (nothing "
+                      f"to score them against)")
+            rows = [i for i in rows if table.tags[i]]
+            if not rows:
+                raise DataError(f"{table.source}: no tagged {'test ' if table.has_split_column else ''}rows to score")
+            self.csv_rows = {"test": ProductRows(table, rows, self.tag_names)}
+            return
+        cfg = self.cfg.get("split") or {}
+        split = assign_splits(table, float(cfg.get("val", 0.15)), float(cfg.get("test", 0.15)),
+                              int(cfg.get("seed", 0)))
+        if self.split_dir:
+            path = write_split(table, split, Path(self.split_dir) / SPLIT_FILE, str(self.cfg.get("tag_separator")
+                                                                                 or ";"))
+            counts = ", ".join(f"{name} {split.count(name)}" for name in SPLITS)
+            print(f"[data] {table.source.name}: {len(table)} products ({int(table.tagged.sum())} tagged), "
+                  f"{len(self.tag_names)} tags; split {counts} -> {path}")
+        self.csv_rows = {name: ProductRows(table, [i for i, s in enumerate(split) if s == name], self.tag_names)
+                         for name in SPLITS}
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
+        if self.cfg.dataset == "csv":
+            self.prepare_data()
         size = int(self.cfg.image_size)
-        for split in SPLITS:
+        for split in self.splits:
             raw = self._raw(split)
             meta = read_metadata(raw, self.cfg.dataset)
             tokens, mask, pooled = encode_titles_cached(meta["titles"], self.text.get("path"),
@@ -107,11 +153,12 @@ class TaggingDataModule(ImageDataModule):
                 self.weak = self._weak_table(meta, pooled.numpy(), industry)
 
     def _weak_table(self, meta: dict[str, Any], pooled: np.ndarray, industry: np.ndarray) -> WeakTable:
-        n = len(meta["titles"])
+        tagged = np.flatnonzero(meta["tagged"])
         fraction = float(self.weak_cfg.precise_fraction)
         rng = np.random.default_rng(int(self.weak_cfg.precise_seed))
-        precise = np.zeros(n, dtype=bool)
-        precise[rng.permutation(n)[:max(1, round(fraction * n))]] = True
+        precise = np.zeros(len(meta["titles"]), dtype=bool)
+        if len(tagged):
+            precise[tagged[rng.permutation(len(tagged))[:max(1, round(fraction * len(tagged)))]]] = True
         title_cfg = self.cfg.get("title") or {}
         keywords = OmegaConf.to_container(title_cfg.get("keywords"), resolve=True) if title_cfg.get("keywords") else {}
         parser = TitleParser(self.tag_names, keywords, list(title_cfg.get("exclusive") or []))
@@ -121,7 +168,7 @@ class TaggingDataModule(ImageDataModule):
             title_targets, title_mask = np.zeros_like(meta["tags"]), np.zeros_like(meta["tags"])
         initial = np.concatenate([l2_normalise(pooled), l2_normalise(industry) * float(self.weak_cfg.industry_weight)],
                                  axis=1)
-        return WeakTable(meta["tags"], precise, title_targets, title_mask, initial)
+        return WeakTable(meta["tags"], precise, title_targets, title_mask, initial, labelled=meta["tagged"])
 
     def embedding_dataloader(self) -> DataLoader:
         """The train split in order, eval view: for the KNN refresh in the model's embedding space."""

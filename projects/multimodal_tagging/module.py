@@ -20,7 +20,7 @@ from projects.multimodal_tagging.schema import TagSchema, schema_for
 from shared.checkpoints import stamp
 from shared.config import plain_dict
 from shared.errors import ConfigError
-from shared.lightning_utils import channels_last, count_parameters
+from shared.lightning_utils import channels_last, count_parameters, save_module_spec
 from shared.metrics import multilabel_metrics
 from shared.optim import build_optimizer
 
@@ -28,13 +28,16 @@ from shared.optim import build_optimizer
 class TaggingModule(pl.LightningModule):
     def __init__(self, model: DictConfig | dict, optim: DictConfig | dict, dataset: str | None = None,
                  schema: dict | None = None, threshold: float = 0.5, image_size: int | None = None,
-                 memory_format: str = "channels_last") -> None:
+                 memory_format: str = "channels_last", inference: dict | None = None,
+                 data: DictConfig | dict | None = None) -> None:
+        """``schema``: given, or that of ``dataset`` (a user's CSV: read from ``data``, the data config);
+        ``inference``: the project config's node written into every checkpoint (shared/inference.py)."""
         super().__init__()
         model, optim = dict(plain_dict(model)), dict(plain_dict(optim))
-        schema = schema or schema_for(str(dataset)).to_dict()
+        schema = schema or schema_for(str(dataset), data).to_dict()
         self.save_hyperparameters({"model": model, "optim": optim, "schema": schema, "threshold": threshold,
-                                   "image_size": image_size,  # image_size: what predict resizes to
-                                   "memory_format": memory_format})
+                                   "image_size": image_size, "memory_format": memory_format,
+                                   "inference": plain_dict(inference) or None})
         self.schema = TagSchema.from_dict(schema)
         self.tag_names = list(self.schema.tags)
         self.net = MultimodalTagger(
@@ -55,6 +58,17 @@ class TaggingModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         stamp(self, checkpoint)  # which project wrote it
+        save_module_spec(self, checkpoint, self.tag_names, self.inference_extra())
+
+    def inference_extra(self) -> dict[str, Any]:
+        """What tagging a new product needs beyond the image spec: the decision threshold, the category
+        levels (the industry one-hot) and the title encoder (tokenizer) settings."""
+        text = self.hparams.model["text"]
+        return {"threshold": float(self.hparams.threshold), "industries": list(self.schema.industry),
+                "categories": list(self.schema.category), "output": "sigmoid probability per tag",
+                "text": {"path": text.get("path"), "max_length": int(text["max_length"]),
+                         "pooling": str(text["pooling"]), "dim": int(text["dim"]),
+                         "dtype": "float16 token states (the cached training features)"}}
 
     # -- the model ---------------------------------------------------------------------------------
     def _inputs(self, batch: dict[str, Any]) -> tuple:

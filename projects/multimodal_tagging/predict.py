@@ -1,30 +1,35 @@
-"""``make predict PROJECT=multimodal_tagging CKPT=... INPUT=images/ ARGS="metadata=products.csv"``.
+"""``make predict PROJECT=multimodal_tagging CKPT=... INPUT=products.csv``, or ``INPUT=images/`` with
+``ARGS="metadata=meta.csv"``.
 
-``metadata`` is a CSV with one row per image: ``id`` (the image file name without extension),
+``CKPT`` is a checkpoint or an exported ``model.onnx`` (the same output file): the tags, input size,
+normalisation, threshold, category levels and title encoder come from it
+(:class:`projects.multimodal_tagging.api.Predictor`, the Python API), never from today's config.
+
+Two inputs: a products CSV in the training layout (``image`` relative to its folder or absolute,
+``title``, optional ``industry``, ``category``; a ``tags`` column is ignored), or a folder of images
+plus ``metadata``, a CSV with one row per image: ``id`` (the image file name without extension),
 ``title``, ``industry`` and ``category`` (the Fashion Product Images names ``productDisplayName``,
-``masterCategory`` and ``subCategory`` are accepted too). Output: one row per image with the tags
-whose probability is >= the module's threshold, every tag's probability, and an error column for
-unreadable images. A missing title column or an image without a metadata row is a clear error; an
-empty title is valid text; a category never seen in training uses the "unknown" slot. The images are
-streamed (decoded and resized one at a time), so memory does not grow with the folder.
+``masterCategory`` and ``subCategory`` are accepted too). Output: one row per image with the tags whose
+probability passes the threshold, every tag's probability, and an error column for unreadable images.
+A missing title column or an image without a metadata row is a clear error; an empty title is valid
+text; a category never seen in training uses the "unknown" slot. The images are streamed (decoded and
+resized one at a time), so memory does not grow with the folder.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import torch
 from omegaconf import DictConfig
 
+from projects.multimodal_tagging.api import Predictor
 from projects.multimodal_tagging.datasets import match_images_to_metadata
-from projects.multimodal_tagging.module import TaggingModule
-from projects.multimodal_tagging.text import TextEncoder
-from shared.augment import build_transforms
-from shared.checkpoints import load_module
+from projects.multimodal_tagging.product_csv import read_products
 from shared.errors import ConfigError, DataError
+from shared.export import is_onnx, read_model_json
 from shared.files import write_csv_atomic
+from shared.inference import InferenceSpec, apply_spec, read_spec
 from shared.predict import (
     batches,
     drop_unused_run_folder,
@@ -54,40 +59,56 @@ def read_product_metadata(path: str | Path) -> pd.DataFrame:
     return df.drop_duplicates("id").set_index("id")
 
 
-def run(cfg: DictConfig) -> Path:
-    ckpt = require_checkpoint(cfg)
+def load_predictor(cfg: DictConfig, ckpt: Path) -> Predictor:
+    """The checkpoint's (or export's) Predictor, once the command line is checked against its spec."""
+    if is_onnx(ckpt):
+        apply_spec(cfg, InferenceSpec.from_dict(read_model_json(ckpt)["spec"], str(ckpt)), ckpt)
+        return Predictor.from_onnx(ckpt)
+    apply_spec(cfg, read_spec(ckpt), ckpt)
+    return Predictor.from_checkpoint(ckpt)
+
+
+def products_of(cfg: DictConfig) -> pd.DataFrame:
+    """One row per product, in output order: title, industry, category (index: the image path)."""
+    source = Path(str(cfg.get("input") or ""))
+    if source.suffix.lower() == ".csv":
+        table = read_products({"csv": str(source)}, need_tags=False)
+        return pd.DataFrame({"title": table.titles, "industry": table.industry, "category": table.category},
+                            index=[str(p) for p in table.images])
     files = require_input_folder(cfg)
     if not cfg.get("metadata"):
-        raise ConfigError("predict needs the products' titles: pass metadata=products.csv (columns id,title,"
-                          "industry,category)")
+        raise ConfigError("predict needs the products' titles: pass INPUT=products.csv (columns image,title,...) "
+                          "or metadata=meta.csv beside INPUT=folder/ (columns id,title,industry,category)")
     meta = read_product_metadata(cfg.metadata)
     match_images_to_metadata(files, set(meta.index), str(cfg.metadata))
-    module = load_module(TaggingModule, ckpt).eval()
-    text_cfg = module.hparams.model["text"]
-    encoder = TextEncoder(text_cfg.get("path"), int(text_cfg["max_length"]), str(text_cfg["pooling"]))
-    transform = build_transforms("eval", int(module.hparams.get("image_size") or cfg.data.image_size))
-    stream = stream_images(files, lambda _, image: transform(image=image)["image"])
-    names, threshold = module.tag_names, float(module.hparams.threshold)
+    info = meta.loc[[f.stem for f in files]]
+    info.index = [str(f) for f in files]
+    return info
+
+
+def run(cfg: DictConfig) -> Path:
+    ckpt = require_checkpoint(cfg)
+    products = products_of(cfg)
+    predictor = load_predictor(cfg, ckpt)
+    names = predictor.tag_names
+    stream = stream_images([Path(p) for p in products.index], lambda _, image: predictor.prepare(image))
     rows: list[list] = []
     failed: list[list] = []
-    with torch.inference_mode():
-        for chunk in batches(stream, BATCH):
-            failed += [[str(item.path), "", *([""] * len(names)), item.error] for item in chunk if item.error]
-            ok = [item for item in chunk if not item.error]
-            if not ok:
-                continue
-            info = meta.loc[[item.path.stem for item in ok]]
-            tokens, mask, _ = encoder.encode(list(info["title"]))
-            industry = np.stack([module.schema.encode_industry(i, c)
-                                 for i, c in zip(info["industry"], info["category"])])
-            batch = {"image": torch.stack([item.value for item in ok]),
-                     "text_tokens": tokens, "text_mask": mask, "industry": torch.from_numpy(industry)}
-            probs = module(batch).sigmoid()
-            for item, p in zip(ok, probs.tolist()):
-                on = [f"{n}" for n, q in zip(names, p) if q >= threshold]
-                rows.append([str(item.path), ";".join(on), *(f"{q:.4f}" for q in p), ""])
+    start = 0
+    for chunk in batches(stream, BATCH):   # the stream keeps the products' order
+        info = products.iloc[start:start + len(chunk)]
+        start += len(chunk)
+        failed += [[str(item.path), "", *([""] * len(names)), item.error] for item in chunk if item.error]
+        keep = [i for i, item in enumerate(chunk) if not item.error]
+        if not keep:
+            continue
+        ok, info = [chunk[i] for i in keep], info.iloc[keep]
+        probs = predictor.probabilities([item.value for item in ok], list(info["title"]), list(info["industry"]),
+                                        list(info["category"]))
+        for item, p in zip(ok, probs.tolist()):
+            rows.append([str(item.path), ";".join(predictor.tags_of(p)), *(f"{q:.4f}" for q in p), ""])
     out = output_file(cfg, "predictions.csv")
     write_csv_atomic(out, ["file", "tags", *names, "error"], rows + failed)
     drop_unused_run_folder(cfg)
-    print(f"{len(rows)} images tagged, {len(failed)} unreadable -> {out}")
+    print(f"{len(rows)} products tagged, {len(failed)} unreadable -> {out}")
     return out

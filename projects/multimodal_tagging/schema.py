@@ -1,14 +1,17 @@
 """What a tagging dataset provides: tag names and the two category levels (the "industry" one-hot).
 
 The schema is fixed before training (synthetic: the generator's constants; real data: the committed
-``splits/<name>.schema.json``) and stored in every checkpoint, so a model can encode the
-categories of new products at inference. A value never seen in training maps to the explicit
+``splits/<name>.schema.json``; a user's CSV: the tags and category values its rows carry, or the lists
+``data.tags`` / ``data.industries`` / ``data.categories`` give) and stored in every checkpoint, so a
+model can encode the categories of new products at inference. A value never seen in training maps to the explicit
 ``<unknown>`` slot of its level instead of failing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -49,8 +52,10 @@ class TagSchema:
         return out
 
 
-def schema_for(dataset: str) -> TagSchema:
-    """The schema of a registry dataset by name."""
+def schema_for(dataset: str, data: Mapping[str, Any] | None = None) -> TagSchema:
+    """The schema of a registry dataset by name, or of the user's CSV (``dataset: csv``) that ``data`` names."""
+    if dataset == "csv":
+        return csv_schema(data or {})
     if dataset == "synthetic":
         from shared.datasets.synthetic import CATEGORIES, INDUSTRIES, TAGS
 
@@ -63,3 +68,15 @@ def schema_for(dataset: str) -> TagSchema:
         return TagSchema.from_dict(read_schema(dataset))
     except KeyError as exc:
         raise ConfigError(f"schema of dataset {dataset!r} lacks {exc}") from exc
+
+
+def csv_schema(data: Mapping[str, Any]) -> TagSchema:
+    """The configured lists where given (eval and predict: the checkpoint's), else what the CSV's rows carry."""
+    from projects.multimodal_tagging.product_csv import levels, read_products, vocabulary
+
+    tags, industries, categories = (data.get(k) for k in ("tags", "industries", "categories"))
+    if tags is not None and industries is not None and categories is not None:
+        return TagSchema(tuple(map(str, tags)), tuple(map(str, industries)), tuple(map(str, categories)))
+    table = read_products(data)
+    return TagSchema(tuple(vocabulary(table, tags)), tuple(levels(table.industry, industries)),
+                     tuple(levels(table.category, categories)))

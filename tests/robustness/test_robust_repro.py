@@ -41,7 +41,8 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "quality_timm_iqa": ("quality", ["model=timm_iqa", *QUALITY]),
     "multimodal_tagging": ("multimodal_tagging", [
         "data.options.sizes={train:24,val:8,test:8}", *IMAGE_32, "data.batch_size=8", "data.num_workers=0",
-        "model.dim=32", "model.heads=2", "model.text.max_length=12", "model.image.arch=resnet10t"]),
+        "model.dim=32", "model.heads=2", "model.text.max_length=12", "model.image.arch=resnet10t",
+        "model.image.pretrained=null"]),
     "semiseg": ("semiseg", [
         "data.options.sizes={train:16,val:4,test:4}", "data.options.image_size=32", "data.crop_size=32",
         "data.base_size=32", "data.eval_size=32", "data.batch_size=2", "data.eval_batch_size=4",

@@ -18,6 +18,7 @@ class WeakTable:
     title_targets: np.ndarray  # [N, T]
     title_mask: np.ndarray     # [N, T]
     initial_embedding: np.ndarray  # [N, D] the space used before the model has learnt one
+    labelled: np.ndarray | None = None  # [N] bool, items whose ``tags`` are known (None: all)
 
 
 def build_targets(table: WeakTable, embedding: np.ndarray | None, weak_weight: float, k: int, threshold: float,
@@ -35,7 +36,8 @@ def build_targets(table: WeakTable, embedding: np.ndarray | None, weak_weight: f
     targets[precise], weights[precise] = table.tags[precise], 1.0
     weak = ~precise
     stats = {"weak/coverage": float(known[weak].mean()) if weak.any() else 1.0}
-    if weak.any() and known[weak].sum() > 0:  # diagnostic only: agreement of weak labels with the truth
-        agree = (targets[weak] == table.tags[weak]) & (known[weak] == 1)
-        stats["weak/accuracy"] = float(agree.sum() / known[weak].sum())
+    scored = weak if table.labelled is None else weak & table.labelled   # hidden truth known: labels left out
+    if scored.any() and known[scored].sum() > 0:  # diagnostic only: agreement of weak labels with the truth
+        agree = (targets[scored] == table.tags[scored]) & (known[scored] == 1)
+        stats["weak/accuracy"] = float(agree.sum() / known[scored].sum())
     return targets.astype(np.float32), weights.astype(np.float32), stats
