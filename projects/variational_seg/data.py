@@ -55,6 +55,9 @@ class MarkerDataModule(pl.LightningDataModule):
         self.data_cfg, self.markers, self.seed = data, markers, seed
         self.dataset: WithMarkers | None = None
 
+    def test_only(self) -> None:
+        """It builds its one split (``data.split``) alone already: nothing to leave out."""
+
     def prepare_data(self) -> None:
         self.setup("test")
 

@@ -34,6 +34,7 @@ from shared.config import plain_dict
 from shared.datasets.registry import create_dataset
 from shared.errors import ConfigError
 from shared.files import write_atomic
+from shared.lightning_utils import save_module_spec
 from shared.optim import configure
 from shared.tasks import build_trainer, finished_results
 
@@ -81,9 +82,11 @@ class UNetModule(pl.LightningModule):
     pretrained encoder (``unet_pretrained.py``, ``model=unet_lite0``); same input, loss and protocol."""
 
     def __init__(self, base_channels: int = 16, image_size: int = 128, optim: Mapping[str, Any] | None = None,
-                 encoder: Mapping[str, Any] | None = None) -> None:
+                 encoder: Mapping[str, Any] | None = None, inference: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if inference is None:
+            self.hparams["inference"] = unet_inference(image_size)
         if encoder:
             from projects.variational_seg.unet_pretrained import PretrainedUNet
 
@@ -95,6 +98,12 @@ class UNetModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         stamp(self, checkpoint)  # which project wrote it
+        model = {"base_channels": self.hparams.base_channels, "encoder": self.hparams.encoder}
+        save_module_spec(self, checkpoint, list(UNET_OUTPUT), {
+            "input": "RGB in [0, 1] stretched to size x size (area) + the normalised geodesic distance from the "
+                     "clicks as a 4th channel (unet_input)",
+            "output": "one logit per pixel (N, size, size): sigmoid > 0.5 = foreground"})
+        checkpoint["inference"]["model"] = model
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -128,6 +137,17 @@ class UNetModule(pl.LightningModule):
         if not self.hparams.optim:
             raise ConfigError("UNetModule needs optim settings to train (configs/common/optim, `optim.lr=...`)")
         return configure(self.parameters(), self.hparams.optim, self.trainer.estimated_stepping_batches)
+
+
+UNET_OUTPUT = ("background", "foreground")
+UNET_TRAINED_ON = "synthetic+ccp"   # _training_arrays: whatever data it is tested on
+
+
+def unet_inference(image_size: int) -> dict[str, Any]:
+    """The U-Net's input contract (shared/inference.py): RGB in [0, 1] (no mean / std: the pretrained
+    encoder's own normalisation is inside the network), stretched to ``image_size``."""
+    return {"size": int(image_size), "resize": "stretch", "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0],
+            "data": UNET_TRAINED_ON}
 
 
 def _training_arrays(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor]:

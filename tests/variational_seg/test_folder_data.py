@@ -1,0 +1,39 @@
+"""data=folder: the click tool measured on a user's own photos + masks (shared/datasets/mask_folder.py)."""
+
+import csv
+import json
+from pathlib import Path
+
+import torch
+
+from tests.shared.mask_folder_data import make_mask_folder
+
+FAST = ["data.batch_size=3", "data.num_workers=0", "+data.solver.max_iter=150"]
+
+
+def test_eval_on_a_folder_scores_every_photo_with_grabcut_parameters(run_project, tmp_path):
+    root = make_mask_folder(tmp_path / "my_bags", n=3, unlabelled=0, width=48, height=36)
+    (root / "classes.txt").unlink()   # the click tool needs none: foreground = any label but 0 and 255
+    cfg, summary = run_project("variational_seg", ["data=folder", f"data.root={root}", *FAST], task="eval")
+    assert cfg.data.name == "my_bags" and cfg.module.data.name == "grabcut"   # tuned.grabcut values
+    assert summary["n"] == 3 and summary["data"] == "my_bags" and 0.5 < summary["dsc_mean"] <= 1.0
+    rows = list(csv.DictReader((Path(cfg.paths.output_dir) / "per_image.csv").open()))
+    assert sorted(r["id"] for r in rows) == sorted(p.name for p in (root / "images").iterdir())
+    split = list(csv.DictReader((Path(cfg.paths.output_dir) / "split.csv").open()))
+    assert {r["split"] for r in split} == {"test"} and len(split) == 3
+
+
+def test_unet_checkpoint_carries_its_inference_spec_and_scores_a_folder(run_project, tmp_path):
+    cfg, _ = run_project("variational_seg", ["model=unet", "model.train.synthetic=4", "model.train.ccp=0",
+                                             "model.image_size=32", "model.base_channels=4", "model.train.epochs=1",
+                                             "model.train.batch_size=4", "test_after_fit=false"])
+    ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    spec = torch.load(ckpt, map_location="cpu", weights_only=True)["inference"]
+    assert spec["names"] == ["background", "foreground"] and (spec["size"], spec["resize"]) == (32, "stretch")
+    assert spec["mean"] == [0.0] * 3 and spec["std"] == [1.0] * 3 and spec["model"]["base_channels"] == 4
+    root = make_mask_folder(tmp_path / "photos", n=3, unlabelled=0, width=48, height=36)
+    out = tmp_path / "eval"
+    _, summary = run_project("variational_seg", ["model=unet", "model.image_size=32", "data=folder",
+                                                 f"data.root={root}", f"ckpt_path={ckpt}",
+                                                 f"paths.output_dir={out}", *FAST], task="eval")
+    assert summary["n"] == 3 and json.loads((out / "metrics.json").read_text())["test/n"] == 3
