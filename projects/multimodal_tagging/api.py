@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,18 +47,23 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike) -> Predictor:
         """PyTorch: the checkpoint's tagger and the title encoder its spec names."""
-        import torch
-
-        from projects.multimodal_tagging.models.outputs import TaggerOutputs
         from projects.multimodal_tagging.module import TaggingModule
-        from projects.multimodal_tagging.text import load_text_encoder, resolve_text_path
         from shared.checkpoints import load_module
-        from shared.export import with_preprocessing
         from shared.inference import read_spec
 
         spec = read_spec(path)
-        module = load_module(TaggingModule, path).eval()
-        model = with_preprocessing(TaggerOutputs(module.net), spec)
+        return cls.from_module(load_module(TaggingModule, path), spec)
+
+    @classmethod
+    def from_module(cls, module: Any, spec: InferenceSpec) -> Predictor:
+        """PyTorch: a loaded :class:`TaggingModule` with its spec."""
+        import torch
+
+        from projects.multimodal_tagging.models.outputs import TaggerOutputs
+        from projects.multimodal_tagging.text import load_text_encoder, resolve_text_path
+        from shared.export import with_preprocessing
+
+        model = with_preprocessing(TaggerOutputs(module.eval().net), spec)
         text = spec.extra["text"]
         encoder = load_text_encoder(str(resolve_text_path(text.get("path"))), int(text["max_length"]),
                                     str(text["pooling"]))
@@ -72,6 +78,36 @@ class Predictor:
             return tokens.float().numpy(), mask.numpy()
 
         return cls(spec, score, encode_titles)
+
+    @classmethod
+    def from_onnx(cls, path: str | os.PathLike) -> Predictor:
+        """ONNX Runtime, no PyTorch: ``model.onnx``, ``text_encoder.onnx`` and ``tokenizer/`` beside it."""
+        from transformers import AutoTokenizer
+
+        from shared.errors import CheckpointError
+        from shared.export import OnnxModel
+
+        tagger = OnnxModel(path)
+        text = tagger.meta.get("text") or {}
+        folder = Path(path).parent
+        if not text.get("onnx") or not (folder / text["onnx"]).is_file() or not (folder / text["tokenizer"]).is_dir():
+            raise CheckpointError(f"{path}: the title encoder is missing beside it (model.json names "
+                                  f"{text.get('onnx')!r} and {text.get('tokenizer')!r}); export again")
+        encoder = OnnxModel(folder / text["onnx"], meta={})
+        tokenizer = AutoTokenizer.from_pretrained(str(folder / text["tokenizer"]), local_files_only=True)
+        length = int(text["max_length"])
+
+        def score(images: np.ndarray, tokens: np.ndarray, mask: np.ndarray, industry: np.ndarray) -> np.ndarray:
+            feed = {"image": images, "text_tokens": tokens, "text_mask": mask, "industry": industry}
+            return tagger.session.run(None, {n: feed[n] for n in tagger.input_names})[0]
+
+        def encode_titles(titles: list[str]) -> tuple[np.ndarray, np.ndarray]:
+            enc = tokenizer(titles, padding="max_length", truncation=True, max_length=length, return_tensors="np")
+            feed = {n: enc[n].astype(np.int64) for n in encoder.input_names}
+            hidden = encoder.session.run(None, feed)[0]
+            return hidden.astype(np.float32), enc["attention_mask"] != 0
+
+        return cls(tagger.spec, score, encode_titles)
 
     # -- the steps a caller may run one by one (make predict streams files through them) --------------
     def prepare(self, image: Any) -> np.ndarray:

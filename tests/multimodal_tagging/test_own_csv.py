@@ -9,39 +9,14 @@ import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
-from PIL import Image
 
 from projects.multimodal_tagging.weak.labels import build_targets
 from shared.config import compose
-from shared.datasets.synthetic import SyntheticSpec, make_sample
 from shared.errors import CheckpointError, ConfigError, DataError
 from shared.inference import apply_spec, read_spec
 from shared.metrics import multilabel_metrics
 from shared.tasks import build_components
-
-SMALL = ["data.image_size=32", "data.batch_size=8", "model.dim=32", "model.heads=2", "model.text.max_length=12",
-         "model.image.arch=resnet10t", "model.image.pretrained=null", "data.tag_separator=|"]
-
-
-def user_tags(tags: np.ndarray) -> list[str]:
-    """The synthetic tags as a user might write them: ``red``, ``striped`` (the value without its group)."""
-    from shared.datasets.synthetic import TAGS
-
-    return [TAGS[i].split(":")[-1] for i in np.flatnonzero(tags)]
-
-
-def write_shop(folder: Path, tagged: int = 24, untagged: int = 6) -> Path:
-    """``folder/products.csv`` + ``folder/images/``: the last ``untagged`` rows carry no tags."""
-    (folder / "images").mkdir(parents=True)
-    lines = ["image,title,tags,industry"]
-    for i in range(tagged + untagged):
-        s = make_sample(5, i, SyntheticSpec(image_size=40))
-        Image.fromarray(s.image).save(folder / "images" / f"p{i}.png")
-        tags = "|".join(user_tags(s.tags)) if i < tagged else ""
-        lines.append(f"images/p{i}.png,{s.title},{tags},{s.industry}")
-    path = folder / "products.csv"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+from tests.multimodal_tagging.tiny import SMALL, write_shop
 
 
 def scores_from_predictions(path: Path, names: list[str], truth: dict[str, list[str]]) -> dict[str, float]:
