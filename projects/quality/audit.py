@@ -4,9 +4,11 @@
   size in JPEG / PNG / WebP / BMP / TIFF are decoded (upright per EXIF, 16-bit scaled) one at a time
   and resized to the model's input size; a corrupt file or a non-image file becomes an error row (in
   the CSV and the report) and never stops the audit.
-* The model: ``CKPT=`` a Lightning checkpoint of ``seed_cnn`` / ``timm_iqa``, or a
-  ``classical_calibration.json`` (written by ``make eval ... model=classical``); with no ``CKPT`` and
-  ``model=classical``, the committed calibration ``projects/quality/classical_calibration.json``.
+* The model (:class:`projects.quality.api.Predictor`, the Python API's class): ``CKPT=`` a Lightning
+  checkpoint of ``seed_cnn`` / ``timm_iqa``, its ONNX export (``model.onnx``) or a
+  ``classical_calibration.json`` (written by ``make train ... model=classical``); with no ``CKPT``, the
+  shipped default model (``projects/quality/default_model/``), or with ``model=classical`` the committed
+  calibration ``projects/quality/classical_calibration.json``.
 * ``audit.csv``: ``file, score, accept, p_reject, top_defects, width, height, error``, rows sorted from
   the worst score to the best, error rows last; written atomically. ``report.html``: one
   self-contained page (inline thumbnails) with the same order and the defect reasons.
@@ -14,25 +16,21 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from omegaconf import DictConfig
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from projects.quality.datasets import resize_area
-from projects.quality.degradations import DEFECTS
-from projects.quality.module import QualityModule
+from projects.quality.api import Predictor
 from projects.quality.report import thumbnail_data_uri, write_report
-from shared.augment import build_transforms
-from shared.checkpoints import load_module
 from shared.datasets.io import require_dir
 from shared.errors import ConfigError
+from shared.export import is_onnx, read_model_json
 from shared.files import write_csv_atomic
+from shared.inference import InferenceSpec, apply_spec, read_spec
 from shared.paths import REPO_ROOT
 from shared.predict import drop_unused_run_folder, output_folder, stream_images
 
@@ -67,66 +65,52 @@ def list_files(folder: str | Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
-def load_scorer(cfg: DictConfig) -> tuple[QualityModule, str]:
-    """The module to score with, and a description of where it came from."""
+def load_predictor(cfg: DictConfig) -> Predictor:
+    """The model to score with: ``CKPT=`` a checkpoint, an exported ``model.onnx`` or a classical calibration
+    JSON; without ``CKPT``, the committed classical calibration for ``model=classical`` and the shipped
+    default model otherwise. A command-line value that contradicts a checkpoint is refused."""
     ckpt = cfg.get("ckpt_path")
     if ckpt and str(ckpt).endswith(".json"):
-        return _classical(cfg, ckpt), f"classical ({ckpt})"
+        return Predictor.classical(ckpt, cfg.model.get("z_threshold", 3.0), cfg.data.image_size)
     if ckpt:
         if not Path(ckpt).is_file():
             raise ConfigError(f"checkpoint not found: {ckpt}")
-        module = load_module(QualityModule, ckpt)
-        return module.eval(), f"{module.hparams.model['name']} ({ckpt})"
+        if is_onnx(ckpt):
+            apply_spec(cfg, InferenceSpec.from_dict(read_model_json(ckpt)["spec"], str(ckpt)), ckpt)
+            return Predictor.from_onnx(ckpt, **_reasons(cfg))
+        apply_spec(cfg, read_spec(ckpt), ckpt)
+        return Predictor.from_checkpoint(ckpt, **_reasons(cfg))
     if cfg.model.kind == "classical":
-        return _classical(cfg, DEFAULT_CALIBRATION), f"classical ({DEFAULT_CALIBRATION.name})"
-    raise ConfigError("audit needs a trained model: pass CKPT=path/to/last.ckpt (or ckpt_path=...), "
-                      "or ARGS=model=classical for the no-weights baseline")
+        return Predictor.classical(DEFAULT_CALIBRATION, cfg.model.get("z_threshold", 3.0), cfg.data.image_size,
+                                   **_reasons(cfg))
+    return Predictor.default(**_reasons(cfg))
 
 
-def _classical(cfg: DictConfig, calibration: str | Path) -> QualityModule:
-    """The classical model at the working size its calibration was measured at (the measures depend
-    on scale), falling back to the configured data size."""
-    path = Path(calibration)
-    saved = json.loads(path.read_text()) if path.is_file() else {}
-    z = saved.get("z_threshold", cfg.model.get("z_threshold", 3.0))
-    model = {"name": "classical", "kind": "classical", "z_threshold": z, "calibration": str(calibration)}
-    size = saved.get("image_size") or cfg.data.image_size
-    return QualityModule(model, list(size) if not isinstance(size, int) else size).eval()
+def _reasons(cfg: DictConfig) -> dict[str, float]:
+    return {"defect_threshold": cfg.audit.defect_threshold, "top_defects": cfg.audit.top_defects}
 
 
-def model_input(image: np.ndarray, size, transform) -> torch.Tensor:
-    """Area-resize to the model size (as the benchmark images were made), normalise."""
-    return transform(image=resize_area(image, size))["image"]
-
-
-def audit_folder(module: QualityModule, files: list[Path], root: Path, batch_size: int = 32,
-                 thumb_size: int = 112, top_defects: int = 3, defect_threshold: float = 0.5,
-                 progress: bool = True) -> list[AuditRow]:
+def audit_folder(predictor: Predictor, files: list[Path], root: Path, batch_size: int = 32,
+                 thumb_size: int = 112, progress: bool = True) -> list[AuditRow]:
     """Score ``files`` in batches; decoding errors become error rows. Returns rows in file order.
 
-    Streamed: each photo is decoded, reduced to its thumbnail and its model-size tensor, and dropped
+    Streamed: each photo is decoded, reduced to its thumbnail and its model-size array, and dropped
     before the next file is read (memory does not grow with the folder or the photos' size)."""
-    size = module.hparams.image_size
-    transform = build_transforms("eval", size)
-    names = module.hparams.get("defect_names", list(DEFECTS))
     rows: list[AuditRow] = []
-    pending: list[tuple[AuditRow, torch.Tensor]] = []
+    pending: list[tuple[AuditRow, np.ndarray]] = []
 
-    def prepare(_: Path, image: np.ndarray) -> tuple[int, int, str, torch.Tensor]:
+    def prepare(_: Path, image: np.ndarray) -> tuple[int, int, str, np.ndarray]:
         height, width = image.shape[:2]
-        return width, height, thumbnail_data_uri(image, thumb_size), model_input(image, size, transform)
+        return width, height, thumbnail_data_uri(image, thumb_size), predictor.prepare(image)
 
     def flush() -> None:
         if not pending:
             return
-        pred = module.predict_batch(torch.stack([x for _, x in pending]))
-        for k, (row, _) in enumerate(pending):
-            row.score, row.p_reject = float(pred["score"][k]), float(pred["p_reject"][k])
-            row.accept = not bool(pred["reject"][k])
-            if pred["p_defects"] is not None:
-                probs = [(n, float(p)) for n, p in zip(names, pred["p_defects"][k].tolist()) if p == p]
-                probs = [(n, p) for n, p in sorted(probs, key=lambda t: -t[1]) if p >= defect_threshold]
-                row.defects = probs[:top_defects]
+        results = predictor.results(predictor.outputs(np.stack([x for _, x in pending])))
+        for (row, _), result in zip(pending, results):
+            row.score, row.p_reject = result["score"], result["p_reject"]
+            row.accept = result["verdict"] == "accept"
+            row.defects = result["reasons"]
         pending.clear()
 
     columns = [TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
@@ -157,16 +141,16 @@ def run(cfg: DictConfig) -> Path:
         raise ConfigError("audit needs a folder of images: pass INPUT=folder/ (or input=...)")
     root = Path(cfg.input).resolve()
     files = list_files(root)
-    module, source = load_scorer(cfg)
+    predictor = load_predictor(cfg)
     out = output_folder(cfg)
     a = cfg.audit
     start = time.perf_counter()
-    rows = sort_worst_first(audit_folder(module, files, root, a.batch_size, a.thumb_size, a.top_defects,
-                                         a.defect_threshold, a.progress))
+    rows = sort_worst_first(audit_folder(predictor, files, root, a.batch_size, a.thumb_size, a.progress))
     seconds = time.perf_counter() - start
     write_csv_atomic(out / "audit.csv", HEADER, [r.csv() for r in rows])
-    write_report(out / "report.html", rows, folder=str(root), model=source, seconds=seconds,
-                 has_defects=module.kind != "seed_cnn")
+    model = f"{predictor.spec.model.get('name', 'model')} ({predictor.source})"
+    write_report(out / "report.html", rows, folder=str(root), model=model, seconds=seconds,
+                 has_defects=predictor.has_reasons)
     drop_unused_run_folder(cfg)
     bad = sum(1 for r in rows if r.error)
     rejected = sum(1 for r in rows if not r.error and not r.accept)

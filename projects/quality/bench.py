@@ -23,6 +23,7 @@ import torch
 from omegaconf import DictConfig
 from PIL import Image
 
+from projects.quality.api import Predictor
 from projects.quality.audit import audit_folder
 from projects.quality.module import QualityModule
 from shared.bench import interleaved_seconds, peak_rss_mb, predict_peak_rss_mb, save_fresh_checkpoint, write_results
@@ -66,7 +67,8 @@ def run(cfg: DictConfig) -> Path:
         files = sorted(folder.glob("*.jpg"))
 
         def audit(module: QualityModule):
-            return lambda: audit_folder(module, files, folder, batch_size=b.batch_size, progress=False)
+            predictor = Predictor.from_module(module)
+            return lambda: audit_folder(predictor, files, folder, batch_size=b.batch_size, progress=False)
 
         times = interleaved_seconds({k: audit(m) for k, m in modules.items()}, b.repeats, b.warmup)
     for key, seconds in times.items():
@@ -83,7 +85,8 @@ def audit_peak_rss(b: DictConfig, size: list[int]) -> dict:
     """Peak RSS of ``make audit`` (a timm_iqa checkpoint, fresh weights; a child process) on 1 and 100
     camera-sized JPEGs: the same peak for both shows the folder is streamed."""
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = save_fresh_checkpoint(QualityModule(MODELS["timm_iqa"], size), Path(tmp) / "timm_iqa.ckpt")
+        module = QualityModule(MODELS["timm_iqa"], size, inference={"data": "bench"})
+        ckpt = save_fresh_checkpoint(module, Path(tmp) / "timm_iqa.ckpt")
 
         def cli(folder: Path, out: Path) -> list[str]:
             return ["audit", "quality", f"ckpt_path={ckpt}", f"input={folder}", f"output={out}",

@@ -324,3 +324,53 @@ def prepare_quality_bench(root: Path, seed: int = 0, fashion: int = 420, ccp: in
     write_split_file(SPLIT_FILE.with_suffix(".samples.csv"), sample_rows,
                      header=["id", "split", "reject", "defects", "ssim"])
     return {s: counts[s] for s in SPLITS} | {"total": counts["total"]}
+
+
+# ------------------------------------------------------------------------------------------ own photos
+class QualityFolder(Dataset):
+    """A user's photos sorted into ``accept/`` and ``reject/`` (optionally ``reject/<defect>/``), shrunk to
+    the working size with area interpolation as the benchmark and the audit do. ``defects`` is multi-hot
+    where the folder names the defect, NaN (unknown, left out of the loss and the defect metrics) for a
+    photo directly in ``reject/``; ``score`` is NaN: no reference quality exists for a user's photo."""
+
+    classes = ["accept", "reject"]
+
+    def __init__(self, root: Path, photos: list, size: tuple[int, int], defect_names: list[str]) -> None:
+        self.root, self.photos, self.size, self.defect_names = root, photos, size, defect_names
+        self.defects = [self._defects(p.path, p.label) for p in photos]
+
+    def _defects(self, path: Path, label: int) -> np.ndarray:
+        known = np.zeros(len(self.defect_names), np.float32)
+        if label == 0:
+            return known
+        below = path.parent.relative_to(self.root).parts
+        below = below[below.index("reject") + 1:] if "reject" in below else ()
+        if not below:
+            return np.full(len(self.defect_names), np.nan, np.float32)
+        if below[0] not in self.defect_names:
+            raise DataError(f"{path.parent}: reject/{below[0]}/ is not a defect this model knows "
+                            f"({', '.join(self.defect_names)}); rename the folder or put the photos in reject/")
+        known[self.defect_names.index(below[0])] = 1.0
+        return known
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        photo = self.photos[index]
+        return {"image": resize_area(read_image(photo.path), self.size), "label": photo.label,
+                "defects": self.defects[index], "score": np.float32("nan"),
+                "id": photo.path.relative_to(self.root).as_posix()}
+
+
+@DATASETS.register("quality_folder")
+def _quality_folder(split: str, root: Path, image_size: int | list[int] = SIZE, defects: list[str] | None = None,
+                    seed: int = 0, val: float = 0.15, test: float = 0.15, split_file: str | None = None,
+                    test_only: bool = False) -> QualityFolder:
+    """``root/accept/``, ``root/reject/[<defect>/]`` (or the same under ``train/``, ``val/``, ``test/``); the
+    split as in :mod:`shared.datasets.image_folder`."""
+    from shared.datasets.image_folder import split_photos
+
+    photos, _ = split_photos(split, root, QualityFolder.classes, seed, val, test, split_file, test_only)
+    size = (image_size, image_size) if isinstance(image_size, int) else (int(image_size[0]), int(image_size[1]))
+    return QualityFolder(Path(root), photos, size, list(defects or DEFECTS))

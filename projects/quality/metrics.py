@@ -64,6 +64,11 @@ def plcc_logistic(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.corrcoef(fitted, target)[0, 1])
 
 
+def _count(state: list[torch.Tensor] | torch.Tensor) -> int:
+    """Elements of a ``cat`` state (a list before sync, a tensor after)."""
+    return sum(t.numel() for t in state) if isinstance(state, list) else state.numel()
+
+
 class QualityMetrics(Metric):
     """All quality metrics as one ``torchmetrics.Metric``: under DDP every state reduces across ranks
     (the child metrics sync in their own ``compute``; the scores for ``plcc_logistic`` are ``cat``
@@ -93,21 +98,28 @@ class QualityMetrics(Metric):
         label = label.long()
         self.binary.update(reject.float(), label)
         self.auroc.update(p_reject.float(), label)
-        self.srcc.update(score.float(), score_target.float())
-        self.plcc.update(score.float(), score_target.float())
-        self.scores.append(score.detach().float())
-        self.targets.append(score_target.detach().float())
+        known = torch.isfinite(score_target)  # a user's photo has no reference score (NaN): left out
+        if known.any():
+            self.srcc.update(score[known].float(), score_target[known].float())
+            self.plcc.update(score[known].float(), score_target[known].float())
+            self.scores.append(score[known].detach().float())
+            self.targets.append(score_target[known].detach().float())
         if p_defects is not None and defects is not None:
-            self.covered += (~torch.isnan(p_defects).any(dim=0)).long()
-            self.defect_f1.update(torch.nan_to_num(p_defects.float(), nan=0.0), defects.long())
+            named = torch.isfinite(defects).all(dim=1)  # a photo whose defect is not named: left out
+            if named.any():
+                self.covered += (~torch.isnan(p_defects).any(dim=0)).long()
+                self.defect_f1.update(torch.nan_to_num(p_defects[named].float(), nan=0.0), defects[named].long())
 
     def compute(self) -> dict[str, float]:
         out = {k: float(v) for k, v in self.binary.compute().items()}
         out["auroc"] = float(self.auroc.compute())
-        out["srcc"] = float(self.srcc.compute())
-        out["plcc"] = float(self.plcc.compute())
-        out["plcc_logistic"] = plcc_logistic(dim_zero_cat(self.scores).cpu().numpy(),
-                                             dim_zero_cat(self.targets).cpu().numpy())
+        if _count(self.scores):
+            out["srcc"] = float(self.srcc.compute())
+            out["plcc"] = float(self.plcc.compute())
+            out["plcc_logistic"] = plcc_logistic(dim_zero_cat(self.scores).cpu().numpy(),
+                                                 dim_zero_cat(self.targets).cpu().numpy())
+        else:  # no reference scores (own photos): nothing to correlate with
+            out.update(srcc=math.nan, plcc=math.nan, plcc_logistic=math.nan)
         covered = (self.covered > 0).cpu()
         if covered.any():
             per = self.defect_f1.compute().cpu()

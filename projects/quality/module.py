@@ -29,14 +29,17 @@ from projects.quality.models.classical import ClassicalIQA, to_uint8
 from shared.checkpoints import stamp
 from shared.config import plain_dict
 from shared.errors import ConfigError
-from shared.lightning_utils import count_parameters
+from shared.lightning_utils import count_parameters, save_module_spec
 from shared.optim import configure
 
 
 class QualityModule(pl.LightningModule):
     def __init__(self, model: DictConfig | dict, image_size: int | list[int],
                  defect_names: list[str] | None = None, loss_weights: DictConfig | dict | None = None,
-                 decision_threshold: float = 0.5, optim: DictConfig | dict | None = None) -> None:
+                 decision_threshold: float = 0.5, optim: DictConfig | dict | None = None,
+                 inference: DictConfig | dict | None = None) -> None:
+        """``inference``: the project config's ``inference`` node (resize, mean, std, data), written with the
+        defect names, the working size and the decision threshold into every checkpoint (:meth:`spec_extra`)."""
         super().__init__()
         model = plain_dict(model)
         optim = plain_dict(optim) if optim is not None else None
@@ -45,7 +48,7 @@ class QualityModule(pl.LightningModule):
         loss_weights = plain_dict(loss_weights or {"defects": 1.0, "score": 1.0})
         self.save_hyperparameters({"model": model, "image_size": image_size, "defect_names": defect_names,
                                    "loss_weights": loss_weights, "decision_threshold": decision_threshold,
-                                   "optim": optim})
+                                   "optim": optim, "inference": spec_inference(inference, image_size)})
         self.kind = model["kind"]
         self.defect_names = defect_names
         self.net = create_model(model, image_size, defect_names)
@@ -73,13 +76,14 @@ class QualityModule(pl.LightningModule):
 
     # ------------------------------------------------------------------------------------- training
     def _loss(self, out: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """A NaN target (a user's photo: defect not named, no reference score) adds nothing to its loss."""
         w = self.hparams.loss_weights
         losses = {"reject": F.binary_cross_entropy_with_logits(out["reject"], batch["label"].float())}
         if "defects" in out:
-            losses["defects"] = w["defects"] * F.binary_cross_entropy_with_logits(out["defects"],
-                                                                                  batch["defects"].float())
+            losses["defects"] = w["defects"] * known_only(F.binary_cross_entropy_with_logits, out["defects"],
+                                                          batch["defects"].float())
         if "score" in out:
-            losses["score"] = w["score"] * F.mse_loss(torch.sigmoid(out["score"]), batch["score"].float())
+            losses["score"] = w["score"] * known_only(F.mse_loss, torch.sigmoid(out["score"]), batch["score"].float())
         losses["loss"] = sum(losses.values())  # type: ignore[assignment]
         return losses
 
@@ -141,6 +145,18 @@ class QualityModule(pl.LightningModule):
         stamp(self, checkpoint)  # which project wrote it
         if isinstance(self.net, ClassicalIQA):
             checkpoint["classical_calibration"] = self.net.calibration
+        if self.hparams.get("inference"):
+            save_module_spec(self, checkpoint, self.defect_names, self.spec_extra())
+
+    def spec_extra(self) -> dict[str, Any]:
+        """The quality entries of the inference spec. The spec's ``size`` is one side; the working size
+        may be (height, width), and photos are shrunk to it with area interpolation (``resize_area``)."""
+        h, w = size_hw(self.hparams.image_size)
+        return {"size_hw": [h, w], "interpolation": "area", "defects": list(self.defect_names),
+                "decision_threshold": float(self.hparams.decision_threshold),
+                "outputs": {"reject": "logit of p(reject); rejected when p_reject > decision_threshold",
+                            "defects": "logits, one per defect name (multi-label; p > 0.5 names a reason)",
+                            "score": "logit of the quality score in [0, 1] (1 = as good as pristine)"}}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if isinstance(self.net, ClassicalIQA):
@@ -154,6 +170,28 @@ class QualityModule(pl.LightningModule):
             raise ConfigError("QualityModule needs optim settings to train (module.optim: ${optim})")
         cfg = {"schedule": "cosine", **self.hparams.optim}  # the default before optim.schedule was common
         return configure(self.parameters(), cfg, self.trainer.estimated_stepping_batches)
+
+
+def known_only(loss, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``loss`` (mean) over the finite targets; zero, still on the graph, when none is known."""
+    known = torch.isfinite(target)
+    if known.all():
+        return loss(prediction, target)
+    if not known.any():
+        return prediction.sum() * 0.0
+    return loss(prediction[known], target[known])
+
+
+def spec_inference(inference: DictConfig | dict | None, image_size: int | list[int]) -> dict[str, Any] | None:
+    """The ``inference`` hyper-parameter with ``size`` = the working size's longer side (the spec's one
+    number; the (height, width) itself goes into the spec's ``extra.size_hw``)."""
+    values = plain_dict(inference)
+    return {**values, "size": max(size_hw(image_size))} if values else None
+
+
+def size_hw(image_size: int | list[int] | tuple[int, int]) -> tuple[int, int]:
+    """(height, width) of a working size given as one side or as (height, width)."""
+    return (image_size, image_size) if isinstance(image_size, int) else (int(image_size[0]), int(image_size[1]))
 
 
 def _finite(values: dict[str, float]) -> dict[str, float]:

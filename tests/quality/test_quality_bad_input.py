@@ -2,8 +2,9 @@
 
 import pytest
 
+from projects.quality.api import Predictor
 from shared.datasets.registry import create_dataset
-from shared.errors import ConfigError, DataError, WeightsNotFoundError
+from shared.errors import CheckpointError, ConfigError, DataError, WeightsNotFoundError
 
 TINY = ["data.options.image_size=32", "data.image_size=32", "data.options.sources={train: 6, val: 3, test: 4}"]
 
@@ -13,8 +14,8 @@ def test_audit_without_input_or_model(run_project, tmp_path):
         run_project("quality", TINY, task="audit")
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "a.txt").write_text("x")
-    with pytest.raises(ConfigError, match="audit needs a trained model: pass CKPT="):
-        run_project("quality", [*TINY, f"input={tmp_path / 'photos'}"], task="audit")
+    with pytest.raises(CheckpointError, match="the default quality model is not in .*no_model .*or pass CKPT="):
+        Predictor.default(tmp_path / "no_model")  # what an audit without CKPT uses
     with pytest.raises(ConfigError, match="checkpoint not found: /nope.ckpt"):
         run_project("quality", [*TINY, f"input={tmp_path / 'photos'}", "ckpt_path=/nope.ckpt"], task="audit")
     with pytest.raises(ConfigError, match="classical calibration file not found: /nope.json"):
