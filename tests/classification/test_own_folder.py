@@ -2,6 +2,7 @@
 predict's labels give eval's accuracy; the class count and the input size come from the data / checkpoint."""
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from hydra.core.hydra_config import HydraConfig
 from PIL import Image
 
+from shared.api import load
 from shared.config import compose
 from shared.errors import ConfigError
 from shared.tasks import dispatch
@@ -79,3 +81,28 @@ def test_a_class_count_that_disagrees_with_the_folder_is_one_line(run_project, t
     with pytest.raises(ConfigError, match=r"data.num_classes=10 but three has 3 classes") as err:
         run_project("classification", ["data=folder", f"data.root={root}", "data.num_classes=10", *TINY])
     assert "\n" not in str(err.value)
+
+
+def test_export_checks_onnx_and_predicts_what_the_checkpoint_predicts(trained, run_project, tmp_path, capsys):
+    root, cfg = trained
+    ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    run_project("classification", [f"ckpt_path={ckpt}", f"input={root}", f"output={tmp_path / 'export'}"],
+                task="export")
+    assert "onnxruntime vs PyTorch on 8 photos" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "export" / "model.json").read_text())
+    assert meta["spec"]["names"] == sorted(COLOURS) and meta["spec"]["size"] == 32
+    assert meta["checked"]["max_abs_diff"] <= 1e-4
+
+    outputs = {}
+    for kind, model in (("torch", ckpt), ("onnx", tmp_path / "export" / "model.onnx")):
+        outputs[kind] = tmp_path / f"{kind}.csv"
+        run_project("classification", [f"ckpt_path={model}", f"input={root}", f"output={outputs[kind]}"],
+                    task="predict")
+    torch_rows, onnx_rows = (list(csv.DictReader(outputs[k].open())) for k in ("torch", "onnx"))
+    assert [(r["file"], r["prediction"]) for r in torch_rows] == [(r["file"], r["prediction"]) for r in onnx_rows]
+    assert np.allclose([float(r["confidence"]) for r in torch_rows], [float(r["confidence"]) for r in onnx_rows],
+                       atol=2e-4)
+
+    api = load(tmp_path / "export" / "model.onnx").predict([root / r["file"] for r in torch_rows[:3]])
+    assert [p["label"] for p in api] == [r["prediction"] for r in torch_rows[:3]]
+    assert all(p["top"][0] == (p["label"], p["score"]) and len(p["top"]) == 3 for p in api)
