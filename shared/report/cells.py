@@ -10,6 +10,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from shared.errors import DataError
 from shared.report.runs import RunRecord
 
 MISSING = "–"
@@ -51,10 +52,22 @@ def metric_value(record: RunRecord, which: str | None, metrics: str | Sequence[s
 
 
 def cell_of(records: Iterable[RunRecord], which: str | None, metrics: str | Sequence[str]) -> Cell | None:
-    """The cell of the finished ``records`` that have the metric."""
-    pairs = [(metric_value(r, which, metrics), str(r.run_dir)) for r in records if r.finished]
-    pairs = [(v, d) for v, d in pairs if v is not None]
-    return summarise([v for v, _ in pairs], [d for _, d in pairs])
+    """The cell of the finished ``records``; None when none of them measured the metric (a method that has
+    no such number, e.g. no pseudo-labels for the supervised baseline). When some did, a run of the same
+    cell without a finite number is damaged: one DataError naming its metrics.json, never a cell made of
+    the other runs alone."""
+    values = [(metric_value(r, which, metrics), r) for r in records if r.finished]
+    measured = [(v, r) for v, r in values if v is not None and math.isfinite(v)]
+    if not measured:
+        return None
+    if len(measured) < len(values):
+        value, record = next((v, r) for v, r in values if v is None or not math.isfinite(v))
+        names = [metrics] if isinstance(metrics, str) else list(metrics)
+        wanted = " or ".join(f"{which}/{m}" if which else m for m in names)
+        found = "no number" if value is None else "NaN"
+        raise DataError(f"{record.run_dir / 'metrics.json'}: {found} for {wanted}, which the other runs of its "
+                        "cell have; the run is damaged: re-run it (make sweep resumes it) or remove its folder")
+    return summarise([v for v, _ in measured], [str(r.run_dir) for _, r in measured])
 
 
 def format_number(value: float, scale: float = 100.0, digits: int = 1) -> str:

@@ -21,11 +21,13 @@ _NUMBER = re.compile(r"^([-+]?\d+(?:\.\d+)?)(?: ± (\d+(?:\.\d+)?))?(?: \(n=(\d+
 
 
 def _committed_cells(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """The committed JSON's cells by (row id, column): a row is its identity, never its label (several rows
+    may share a label, e.g. "Ours (WBH)" at k = 1, 3, 5, 10)."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError):
         return {}
-    return {(c["row"], c["column"]): c for c in data.get("cells", []) if "row" in c and "column" in c}
+    return {(c["row_id"], c["column"]): c for c in data.get("cells", []) if "row_id" in c and "column" in c}
 
 
 def _readme_cells(readme: Path, table: Table) -> dict[tuple[str, str], dict[str, Any]]:
@@ -57,6 +59,15 @@ def _readme_cells(readme: Path, table: Table) -> dict[tuple[str, str], dict[str,
     return found
 
 
+def _by_row_id(cells: dict[tuple[str, str], dict[str, Any]], table: Table) -> dict[tuple[str, str], dict[str, Any]]:
+    """README cells (keyed by the label shown) by row id; a label that several rows share is ambiguous
+    and kept for none of them."""
+    ids: dict[str, list[str]] = {}
+    for row in table.spec.rows:
+        ids.setdefault(row.label, []).append(row.id)
+    return {(ids[label][0], column): entry for (label, column), entry in cells.items() if len(ids.get(label, [])) == 1}
+
+
 def _measured(entry: dict[str, Any] | None) -> bool:
     return bool(entry) and entry.get("mean") is not None and (entry.get("n") is None or int(entry["n"]) > 0)
 
@@ -66,7 +77,7 @@ def keep_committed_rows(table: Table, committed_json: Path, readme: Path | None 
     has measured cells for the row's label), or, with no such file, from the table's block in ``readme``."""
     committed = _committed_cells(committed_json)
     if not committed and readme is not None and not Path(committed_json).is_file():
-        committed = _readme_cells(readme, table)
+        committed = _by_row_id(_readme_cells(readme, table), table)
     if not committed:
         return table
     spec = table.spec
@@ -75,10 +86,10 @@ def keep_committed_rows(table: Table, committed_json: Path, readme: Path | None 
     for row in spec.rows:
         if not cell_columns or any(table.cells.get((row.id, label)) is not None for label in cell_columns):
             continue
-        if not any(_measured(committed.get((row.label, label))) for label in cell_columns):
+        if not any(_measured(committed.get((row.id, label))) for label in cell_columns):
             continue
         for column in spec.columns:
-            entry = committed.get((row.label, column.label))
+            entry = committed.get((row.id, column.label))
             if entry is None:
                 continue
             key = (row.id, column.label)

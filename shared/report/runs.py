@@ -13,6 +13,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from shared.errors import DataError
+
 # Extra fields of a record, derived from its config by a project (e.g. semiseg's normalised label ratio).
 FieldsFn = Callable[[DictConfig], Mapping[str, Any]]
 
@@ -58,22 +60,42 @@ def _same(value: Any, want: Any) -> bool:
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:
-    """metrics.json, or {} when it is missing or half-written (the run is unfinished)."""
+    """metrics.json, or {} when there is none (the run is unfinished: training writes it last, atomically).
+    One that is there but is not a JSON object holding at least one number is damaged: a DataError naming it."""
     path = run_dir / "metrics.json"
+    if not path.exists():
+        return {}
     try:
         data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: damaged ({type(exc).__name__}: {str(exc)[:80]}); re-run the run (make sweep "
+                        "resumes it) or remove its folder") from None
+    if not isinstance(data, dict) or not any(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                             for v in data.values()):
+        raise DataError(f"{path}: damaged (expected a JSON object of metrics, found {_kind(data)}); re-run the "
+                        "run (make sweep resumes it) or remove its folder")
+    return data
+
+
+def _kind(data: Any) -> str:
+    if isinstance(data, dict):
+        return "an object without a number" if data else "an empty object"
+    return f"a {type(data).__name__}"
 
 
 def read_run(run_dir: Path, fields: FieldsFn | None = None) -> RunRecord | None:
-    """A run folder -> its record; None when it is no Hydra run (no ``.hydra/config.yaml``)."""
+    """A run folder -> its record; None when it is no Hydra run (no ``.hydra/config.yaml``). A config
+    that is not readable YAML is a DataError naming it."""
     config_file = run_dir / ".hydra" / "config.yaml"
     if not config_file.is_file():
         return None
-    config = OmegaConf.load(config_file)
-    assert isinstance(config, DictConfig)
+    try:
+        config = OmegaConf.load(config_file)
+    except Exception as exc:  # yaml's ScannerError / ParserError and OmegaConf's own errors
+        raise DataError(f"{config_file}: not readable YAML ({type(exc).__name__}); re-run the run or remove "
+                        "its folder") from None
+    if not isinstance(config, DictConfig) or config_file.stat().st_size == 0:
+        raise DataError(f"{config_file}: empty or not a mapping; re-run the run or remove its folder")
     return RunRecord(setting=run_dir.parent.name, run_dir=run_dir, config=config, metrics=read_metrics(run_dir),
                      fields=dict(fields(config)) if fields else {})
 

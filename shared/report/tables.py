@@ -320,17 +320,29 @@ def to_json(table: Table, source: str = "") -> dict[str, Any]:
     for row in spec.rows:
         for column in spec.columns:
             key = (row.id, column.label)
-            entry: dict[str, Any] = {"row": row.label, "column": column.label, "text": table.text[key]}
+            entry: dict[str, Any] = {"row": row.label, "row_id": row.id, "column": column.label,
+                                     "text": table.text[key]}
             if row.id in table.kept:
                 entry["kept"] = True
             if column.show == "cell":
                 cell = table.cells.get(key)
                 scale, _ = spec.scale_of(column)
                 entry.update({"mean": cell.mean if cell else None, "std": cell.std if cell else None,
-                              "n": cell.n if cell else 0, "runs": list(cell.runs) if cell else [], "scale": scale,
+                              "n": cell.n if cell else 0, "runs": [in_repo(r) for r in cell.runs] if cell else [],
+                              "scale": scale,
                               "which": spec.column_which(column), "metric": spec.cell_metric(row, column)})
             cells.append(entry)
     return {"table": spec.name, "title": spec.title, "source": source, "settings": list(spec.setting),
             "std": "sample std (ddof 1) over runs; null for a single run",
             "cells": cells, "differences": [_difference_json(table, d) for d in spec.differences],
-            "unfinished": sorted(str(r.run_dir) for r in table.unfinished)}
+            "unfinished": sorted(in_repo(r.run_dir) for r in table.unfinished)}
+
+
+def in_repo(path: str | Path) -> str:
+    """A run folder as committed JSON names it: relative to the repository (the same on every clone)."""
+    from shared.paths import REPO_ROOT
+
+    try:
+        return Path(path).resolve().relative_to(REPO_ROOT.resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from shared.report import ReportPaths, load_records, parse_spec, write_tables
-from shared.report.archive import ARCHIVED_FILES, collect_with_archive
+from shared.report.archive import ARCHIVED_FILES, MARKER, collect_with_archive
 from tests.shared.test_report_library import SPEC, fake_run, model_runs
 
 
@@ -23,7 +23,7 @@ def test_finished_runs_are_archived_and_a_table_regenerates_from_the_archive_alo
     assert "main/a-s1/csv/metrics.csv" in archived
     assert not any("ckpt" in name for name in archived)                 # checkpoints stay out
     assert not (archive / "main" / "c-s1").exists()                      # unfinished: not archived
-    assert all(name.split("/", 2)[2] in ARCHIVED_FILES for name in archived)
+    assert all(name.split("/", 2)[2] in (*ARCHIVED_FILES, MARKER) for name in archived)  # MARKER: written last
     # finished records point into the archive (committed); the unfinished live run is still reported
     finished = {r.name: r.run_dir for r in records if r.setting == "main" and r.finished}
     assert finished["a-s1"] == archive / "main" / "a-s1"
