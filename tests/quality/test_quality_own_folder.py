@@ -2,6 +2,7 @@
 audit it, and the audit's verdicts and p(reject) give eval's accuracy and AUROC."""
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,18 @@ def test_finetune_eval_and_audit_on_a_folder_agree(run_project, tmp_path):
     assert auroc == pytest.approx(evaluated["test/auroc"], abs=1e-6)
     by_file = {r["file"]: r for r in rows}
     assert all(f"{p['p_reject']:.4f}" == by_file[f]["p_reject"] for f, p in zip(files, predicted))
+
+    # the ONNX export (checked with onnxruntime) audits the folder as the checkpoint does
+    export = tmp_path / "export"
+    run_project("quality", [f"ckpt_path={ckpt}", f"input={root}", f"output={export}"], task="export")
+    meta = json.loads((export / "model.json").read_text())
+    assert list(meta["outputs"]) == ["reject", "defects", "score"] and meta["checked"]["max_abs_diff"] <= 1e-4
+    onnx_out = tmp_path / "audit-onnx"
+    run_project("quality", [f"ckpt_path={export / 'model.onnx'}", f"input={root}", f"output={onnx_out}",
+                            "audit.progress=false"], task="audit")
+    onnx_rows = {r["file"]: r for r in csv.DictReader((onnx_out / "audit.csv").open())}
+    assert {f: r["accept"] for f, r in onnx_rows.items()} == {f: r["accept"] for f, r in by_file.items()}
+    assert all(abs(float(onnx_rows[f]["p_reject"]) - float(r["p_reject"])) <= 2e-4 for f, r in by_file.items())
 
 
 def test_an_unknown_defect_folder_is_one_line(run_project, tmp_path):
