@@ -59,19 +59,18 @@ class Predictor:
         """PyTorch: a loaded :class:`TaggingModule` with its spec."""
         import torch
 
-        from projects.multimodal_tagging.models.outputs import TaggerOutputs
+        from projects.multimodal_tagging.models.outputs import inference_model
         from projects.multimodal_tagging.text import load_text_encoder, resolve_text_path
-        from shared.export import with_preprocessing
 
-        model = with_preprocessing(TaggerOutputs(module.eval().net), spec)
+        model, names = inference_model(module.eval().net, spec)
         text = spec.extra["text"]
         encoder = load_text_encoder(str(resolve_text_path(text.get("path"))), int(text["max_length"]),
                                     str(text["pooling"]))
 
         def score(images: np.ndarray, tokens: np.ndarray, mask: np.ndarray, industry: np.ndarray) -> np.ndarray:
+            feed = {"image": images, "text_tokens": tokens, "text_mask": mask, "industry": industry}
             with torch.inference_mode():
-                return model(torch.from_numpy(images), torch.from_numpy(tokens), torch.from_numpy(mask),
-                             torch.from_numpy(industry)).numpy()
+                return model(*(torch.from_numpy(feed[n]) for n in names)).numpy()
 
         def encode_titles(titles: list[str]) -> tuple[np.ndarray, np.ndarray]:
             tokens, mask, _ = encoder.encode(titles)

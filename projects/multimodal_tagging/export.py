@@ -5,7 +5,8 @@ Writes into ``OUT`` (default ``<run dir>/export``):
 * ``model.onnx``: the tagger. Inputs ``image`` (float32 RGB 0..255, NCHW at the trained size; the
   normalisation is inside), ``text_tokens`` (float32 [B, L, D], the title encoder's last hidden state,
   rounded to float16 inside as training saw it), ``text_mask`` (bool [B, L]) and ``industry`` (float32
-  [B, V], the category one-hot); output ``probabilities`` [B, T]. Batch dynamic.
+  [B, V], the category one-hot), those the model reads (an ablation reads fewer; ``model.json`` lists
+  them); output ``probabilities`` [B, T]. Batch dynamic.
 * ``text_encoder.onnx`` and ``tokenizer/``: the frozen title encoder (input_ids, attention_mask, ...
   -> last_hidden_state) and its tokenizer files (Hugging Face ``tokenizers`` / ``transformers``; titles
   padded to ``max_length``).
@@ -26,18 +27,19 @@ import torch
 from omegaconf import DictConfig
 
 from projects.multimodal_tagging.api import Predictor
-from projects.multimodal_tagging.models.outputs import TaggerOutputs
+from projects.multimodal_tagging.models.outputs import inference_model
 from projects.multimodal_tagging.module import TaggingModule
 from projects.multimodal_tagging.product_csv import read_products
 from projects.multimodal_tagging.text import load_text_encoder, resolve_text_path
 from shared.checkpoints import load_module
 from shared.errors import ConfigError
-from shared.export import check_with_onnxruntime, export_folder, to_onnx, with_preprocessing, write_model_json
+from shared.export import check_with_onnxruntime, export_folder, to_onnx, write_model_json
 from shared.inference import InferenceSpec, read_spec
 
 TEXT_FILE, TOKENIZER_DIR = "text_encoder.onnx", "tokenizer"
 CHECK_PRODUCTS = 4
-TAGGER_INPUTS = ("image", "text_tokens", "text_mask", "industry")
+INPUT_MEANING = {"image": "float32 [B,3,H,W] RGB 0..255", "text_tokens": "float32 [B,L,D]",
+                 "text_mask": "bool [B,L]", "industry": "float32 [B,V]"}
 
 
 def sample_products(cfg: DictConfig) -> list[tuple]:
@@ -97,16 +99,16 @@ def run(cfg: DictConfig) -> Path:
     helper = Predictor.from_module(module, spec)
     tokens, mask = helper.encode_titles(titles)
     industry = np.stack([helper.schema.encode_industry(str(p[2]), str(p[3])) for p in products])
-    inputs = tuple(torch.from_numpy(a) for a in (np.stack([helper.prepare(p[0]) for p in products]), tokens, mask,
-                                                 industry))
-    model = with_preprocessing(TaggerOutputs(module.net), spec)
-    path = to_onnx(model, inputs, folder / "model.onnx", TAGGER_INPUTS, ["probabilities"])
+    feed = {"image": np.stack([helper.prepare(p[0]) for p in products]), "text_tokens": tokens, "text_mask": mask,
+            "industry": industry}
+    model, names = inference_model(module.net, spec)
+    inputs = tuple(torch.from_numpy(feed[n]) for n in names)
+    path = to_onnx(model, inputs, folder / "model.onnx", names, ["probabilities"])
     diff = check_with_onnxruntime(path, model, inputs, what="products (tagger)")
     write_model_json(folder / "model.json", spec,
                      {"probabilities": f"sigmoid per tag, in the order of spec.names; a tag is on when its "
                                        f"probability > {helper.threshold}"},
-                     inputs={"image": "float32 [B,3,H,W] RGB 0..255", "text_tokens": "float32 [B,L,D]",
-                             "text_mask": "bool [B,L]", "industry": "float32 [B,V]"},
+                     inputs={n: INPUT_MEANING[n] for n in names},
                      threshold=helper.threshold,
                      industry_one_hot={"industries": list(helper.schema.industry),
                                        "categories": list(helper.schema.category),

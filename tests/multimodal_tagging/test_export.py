@@ -46,7 +46,8 @@ def test_export_then_predict_with_onnx_gives_the_pytorch_output(run_project, tmp
 
     # the Python API: paths, PIL images and arrays, same tags and scores from both files
     image = products.parent / "images" / "p0.png"
-    batch = [(str(image), "red striped cotton t-shirt", "apparel"), (Image.open(image), "red striped cotton t-shirt", "apparel"),
+    title = "red striped cotton t-shirt"
+    batch = [(str(image), title, "apparel"), (Image.open(image), title, "apparel"),
              {"image": np.asarray(Image.open(image)), "title": "", "industry": "spaceship"}]
     from_ckpt, from_onnx = load(ckpt).predict(batch), load(out / "model.onnx").predict(batch)
     assert from_ckpt[0]["scores"] == pytest.approx(from_ckpt[1]["scores"], abs=1e-6)   # path == PIL image
@@ -57,3 +58,26 @@ def test_export_then_predict_with_onnx_gives_the_pytorch_output(run_project, tmp
     (out / "text_encoder.onnx").unlink()
     with pytest.raises(CheckpointError, match="title encoder is missing"):
         load(out / "model.onnx")
+
+
+@pytest.mark.parametrize("model", ["text_only", "image_only"])
+def test_an_ablation_exports_the_inputs_it_reads(model, tmp_path):
+    """ONNX drops an input the graph never reads: the export names exactly the ones the model takes."""
+    import torch
+
+    from projects.multimodal_tagging.models.outputs import inference_model
+    from projects.multimodal_tagging.module import TaggingModule
+    from shared.config import compose
+    from shared.export import OnnxModel, check_with_onnxruntime, to_onnx
+    from shared.inference import InferenceSpec
+    from tests.multimodal_tagging.tiny import TINY
+
+    cfg = compose("multimodal_tagging", [f"model={model}", *TINY])
+    module = TaggingModule(cfg.model, cfg.optim, dataset="synthetic").eval()
+    net, names = inference_model(module.net, InferenceSpec("multimodal_tagging", tuple(module.tag_names), 32))
+    feed = {"image": torch.rand(2, 3, 32, 32) * 255, "text_tokens": torch.randn(2, 12, 384),
+            "text_mask": torch.ones(2, 12, dtype=torch.bool), "industry": torch.rand(2, module.schema.industry_dim)}
+    path = to_onnx(net, tuple(feed[n] for n in names), tmp_path / "model.onnx", names, ["probabilities"])
+    assert OnnxModel.session_only(path).input_names == names == (
+        ["text_tokens", "text_mask"] if model == "text_only" else ["image"])
+    assert check_with_onnxruntime(path, net, tuple(feed[n] for n in names)) <= 1e-4
