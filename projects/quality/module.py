@@ -26,7 +26,7 @@ from projects.quality.degradations import DEFECTS
 from projects.quality.metrics import QualityMetrics
 from projects.quality.models import create_model
 from projects.quality.models.classical import ClassicalIQA, to_uint8
-from shared.checkpoints import stamp
+from shared.checkpoints import rebuilding_from_checkpoint, stamp
 from shared.config import plain_dict
 from shared.errors import ConfigError
 from shared.lightning_utils import count_parameters, save_module_spec
@@ -37,9 +37,11 @@ class QualityModule(pl.LightningModule):
     def __init__(self, model: DictConfig | dict, image_size: int | list[int],
                  defect_names: list[str] | None = None, loss_weights: DictConfig | dict | None = None,
                  decision_threshold: float = 0.5, optim: DictConfig | dict | None = None,
-                 inference: DictConfig | dict | None = None) -> None:
+                 inference: DictConfig | dict | None = None, init_from: str | None = None) -> None:
         """``inference``: the project config's ``inference`` node (resize, mean, std, data), written with the
-        defect names, the working size and the decision threshold into every checkpoint (:meth:`spec_extra`)."""
+        defect names, the working size and the decision threshold into every checkpoint (:meth:`spec_extra`).
+        ``init_from``: start from these network weights (``default``: the shipped model; a ``.safetensors``
+        or a quality checkpoint), e.g. to fine-tune the default model on a folder of one's own photos."""
         super().__init__()
         model = plain_dict(model)
         optim = plain_dict(optim) if optim is not None else None
@@ -48,10 +50,15 @@ class QualityModule(pl.LightningModule):
         loss_weights = plain_dict(loss_weights or {"defects": 1.0, "score": 1.0})
         self.save_hyperparameters({"model": model, "image_size": image_size, "defect_names": defect_names,
                                    "loss_weights": loss_weights, "decision_threshold": decision_threshold,
-                                   "optim": optim, "inference": spec_inference(inference, image_size)})
+                                   "optim": optim, "inference": spec_inference(inference, image_size),
+                                   "init_from": init_from})
         self.kind = model["kind"]
         self.defect_names = defect_names
         self.net = create_model(model, image_size, defect_names)
+        if init_from and not rebuilding_from_checkpoint():  # a checkpoint being loaded brings its own weights
+            from projects.quality.default_model import load_network_weights
+
+            load_network_weights(self.net, init_from, model["name"])
         self.val_metrics = QualityMetrics(defect_names, prefix="val/")
         self.test_metrics = QualityMetrics(defect_names, prefix="test/")
 
