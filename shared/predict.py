@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from shared.checkpoints import folder_message
 from shared.datasets.io import list_inputs, read_image
 from shared.errors import ConfigError, DataError
 from shared.run_folder import drop_empty_run
@@ -59,6 +60,8 @@ def require_checkpoint(cfg) -> Path:
     ckpt = cfg.get("ckpt_path")
     if not ckpt:
         raise ConfigError("predict needs a trained checkpoint: pass CKPT=path/to/file.ckpt (or ckpt_path=...)")
+    if Path(ckpt).is_dir():
+        raise ConfigError(folder_message(Path(ckpt)))
     if not Path(ckpt).is_file():
         raise ConfigError(f"checkpoint not found: {ckpt}")
     return Path(ckpt)

@@ -13,10 +13,11 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_class, get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from shared.checkpoints import check_checkpoint
+from shared.checkpoints import check_checkpoint, check_fits
 from shared.errors import ConfigError, EcomvisionError
 from shared.inference import apply_spec, read_spec, settle_class_count
 from shared.loggers import build_loggers, finish_loggers, log_config, log_summary
+from shared.results_table import EVAL_COLUMNS, print_results_table
 from shared.run_folder import check_writable, drop_empty_run, output_folders  # also registers ${unique_dir:...}
 
 # Integer settings checked before any work (a missing or null key is left to its user).
@@ -137,6 +138,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     ckpt_path = resume_checkpoint(cfg, run_dir)  # checked before any data or model is built
     pl.seed_everything(cfg.seed, workers=True)
     datamodule, module = build_components(cfg)
+    if ckpt_path:
+        check_fits(module, ckpt_path)  # one line, not torch's size-mismatch paragraph
     trainer = build_trainer(cfg, run_dir)
     log_config(trainer, cfg)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -150,6 +153,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             results.update({f"best/{k}": v for k, v in selected[0].items()})
             results["best_checkpoint"] = best  # type: ignore[assignment]
     log_summary(trainer, results)
+    print_results_table(results, run_dir / "metrics.json")  # before W&B's summary (finish_loggers)
     finish_loggers(trainer)
     write_metrics(run_dir, results)
     return results
@@ -187,17 +191,19 @@ def archived_metrics(cfg: DictConfig, run_dir: Path) -> Path | None:
 def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> str | None:
     """``ckpt_path`` when given; else, with ``resume_from_last``, the run folder's checkpoints/last.ckpt."""
     if cfg.get("ckpt_path"):
-        return checked_checkpoint(cfg, cfg.ckpt_path)
+        return checked_checkpoint(cfg, cfg.ckpt_path, resume=True)
     last = run_dir / "checkpoints" / "last.ckpt"
     if cfg.get("resume_from_last", False) and last.is_file():
         print(f"resume {run_dir} from {last}")
-        return checked_checkpoint(cfg, last)
+        return checked_checkpoint(cfg, last, resume=True)
     return None
 
 
-def checked_checkpoint(cfg: DictConfig, path: str | Path) -> str:
-    """``path``, once read (weights-only) and found to be a checkpoint of this project's module."""
-    check_checkpoint(path, get_class(cfg.module._target_), OmegaConf.select(cfg, "model.name", default=None))
+def checked_checkpoint(cfg: DictConfig, path: str | Path, resume: bool = False) -> str:
+    """``path``, once read (weights-only) and found to be a checkpoint of this project's module (with
+    the optimizer state to ``resume`` a fit)."""
+    check_checkpoint(path, get_class(cfg.module._target_), OmegaConf.select(cfg, "model.name", default=None),
+                     resume=resume)
     return str(path)
 
 
@@ -211,10 +217,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         checked_checkpoint(cfg, ckpt)  # before any data or model is built
         apply_spec(cfg, read_spec(ckpt), ckpt)  # classes, size, normalisation: the checkpoint's, never today's
     datamodule, module = build_components(cfg, test_only=True)
+    if ckpt is not None:
+        check_fits(module, ckpt)
     trainer = build_trainer(cfg, run_dir)
     out = trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
-    finish_loggers(trainer)
     results = {f"test/{k.split('/', 1)[-1]}" if not k.startswith("test/") else k: v for k, v in out[0].items()}
+    print_results_table(results, run_dir / "metrics.json", EVAL_COLUMNS)  # before W&B's summary
+    finish_loggers(trainer)
     write_metrics(run_dir, results)
     return results
 

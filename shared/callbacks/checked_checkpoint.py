@@ -1,9 +1,16 @@
-"""ModelCheckpoint that fails on the first checkpoint it could not write.
+"""ModelCheckpoint that fails on the first checkpoint it could not write, and never leaves half of one.
 
-Lightning 2.6's atomic save (``lightning_fabric.utilities.cloud_io._atomic_save``) swallows a
-``PermissionError``: with a read-only checkpoint folder the whole fit ran, no checkpoint was written
-and the run ended in a misleading ``FileNotFoundError`` when the best checkpoint was tested. Here a
-save that left no new file (or raised an ``OSError``) stops the run with one line naming the file.
+Lightning 2.6's "atomic" save (``lightning_fabric.utilities.cloud_io._atomic_save``) serialises into
+memory and then writes the checkpoint's own file: a full disk left a truncated ``epoch001.ckpt``
+("failed finding central directory" on load), and it swallows a ``PermissionError``, so with a
+read-only folder the whole fit ran and ended in a misleading ``FileNotFoundError``. Here every
+checkpoint is written under a hidden temporary name (``.<name>.partial``) and renamed once complete;
+a save that fails (or leaves no file) removes the partial file and stops the run with one line naming
+the checkpoint. Earlier checkpoints are never touched.
+
+Epochs are counted from 1 in checkpoint names, as in the progress lines: ``epoch003.ckpt`` is written
+at the end of "epoch 3/10" (Lightning's own ``{epoch}`` counts from 0).
+
 A run resumed into another folder keeps the best score of the run it resumes (:meth:`load_state_dict`).
 """
 
@@ -13,8 +20,10 @@ import os
 import warnings
 from pathlib import Path
 from typing import Any
+from weakref import proxy
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from shared.errors import EcomvisionError
@@ -24,28 +33,41 @@ class CheckpointSaveError(EcomvisionError):
     """A checkpoint file could not be written."""
 
 
-def _file_state(path: str) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
+def partial_path(filepath: str) -> str:
+    """Where a checkpoint is written before it is complete: hidden, and not ending in ``.ckpt``."""
+    path = Path(filepath)
+    return str(path.with_name(f".{path.name}.partial"))
 
 
 class CheckedCheckpoint(ModelCheckpoint):
-    """``ModelCheckpoint`` + a check, on the rank that writes, that the file was (re)written."""
+    """``ModelCheckpoint`` that saves through a temporary file and stops the run on a failed save."""
 
     def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        before = _file_state(filepath) if trainer.is_global_zero else None
+        """Lightning's ``_save_checkpoint`` (save, remember, notify the loggers) with the save into
+        :func:`partial_path` and a rename to ``filepath`` on the rank that writes."""
+        partial = partial_path(filepath)
         try:
-            super()._save_checkpoint(trainer, filepath)
+            trainer.save_checkpoint(partial, self.save_weights_only)
+            if trainer.is_global_zero:
+                if not os.path.isfile(partial):   # Lightning swallowed the error (PermissionError)
+                    raise CheckpointSaveError(self._message(filepath, "the save left no new file"))
+                os.replace(partial, filepath)
         except OSError as exc:
             raise CheckpointSaveError(self._message(filepath, exc.strerror or str(exc))) from None
-        if not trainer.is_global_zero:
-            return
-        after = _file_state(filepath)
-        if after is None or after == before:
-            raise CheckpointSaveError(self._message(filepath, "the save left no new file"))
+        finally:
+            if trainer.is_global_zero and os.path.lexists(partial):
+                os.remove(partial)
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.after_save_checkpoint(proxy(self))
+
+    def _monitor_candidates(self, trainer: pl.Trainer) -> dict[str, torch.Tensor]:
+        """``{epoch}`` in checkpoint names counts from 1, like the progress lines."""
+        candidates = super()._monitor_candidates(trainer)
+        candidates["epoch"] = torch.tensor(trainer.current_epoch + 1)
+        return candidates
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Resuming into another run folder (the CLI makes a new one per run) keeps the best score: Lightning

@@ -113,15 +113,15 @@ def test_one_epoch_plus_resume_equals_two_epochs(tmp_path, case):
 
 @pytest.mark.slow
 def test_resume_keeps_the_best_checkpoint_of_the_first_part(tmp_path):
-    """The monitored metric is made to peak at epoch 1 (val/loss under mode=max): the resumed run, in a new
-    folder, must still test epoch 1's checkpoint as "best", not take its own first epoch for the best."""
+    """The monitored metric is made to peak at epoch 1 (epoch001.ckpt; val/loss under mode=max): the resumed
+    run, in a new folder, must still test epoch 1's checkpoint as "best", not take its own first epoch for it."""
     monitor = ["monitor.metric=val/loss", "monitor.mode=max"]
     _, full = train(tmp_path / "full", "classification", monitor)
     train(tmp_path / "first", "classification", [*monitor, *STOP_AFTER_ONE_EPOCH])
     _, resumed = train(tmp_path / "resumed", "classification",
                        [*monitor, f"ckpt_path={tmp_path / 'first' / 'checkpoints' / 'last.ckpt'}"])
-    assert Path(full["best_checkpoint"]).name == "epoch000.ckpt"      # the case this test is about
-    assert resumed["best_checkpoint"] == str(tmp_path / "first" / "checkpoints" / "epoch000.ckpt")
+    assert Path(full["best_checkpoint"]).name == "epoch001.ckpt"      # the case this test is about
+    assert resumed["best_checkpoint"] == str(tmp_path / "first" / "checkpoints" / "epoch001.ckpt")
     assert comparable(full) == comparable(resumed)
 
 

@@ -71,7 +71,9 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     cls = root / "cls" / "checkpoints" / "last.ckpt"
     legacy = torch.load(cls, map_location="cpu", weights_only=True)
     legacy.pop(STAMP_KEY)
-    legacy["hyper_parameters"].pop("memory_format")  # a key that came after the stamp
+    for key in ("memory_format", "inference"):   # hyper-parameters that came after the stamp
+        legacy["hyper_parameters"].pop(key, None)
+    legacy.pop("inference", None)
     torch.save(legacy, root / "legacy_cls.ckpt")
     return {"classification": cls, "semiseg": root / "seg" / "checkpoints" / "last.ckpt",
             "legacy_classification": root / "legacy_cls.ckpt"}
@@ -184,7 +186,9 @@ def test_checkpoint_of_another_project_says_whose_it_is(tmp_path, checkpoints, p
     owner = re.escape(f"{ckpt} is a checkpoint of the classification project (ClassificationModule), not of")
     with pytest.raises(CheckpointError, match=f"{owner} semiseg: use it with PROJECT=classification"):
         _run("semiseg", tmp_path / "p", [f"ckpt_path={ckpt}", f"input={photos}"], "predict")
-    with pytest.raises(CheckpointError, match=f"{owner} quality"):
+    # quality's audit reads the inference spec first: a checkpoint from before the stamp has none either
+    spec = "|carries no inference spec .* re-train it" if kind.startswith("legacy") else ""
+    with pytest.raises(CheckpointError, match=f"{owner} quality{spec}"):
         _run("quality", tmp_path / "a", [f"ckpt_path={ckpt}", f"input={photos}"], "audit")
     with pytest.raises(CheckpointError, match=f"{owner} variational_seg"):
         _run("variational_seg", tmp_path / "u", [*UNET, f"ckpt_path={ckpt}"], "eval")
