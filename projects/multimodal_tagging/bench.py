@@ -57,6 +57,7 @@ def run(cfg: DictConfig) -> Path:
     b = cfg.bench
     torch.manual_seed(0)
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    model_cfg["image"].update(OmegaConf.to_container(b.image, resolve=True) if b.get("image") else {})
     lite0 = {**model_cfg, "image": {**model_cfg["image"], "arch": "tf_efficientnet_lite0",
                                     "pretrained": "packaged:efficientnet_lite0"}}
     size, lite0_size = int(b.image_size), int(b.lite0_image_size)

@@ -50,7 +50,8 @@ def test_bench_writes_the_issue_keys(run_project, tmp_path):
     out = tmp_path / "bench.json"
     run_project("multimodal_tagging", [*TINY, "bench.batch_size=2", "bench.image_size=32", "bench.repeats=1",
                                        "bench.warmup=1", "bench.num_titles=8", "bench.knn_items=200",
-                                       "bench.lite0_image_size=32", f"bench.output={out}"], task="bench")
+                                       "bench.lite0_image_size=32", "bench.image.arch=resnet10t",
+                                       f"bench.output={out}"], task="bench")
     res = json.loads(out.read_text())
     for key in ("train_step_s_per_batch_full", "train_step_s_per_batch_image_only", "infer_items_per_s_full",
                 "infer_items_per_s_image_only", "text_embed_titles_per_s", "knn_propagation_s", "device",
