@@ -2,7 +2,8 @@
 full model vs image-only, and of the full model on the ImageNet-pretrained Lite0 encoder
 (``experiment=fashion_tags_lite0``: at ``bench.lite0_image_size``, its step with the encoder frozen as in
 stages 1-2 and with everything training as in stage 3), title-embedding throughput of the frozen text
-encoder, KNN propagation time over a whole train set, device.
+encoder, KNN propagation time over a whole train set, device; ONNX Runtime beside PyTorch eager for the
+exported full models at batch 1 and 32 (``bench_onnx.py``).
 
 Same batch, resolution and thread count for both models, measured in one process: warm-up, then the
 median of timed repeats, the models interleaved so machine noise hits both alike. Inputs are random
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from projects.multimodal_tagging.bench_onnx import ort_throughput
 from projects.multimodal_tagging.module import TaggingModule
 from projects.multimodal_tagging.text import TextEncoder
 from projects.multimodal_tagging.weak.knn import propagate
@@ -109,4 +111,6 @@ def run(cfg: DictConfig) -> Path:
     results["knn_items"] = n
     results["knn_precise_items"] = int(precise.sum())
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    results.update(ort_throughput({"full": (modules["full"], size), "full_lite0": (modules["full_lite0"], lite0_size)},
+                                  int(model_cfg["text"]["max_length"]), int(b.repeats), int(b.warmup)))
     return write_results(b.output, results)

@@ -56,6 +56,8 @@ def test_bench_writes_the_issue_keys(run_project, tmp_path):
     for key in ("train_step_s_per_batch_full", "train_step_s_per_batch_image_only", "infer_items_per_s_full",
                 "infer_items_per_s_image_only", "text_embed_titles_per_s", "knn_propagation_s", "device",
                 "train_step_s_per_batch_full_lite0", "train_step_s_per_batch_full_lite0_frozen_encoder",
-                "infer_items_per_s_full_lite0", "params_full_lite0"):
+                "infer_items_per_s_full_lite0", "params_full_lite0", "ort_images_per_s_full_b1",
+                "ort_images_per_s_full_b32", "eager_images_per_s_full_lite0_b32", "ort_images_per_s_full_lite0_b1",
+                "ort_peak_rss_mb"):
         assert key in res and res[key]
     assert res["params_full"] > res["params_image_only"]
