@@ -11,6 +11,8 @@ median of several timed repeats, the models interleaved so that machine noise hi
   ``achieved_gflop_s_<model>`` = FLOPs x images/s: what the CPU gives each network.
 * ``train_imgs_per_s_<model>[_nchw]``: a training step (forward, backward, AdamW) at the tables' 128 px
   and batch 32, for the layouts a training run can use.
+* ``ort_images_per_s_<model>_b1|b32`` (ONNX Runtime, CPU, the graph ``make export`` writes) beside
+  ``eager_images_per_s_<model>_b1|b32`` (PyTorch eager, channels-last), same threads and inputs.
 * ``predict_peak_rss_mb_<n>_photo(s)``: the peak memory of ``make predict`` (a child process) on ``n``
   synthetic camera-sized JPEGs (``bench.peak_rss_photos``, ``bench.peak_rss_photo_size``).
 
@@ -42,7 +44,10 @@ from shared.bench import (
     write_results,
 )
 from shared.errors import WeightsNotFoundError
+from shared.export import with_preprocessing
+from shared.inference import InferenceSpec
 from shared.lightning_utils import count_parameters
+from shared.onnx_bench import throughput
 
 # bench key -> (architecture, pretrained source): the rows of Table 3 and the stage of Table 2
 MODELS: dict[str, tuple[str, str | None]] = {
@@ -55,6 +60,7 @@ MODELS: dict[str, tuple[str, str | None]] = {
     "lite0_msff_stage": ("msff_stage", "packaged:efficientnet_lite0"),
 }
 TIMM_REFERENCES = ("tf_efficientnet_lite0", "resnet50")
+ORT_MODELS = ("msff", "efficientnet_lite0")   # make export's graph in ONNX Runtime vs PyTorch eager
 TRAINED = ("msff", "efficientnet_lite0", "efficientnet_lite2", "resnet50")  # train-step timing
 
 
@@ -84,6 +90,7 @@ def run(cfg: DictConfig) -> Path:
     for key in models:
         achieved = results[f"gflop_per_img_{key}"] * results[f"imgs_per_s_{key}"]
         results[f"achieved_gflop_s_{key}"] = float(f"{achieved:.3g}")   # 3 digits: tiny test sizes must not round to 0
+    results.update(ort_throughput(models, size, b))
     results.update(train_throughput(models, b))
     ratio = results["imgs_per_s_msff"] / results["imgs_per_s_resnet50"]
     results["throughput_ratio_msff_over_resnet50"] = round(ratio, 3)
@@ -92,6 +99,14 @@ def run(cfg: DictConfig) -> Path:
     results["targets"] = {"params_msff_max": 12_000_000, "throughput_ratio_min": 1.5}
     results.update(predict_peak_rss(b))
     return write_results(b.output, results)
+
+
+def ort_throughput(models: dict[str, nn.Module], size: int, b: DictConfig) -> dict[str, float]:
+    """``ort_images_per_s_<model>_b1|b32`` beside ``eager_images_per_s_<model>_b1|b32``: each model as
+    ``make export`` writes it (normalisation inside) in ONNX Runtime, and in PyTorch channels-last."""
+    spec = InferenceSpec(project="classification", names=tuple(str(i) for i in range(b.num_classes)), size=size)
+    chosen = {k: (with_preprocessing(nhwc(models[k]), spec), ["logits"]) for k in ORT_MODELS if k in models}
+    return throughput(chosen, (size, size), int(b.repeats), int(b.warmup), channels_last=True)
 
 
 def _models(num_classes: int) -> tuple[dict[str, nn.Module], list[str]]:

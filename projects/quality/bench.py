@@ -10,6 +10,8 @@ weights, the input re-normalisation included): throughput does not depend on the
 Models are timed in turn each round (interleaved), median of ``repeats`` rounds after ``warmup``.
 ``audit_peak_rss_mb_<n>_photo(s)``: the peak memory of ``make audit`` (a child process) on ``n`` synthetic
 camera-sized JPEGs (``bench.peak_rss_photos``, ``bench.peak_rss_photo_size``).
+``ort_images_per_s_<model>_b1|b32`` / ``eager_images_per_s_<model>_b1|b32``: the network alone (no decoding)
+as ``make export`` writes it, in ONNX Runtime (CPU) and in PyTorch eager, same threads and inputs.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ import torch
 from omegaconf import DictConfig
 from PIL import Image
 
-from projects.quality.api import Predictor
+from projects.quality.api import OUTPUTS, Predictor, module_spec
 from projects.quality.audit import audit_folder
+from projects.quality.export import heads_as_tuple
 from projects.quality.module import QualityModule
 from shared.bench import interleaved_seconds, peak_rss_mb, predict_peak_rss_mb, save_fresh_checkpoint, write_results
 from shared.datasets.synthetic import SyntheticSpec, make_sample
+from shared.export import with_preprocessing
 from shared.lightning_utils import count_parameters
+from shared.onnx_bench import throughput
 from shared.paths import data_root
 
 MODELS = {
@@ -74,11 +79,24 @@ def run(cfg: DictConfig) -> Path:
     for key, seconds in times.items():
         results[f"audit_imgs_per_s_{key}"] = round(b.images / seconds, 1)
         results[f"params_{key}"] = count_parameters(modules[key].net)
+    results.update(ort_throughput(modules, size, b))
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if torch.cuda.is_available():
         results["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     results.update(audit_peak_rss(b, size))
     return write_results(b.output, results)
+
+
+def ort_throughput(modules: dict[str, QualityModule], size: list[int], b: DictConfig) -> dict[str, float]:
+    """``ort_images_per_s_<model>_b1|b32`` beside ``eager_images_per_s_<model>_b1|b32``: each network as
+    ``make export`` writes it (normalisation inside, heads as outputs) in ONNX Runtime and in PyTorch."""
+    chosen = {}
+    for key, module in modules.items():
+        if module.trainable:
+            heads = [k for k in OUTPUTS if k in module.net.eval()(torch.zeros(1, 3, *size))]
+            wrapped = with_preprocessing(heads_as_tuple(module.net, heads), module_spec(module))
+            chosen[key] = (wrapped, heads)
+    return throughput(chosen, size, int(b.repeats), int(b.warmup))
 
 
 def audit_peak_rss(b: DictConfig, size: list[int]) -> dict:

@@ -106,6 +106,8 @@ def test_bench_writes_the_issue_keys(run_project, tmp_path):
     for arch in ("tf_efficientnet_lite0", "resnet50"):  # the plain timm reference, both layouts
         assert res[f"imgs_per_s_timm_{arch}"] > 0 and res[f"imgs_per_s_timm_{arch}_nchw"] > 0
     assert res["train_imgs_per_s_msff"] > 0 and res["train_imgs_per_s_msff_nchw"] > 0
+    for batch in (1, 32):  # make export's graph in ONNX Runtime beside PyTorch eager
+        assert res[f"ort_images_per_s_msff_b{batch}"] > 0 and res[f"eager_images_per_s_msff_b{batch}"] > 0
     # ResNet-50 is 4.1 G multiply-adds at 224 px: 8.2 GFLOP, ~1/49 of it at 32 px
     assert res["gflop_per_img_resnet50"] == pytest.approx(8.2 / 49, rel=0.15)
     assert res["params_msff"] < res["params_resnet50"] and res["throughput_ratio_msff_over_resnet50"] > 0

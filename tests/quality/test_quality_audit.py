@@ -98,3 +98,6 @@ def test_bench_writes_the_issue_keys(run_project, tmp_path):
         assert key in res
     assert res["audit_peak_rss_mb_1_photo"] > 50  # a child process running torch
     assert res["audit_imgs_per_s_timm_iqa"] > 0 and res["params_seed_cnn"] > 0 and res["params_classical"] == 0
+    for model in ("timm_iqa_lite0", "seed_cnn"):
+        for batch in (1, 32):
+            assert res[f"ort_images_per_s_{model}_b{batch}"] > 0 and res[f"eager_images_per_s_{model}_b{batch}"] > 0
