@@ -11,8 +11,11 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
+from shared.noise import quiet_known_noise
+
 
 def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
+    quiet_known_noise()  # before the Trainer that these loggers go to is built
     loggers: list[Logger] = []
     for name, spec in (cfg.get("logger") or {}).items():
         if spec is None:
@@ -23,6 +26,9 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
         logger = instantiate(spec, save_dir=str(run_dir), **extra)
         if isinstance(logger, CSVLogger):
             keep_earlier_rows(logger)
+        init = getattr(logger, "_wandb_init", None)
+        if isinstance(init, dict) and init.get("anonymous") is None:
+            init.pop("anonymous", None)   # W&B warns "has no effect" for anonymous=None (shared/noise.py)
         loggers.append(logger)
     return loggers
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.optimize import OptimizeWarning, curve_fit
+from scipy.special import expit
 from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import (
     BinaryAccuracy,
@@ -36,12 +37,14 @@ from torchmetrics.utilities import dim_zero_cat
 
 
 def logistic4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
-    return (b1 - b2) / (1 + np.exp(-(x - b3) / abs(b4))) + b2
+    """``(b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2``, with SciPy's ``expit`` (no overflow in exp for the
+    far tails that the fit's trial parameters reach; same values)."""
+    return (b1 - b2) * expit((x - b3) / abs(b4)) + b2
 
 
 def _logistic4_jac(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
     """Analytic Jacobian: finite differences stall when a parameter starts at ~0 (e.g. b3 = mean x = 0)."""
-    s = 1 / (1 + np.exp(-(x - b3) / abs(b4)))
+    s = expit((x - b3) / abs(b4))
     ds = s * (1 - s)
     return np.stack([s, 1 - s, -(b1 - b2) * ds / abs(b4), -(b1 - b2) * ds * (x - b3) * np.sign(b4) / b4**2], axis=1)
 

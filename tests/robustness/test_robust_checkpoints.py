@@ -5,6 +5,7 @@ Lightning version, fewer class names than classes, a folder) is one line naming 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 from pathlib import Path
@@ -16,6 +17,7 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.demos.boring_classes import BoringModel
 
+import shared.tasks as tasks
 from shared.callbacks.checked_checkpoint import CheckedCheckpoint, CheckpointSaveError
 from shared.callbacks.progress import LineProgress
 from shared.checkpoints import check_checkpoint, read_checkpoint
@@ -95,12 +97,39 @@ def test_checkpoint_names_count_epochs_as_the_progress_lines_do(tmp_path, capsys
 # ---- checkpoints that do not fit -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """One tiny classification checkpoint (8 synthetic classes), trained once for this module."""
+def trained_run(tmp_path_factory) -> tuple[Path, str]:
+    """One tiny classification checkpoint (8 synthetic classes), trained once for this module, and what
+    the training printed (with a mark where the loggers finish: W&B prints its summary there)."""
     root = tmp_path_factory.mktemp("cls")
     cfg = compose("classification", [*TINY, f"paths.output_dir={root / 'run'}", f"paths.log_dir={root}"])
-    run_task(cfg)
-    return root / "run" / "checkpoints" / "last.ckpt"
+    out = io.StringIO()
+    original = tasks.finish_loggers
+
+    def finish(trainer):
+        print("<the loggers finish here>")
+        original(trainer)
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.setattr(tasks, "finish_loggers", finish)
+        run_task(cfg)
+    return root / "run" / "checkpoints" / "last.ckpt", out.getvalue()
+
+
+@pytest.fixture
+def trained(trained_run) -> Path:
+    return trained_run[0]
+
+
+def test_train_prints_its_results_table_before_the_loggers_summary(trained_run):
+    """The end of the log was two unlabelled "test: N batches" lines and W&B's truncated summary."""
+    ckpt, printed = trained_run
+    lines = printed.splitlines()
+    start = lines.index("results on the test split:")
+    assert lines[start + 1].split() == ["final", "weights", "val-selected"]
+    assert lines[start + 2].split()[0] == "acc" and len(lines[start + 2].split()) == 3
+    run = ckpt.parent.parent
+    assert f"  val-selected checkpoint: {run / 'checkpoints' / 'epoch001.ckpt'}" in lines
+    end = lines.index(f"  every number: {run / 'metrics.json'}")
+    assert lines[end + 1] == "<the loggers finish here>"
 
 
 def _edited(source: Path, target: Path, edit) -> Path:

@@ -87,7 +87,7 @@ def test_a_cli_training_with_stdout_to_a_file_prints_progress_and_logs_it(tmp_pa
          "monitor:val/loss}", f"hydra.run.dir={run}", f"paths.log_dir={tmp_path}"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(("fit:", "epoch ", "test:"))]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(("fit:", "epoch ", "test "))]
     assert lines[0] == "fit: 2 epochs x 2 batches, from epoch 0"
     assert sum(line.endswith("(epoch done)") for line in lines) == 2
     assert any("val/loss" in line and "eta" in line for line in lines)
