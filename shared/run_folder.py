@@ -22,7 +22,7 @@ MAX_SUFFIX = 10_000
 # What a failed run may leave that is no result: Hydra's saved config and job log, the W&B offline
 # run, the CSV logger's hyperparameters and progress log lines.
 BOOKKEEPING_DIRS = (".hydra", "wandb")
-BOOKKEEPING_FILES = ("hparams.yaml", "progress.log")
+BOOKKEEPING_FILES = ("hparams.yaml", "progress.log", ".train.lock")
 BOOKKEEPING_SUFFIXES = (".log",)
 
 

@@ -15,7 +15,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from shared.checkpoints import check_checkpoint, check_fits
 from shared.errors import ConfigError, EcomvisionError
+from shared.files import write_atomic
 from shared.inference import apply_spec, read_spec, settle_class_count
+from shared.job_lock import job_lock
 from shared.loggers import build_loggers, finish_loggers, log_config, log_summary
 from shared.results_table import EVAL_COLUMNS, print_results_table
 from shared.run_folder import check_writable, drop_empty_run, output_folders  # also registers ${unique_dir:...}
@@ -131,10 +133,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     Sweeps set ``skip_finished`` (a folder that already holds metrics.json is not trained again) and
     ``resume_from_last`` (an interrupted run restarts from its checkpoints/last.ckpt)."""
     run_dir = Path(cfg.paths.output_dir)
-    done = finished_results(cfg, run_dir)
-    if done is not None:
-        print(f"skip {run_dir} (done)")
-        return done
+    if not cfg.get("skip_finished", False):
+        return _train(cfg, run_dir)
+    with job_lock(run_dir) as mine:  # a sweep job: one process at a time trains it
+        if not mine:
+            print(f"skip {run_dir} (another process is training it)")
+            return {}
+        done = finished_results(cfg, run_dir)
+        if done is not None:
+            print(f"skip {run_dir} (done)")
+            return done
+        return _train(cfg, run_dir)
+
+
+def _train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     ckpt_path = resume_checkpoint(cfg, run_dir)  # checked before any data or model is built
     pl.seed_everything(cfg.seed, workers=True)
     datamodule, module = build_components(cfg)
@@ -229,8 +241,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
 
 def write_metrics(run_dir: Path, results: dict[str, Any]) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(results, indent=2, sort_keys=True) + "\n"
+    write_atomic(run_dir / "metrics.json", lambda f: f.write(text))  # whole or absent: make report reads it
     print(f"results -> {run_dir / 'metrics.json'}")
 
 

@@ -99,3 +99,18 @@ def test_committed_json_names_runs_relative_to_the_repo(tmp_path):
 
     assert in_repo(REPO_ROOT / "reports" / "p" / "runs" / "main" / "k1-s1") == "reports/p/runs/main/k1-s1"
     assert in_repo(tmp_path / "x") == str(tmp_path / "x")   # outside the repo: as it is
+
+
+def test_a_sweep_job_another_process_trains_is_skipped(run_project, tmp_path, capsys):
+    """Two `make sweep` of one sweep: the job a first process holds is skipped by the second, not trained
+    into the same folder (the kernel drops the lock when its holder exits, kill -9 included)."""
+    from shared.job_lock import job_lock
+
+    job = tmp_path / "classification-train"
+    with job_lock(job) as first:
+        assert first
+        _, result = run_project("classification", ["skip_finished=true", "logger=none"])
+        assert result == {} and "another process is training it" in capsys.readouterr().out
+        assert not (job / "metrics.json").exists()
+    with job_lock(job) as again:   # released: the next process gets it
+        assert again
