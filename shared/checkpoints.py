@@ -14,14 +14,13 @@ in a file ever runs, and with one clear line when a file is refused, damaged, or
   lists and dicts only, so it is empty; a type added to a checkpoint goes here, nowhere else.
 
 Whose checkpoint: each project's LightningModule stamps what it saves (:func:`stamp`, called from its
-``on_save_checkpoint``); a checkpoint written before the stamp is recognised by the names of the
-hyper-parameters its module saved (:data:`LEGACY_HPARAMS`).
+``on_save_checkpoint``), together with its inference spec (shared/inference.py, checkpoint format 1); a
+checkpoint without the stamp is refused in one line (re-train it), never guessed from its hyper-parameters.
 """
 
 from __future__ import annotations
 
 import contextvars
-import inspect
 import os
 import pickle
 import re
@@ -43,20 +42,6 @@ STAMP_KEY = "ecomvision"
 VERSION_KEY = "pytorch-lightning_version"  # Lightning reads it first (its checkpoint migrations)
 RESUME_KEYS = ("optimizer_states", "lr_schedulers")  # what Lightning's resume restores besides the weights
 SHOWN = 3  # tensors or files named in a message; the rest are counted
-
-# The hyper-parameter names each project's module saved before checkpoints carried the stamp.
-LEGACY_HPARAMS: dict[frozenset[str], tuple[str, str]] = {
-    frozenset({"model", "num_classes", "optim", "label_smoothing"}):
-        ("classification", "projects.classification.module.ClassificationModule"),
-    frozenset({"model", "optim", "schema", "threshold", "image_size"}):
-        ("multimodal_tagging", "projects.multimodal_tagging.module.TaggingModule"),
-    frozenset({"model", "image_size", "defect_names", "loss_weights", "decision_threshold"}):
-        ("quality", "projects.quality.module.QualityModule"),
-    frozenset({"model", "num_classes", "method", "optim", "seed"}):
-        ("semiseg", "projects.semiseg.module.SemiSegModule"),
-    frozenset({"base_channels", "image_size", "lr"}):
-        ("variational_seg", "projects.variational_seg.unet.UNetModule"),
-}
 
 M = TypeVar("M")
 _REBUILDING = contextvars.ContextVar("rebuilding_from_checkpoint", default=False)
@@ -142,9 +127,6 @@ def owner(checkpoint: dict[str, Any]) -> tuple[str, str] | None:
     mark = checkpoint.get(STAMP_KEY)
     if isinstance(mark, dict) and mark.get("module"):
         return str(mark.get("project") or project_of(mark["module"])), str(mark["module"])
-    hparams = checkpoint.get("hyper_parameters")
-    if isinstance(hparams, dict):
-        return LEGACY_HPARAMS.get(frozenset(hparams))
     return None
 
 
@@ -172,7 +154,8 @@ def check_checkpoint(path: str | os.PathLike, module_cls: type, model_name: str 
         raise CheckpointError(f"{path} was written by {module.rsplit('.', 1)[-1]}, not by {module_cls.__name__} "
                               f"(both in {project}): it does not fit here")
     if found is None:
-        _check_hparams_fit(path, checkpoint, module_cls)
+        raise CheckpointError(f"{path} carries no project stamp: it was written before checkpoint format 1 (or not "
+                              "by ecomvision); re-train it with this code (make train)")
     saved = (checkpoint.get("hyper_parameters") or {}).get("model")
     saved_name = saved.get("name") if isinstance(saved, dict) else None
     if model_name is not None and saved_name is not None and saved_name != model_name:
@@ -251,22 +234,6 @@ def mismatch(expected: dict[str, Any], saved: dict[str, Any], strict: bool = Tru
 
 def _shape(value: Any) -> str:
     return "x".join(str(n) for n in value.shape) if hasattr(value, "shape") else type(value).__name__
-
-
-def _check_hparams_fit(path: Path, checkpoint: dict[str, Any], module_cls: type) -> None:
-    """Unstamped and not recognised: its saved hyper-parameters must at least be what the class takes."""
-    hparams = checkpoint.get("hyper_parameters")
-    if not isinstance(hparams, dict):
-        return
-    params = inspect.signature(module_cls.__init__).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    names = {n for n in params if n != "self"}
-    required = {n for n, p in params.items() if n != "self" and p.default is p.empty
-                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    if set(hparams) - names or required - set(hparams):
-        raise CheckpointError(f"{path} is not a checkpoint of {_describe(module_cls)}: it was saved with the "
-                              f"hyper-parameters {sorted(hparams)}, and {module_cls.__name__} takes {sorted(names)}")
 
 
 def _project(module_cls: type) -> str:

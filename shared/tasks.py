@@ -178,26 +178,11 @@ def finished_results(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
         return None
     path = run_dir / "metrics.json"
     if not path.is_file():
-        path = archived_metrics(cfg, run_dir)
-        if path is None:
-            return None
-        print(f"{run_dir}: finished in an earlier session, its archived copy {path.parent} (report.archive)")
+        return None
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None  # half-written: train again
-
-
-def archived_metrics(cfg: DictConfig, run_dir: Path) -> Path | None:
-    """The committed copy of a sweep run that finished in an earlier session (shared/report/archive.py):
-    ``<report.archive>/<setting>/<run>/metrics.json`` for a ``run_dir`` under ``report.runs``, else None."""
-    report = cfg.get("report")
-    if not report or not report.get("archive") or not report.get("runs"):
-        return None
-    if Path(run_dir).parent.parent.resolve() != Path(report.runs).resolve():
-        return None
-    path = Path(report.archive) / Path(run_dir).parent.name / Path(run_dir).name / "metrics.json"
-    return path if path.is_file() else None
 
 
 def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> str | None:

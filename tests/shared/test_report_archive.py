@@ -114,24 +114,3 @@ def test_a_table_with_only_kept_rows_is_left_as_it_is(tmp_path, capsys):
     assert write_tables([parse_spec("models", SPEC)], load_records(paths, "p"), paths) == []
     assert (tmp_path / "reports" / "models.json").read_text() == committed
     assert "no finished runs" in capsys.readouterr().out
-
-
-def test_a_sweep_skips_a_run_that_finished_in_an_earlier_session_from_its_archived_copy(tmp_path, capsys):
-    """skip_finished: a run folder that is gone (a new session) but archived counts as done; a folder
-    outside report.runs, or a run never archived, does not."""
-    from shared.config import compose
-    from shared.tasks import finished_results
-
-    cfg = compose("classification", [f"paths.log_dir={tmp_path / 'runs'}", f"report.output_dir={tmp_path / 'rep'}",
-                                      "skip_finished=true"])
-    run_dir = tmp_path / "runs" / "classification" / "sweeps" / "fashion_top15" / "resnet50-s1"
-    assert finished_results(cfg, run_dir) is None                        # nothing anywhere: train it
-    archived = tmp_path / "rep" / "runs" / "fashion_top15" / "resnet50-s1"
-    archived.mkdir(parents=True)
-    (archived / "metrics.json").write_text(json.dumps({"best/test/acc": 0.7}))
-    assert finished_results(cfg, run_dir) == {"best/test/acc": 0.7}
-    assert "finished in an earlier session" in capsys.readouterr().out
-    assert finished_results(cfg, tmp_path / "elsewhere" / "fashion_top15" / "resnet50-s1") is None
-    run_dir.mkdir(parents=True)
-    (run_dir / "metrics.json").write_text(json.dumps({"best/test/acc": 0.8}))
-    assert finished_results(cfg, run_dir) == {"best/test/acc": 0.8}      # the live folder first
