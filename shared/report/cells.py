@@ -83,24 +83,28 @@ def format_cell(cell: Cell | None, scale: float = 100.0, digits: int = 1) -> str
     return f"{format_number(cell.mean, scale, digits)} ± {format_number(cell.std, scale, digits)} (n={cell.n})"
 
 
-def paired_t(differences: Sequence[float]) -> float | None:
-    """The paired t statistic, mean / (sample std / sqrt(n)), of per-seed differences; None for fewer than
-    two pairs or differences that are all equal (zero std)."""
-    if len(differences) < 2:
+def paired_test(differences: Sequence[float]) -> tuple[float, float] | None:
+    """The paired t-test of per-seed differences against 0 (scipy's one-sample t-test of the differences,
+    which is ``ttest_rel`` of the two paired samples): (t, two-sided p); None for fewer than two pairs or
+    differences that are all equal (zero std: t undefined)."""
+    from scipy import stats
+
+    if len(differences) < 2 or statistics.stdev(differences) == 0:
         return None
-    std = statistics.stdev(differences)
-    return statistics.fmean(differences) / (std / math.sqrt(len(differences))) if std > 0 else None
+    result = stats.ttest_1samp(list(differences), 0.0)
+    return float(result.statistic), float(result.pvalue)
 
 
 def format_difference(a: Cell | None, b: Cell | None, scale: float = 100.0, digits: int = 1,
                       pairs: Sequence[float] = ()) -> str:
     """Difference of the means ("+1.9"); with seed ``pairs`` (raw minuend − subtrahend per shared seed) also
-    the pairs and their paired t ("+1.9 (pairs +1.5, +2.1; paired t 7.0)"); "–" where either cell is missing."""
+    the pairs, their paired t and its two-sided p ("+1.9 (pairs +1.5, +2.1, +2.0; paired t 10.5, p 0.009)"); "–"
+    where either cell is missing."""
     if a is None or b is None:
         return MISSING
     text = f"{(a.mean - b.mean) * scale:+.{digits}f}"
     if not pairs:
         return text
-    t = paired_t(pairs)
+    test = paired_test(pairs)
     listed = ", ".join(f"{d * scale:+.{digits}f}" for d in pairs)
-    return f"{text} (pairs {listed}" + (f"; paired t {t:.1f})" if t is not None else ")")
+    return f"{text} (pairs {listed}" + (f"; paired t {test[0]:.1f}, p {test[1]:.2g})" if test else ")")

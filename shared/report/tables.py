@@ -47,7 +47,7 @@ from shared.report.cells import (
     format_difference,
     format_number,
     metric_value,
-    paired_t,
+    paired_test,
 )
 from shared.report.runs import RunRecord, epochs_run
 
@@ -287,7 +287,9 @@ def _difference_json(table: Table, diff: Difference) -> dict[str, Any]:
     pairs = pairs_per_column(table, diff)
     entry: dict[str, Any] = {"label": diff.label, "values": difference_cells(table, diff, pairs)}
     if diff.paired_by:
-        entry.update({"paired_by": diff.paired_by, "pairs": pairs, "paired_t": [paired_t(p) for p in pairs]})
+        tests = [paired_test(p) for p in pairs]
+        entry.update({"paired_by": diff.paired_by, "pairs": pairs, "paired_t": [t[0] if t else None for t in tests],
+                      "paired_p": [t[1] if t else None for t in tests]})
     return entry
 
 

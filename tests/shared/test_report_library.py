@@ -174,17 +174,19 @@ PAIRED = {"label": "A − B", "minuend": "a", "subtrahend": "b", "paired_by": "s
 
 def test_paired_difference_lists_the_seed_pairs_and_their_paired_t(tmp_path):
     # a: seeds 0, 1, 2 = .30 .32 .35; b: seeds 0, 1, 2, 3 = .28 .31 .32 .25 -> pairs +2, +1, +3 points
-    # (mean 2, sample std 1, paired t = 2 / (1 / sqrt 3) = 3.46); the means differ by 32.33 - 29.00 = +3.3
+    # (mean 2, sample std 1, paired t = 2 / (1 / sqrt 3) = 3.46, df 2: two-sided p = 1 - t / sqrt(2 + t^2)
+    # = 1 - 3.4641 / 3.7417 = 0.0742); the means differ by 32.33 - 29.00 = +3.3
     for name, values in (("a", (0.30, 0.32, 0.35)), ("b", (0.28, 0.31, 0.32, 0.25))):
         for seed, value in enumerate(values):
             fake_run(tmp_path, "s", f"{name}-s{seed}", {"model": name, "seed": seed}, {"final/test/acc": value})
     spec = paired_spec(PAIRED, {"label": "plain", "minuend": "a", "subtrahend": "b"})
     table = build_table(spec, collect_runs(tmp_path))
-    assert to_markdown(table).splitlines()[-2:] == ["| A − B | +3.3 (pairs +2.0, +1.0, +3.0; paired t 3.5) |",
+    assert to_markdown(table).splitlines()[-2:] == ["| A − B | +3.3 (pairs +2.0, +1.0, +3.0; paired t 3.5, p 0.074) |",
                                                     "| plain | +3.3 |"]
     paired, plain = to_json(table)["differences"]
     assert paired["pairs"][0] == pytest.approx([0.02, 0.01, 0.03]) and paired["paired_t"][0] == pytest.approx(
         2 * math.sqrt(3))
+    assert paired["paired_p"][0] == pytest.approx(1 - 2 * math.sqrt(3) / math.sqrt(14))
     assert "pairs" not in plain
 
 
