@@ -167,13 +167,13 @@ def test_predict_on_variational_seg_points_to_select(tmp_path):
 @pytest.mark.parametrize("h,w", [(1, 1), (1, 50), (5, 30)])
 def test_select_on_a_tiny_image_names_the_minimum_size(tmp_path, h, w):
     Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(tmp_path / "tiny.png")
-    with pytest.raises(DataError, match=rf"the image is {w}x{h} pixels .*at least 8x8"):
+    with pytest.raises(DataError, match=rf"the image is {w}x{h} pixels .*at least 16x16"):
         _run("variational_seg", tmp_path / "run", [f"image={tmp_path / 'tiny.png'}", "points='0,0'"], "select")
 
 
 def test_select_on_a_too_elongated_image_names_the_working_size(tmp_path):
-    Image.fromarray(np.zeros((10, 1000, 3), np.uint8)).save(tmp_path / "strip.png")
-    with pytest.raises(DataError, match=r"1000x10 pixels: at the solver's working size .* 320x3"):
+    Image.fromarray(np.zeros((20, 1000, 3), np.uint8)).save(tmp_path / "strip.png")
+    with pytest.raises(DataError, match=r"1000x20 pixels: at the solver's working size .* 320x6"):
         _run("variational_seg", tmp_path / "run", [f"image={tmp_path / 'strip.png'}", "points='5,5'",
                                                    "data.max_side=320"], "select")
 
