@@ -24,15 +24,20 @@ def _number(value: Any) -> float | None:
 
 
 def results_table(results: Mapping[str, Any], metrics_path: Path, columns=TRAIN_COLUMNS) -> str:
-    """The table as text: one row per test metric, one column per entry of ``columns`` present."""
+    """The table as text: one row per test metric (per-class values are only counted), one column per
+    entry of ``columns`` present."""
     present = [(prefix, title) for prefix, title in columns if any(k.startswith(prefix) for k in results)]
     rows: dict[str, dict[str, float]] = {}
+    detailed: set[str] = set()
     for prefix, _ in present:
         for key, value in results.items():
             number = _number(value)
             if key.startswith(prefix) and number is not None:
                 name = key[len(prefix):]
                 name = name[len("test/"):] if name.startswith("test/") else name
+                if name.count("/") > 1:   # per class (student/iou/bag): metrics.json has them
+                    detailed.add(name)
+                    continue
                 rows.setdefault(name, {})[prefix] = number
     lines = ["results on the test split:" if rows else "results: no test metrics (test_after_fit=false?)"]
     if rows:
@@ -44,7 +49,8 @@ def results_table(results: Mapping[str, Any], metrics_path: Path, columns=TRAIN_
     best = results.get("best_checkpoint")
     if best:
         lines.append(f"  val-selected checkpoint: {best}")
-    lines.append(f"  every number: {metrics_path}")
+    per_class = f" (with {len(detailed)} per-class values)" if detailed else ""
+    lines.append(f"  every number{per_class}: {metrics_path}")
     return "\n".join(lines)
 
 

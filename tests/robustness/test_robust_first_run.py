@@ -26,16 +26,17 @@ from shared.results_table import EVAL_COLUMNS, results_table
 
 def test_the_table_shows_final_and_val_selected_test_metrics_and_the_metrics_path():
     """semiseg's final/* numbers never reached the screen: W&B's summary is alphabetical and cut at 10."""
-    results = {"final/test/miou": 0.3312, "final/test/teacher_miou": 0.3401, "best/test/miou": 0.3356,
-               "best/test/teacher_miou": 0.3390, "fit/train/loss": torch.tensor(0.5),
+    results = {"final/test/miou": 0.3312, "final/test/teacher/miou": 0.3401, "best/test/miou": 0.3356,
+               "best/test/teacher/miou": 0.3390, "final/test/teacher/iou/bag": 0.2,
+               "best/test/teacher/iou/bag": 0.21, "fit/train/loss": torch.tensor(0.5),
                "best_checkpoint": "runs/x/checkpoints/epoch007.ckpt"}
     table = results_table(results, Path("runs/x/metrics.json")).splitlines()
     assert table[0] == "results on the test split:"
     assert table[1].split() == ["final", "weights", "val-selected"]
     assert table[2].split() == ["miou", "0.3312", "0.3356"]
-    assert table[3].split() == ["teacher_miou", "0.3401", "0.3390"]
+    assert table[3].split() == ["teacher/miou", "0.3401", "0.3390"]
     assert table[4:] == ["  val-selected checkpoint: runs/x/checkpoints/epoch007.ckpt",
-                         "  every number: runs/x/metrics.json"]
+                         "  every number (with 1 per-class values): runs/x/metrics.json"]
 
 
 def test_the_eval_table_has_one_column_and_a_train_without_test_says_so():

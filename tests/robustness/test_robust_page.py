@@ -234,3 +234,22 @@ def test_make_serve_with_a_bad_port_prints_one_line(tmp_path, capsys):
     assert exit_.value.code == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         "error: serve.port must be a port number from 1 to 65535 (0: any free port), got 'abc'"]
+
+
+def test_the_served_page_answers_another_origin_or_host_with_403():
+    """The server as ``make serve`` starts it (``start``), asked over a real socket."""
+    async def main():
+        runner, port = await start(_app(), 0)
+        try:
+            async with aiohttp.ClientSession() as session:
+                base = f"http://127.0.0.1:{port}"
+                async with session.get(f"{base}/") as resp:
+                    assert resp.status == 200
+                async with session.get(f"{base}/", headers={"Host": f"attacker.example:{port}"}) as resp:
+                    assert resp.status == 403
+                async with session.post(f"{base}/api/segment", data=b"{}", headers={
+                        "Origin": "https://attacker.example", "Content-Type": "text/plain"}) as resp:
+                    assert resp.status == 403 and "another page" in (await resp.json())["error"]
+        finally:
+            await runner.cleanup()
+    asyncio.run(main())
