@@ -26,6 +26,8 @@ def test_every_group_option_composes_and_resolves(project):
     for group in groups:
         for option in _options(project, group):
             cfg = compose(project, [f"{group}={option}", "paths.output_dir=/tmp/x"])
+            for key in [k for k in cfg.data if OmegaConf.is_missing(cfg.data, k)]:  # the user gives it (data.root)
+                cfg.data[key] = "/tmp/x"
             container = OmegaConf.to_container(cfg, resolve=True)
             assert container["project"] == project
 

@@ -27,6 +27,7 @@ CORE: dict[str, str] = {
     "shared.tasks": "the task runner behind every entry-point call (train / eval / a config's `tasks:`)",
     "shared.make_args": "the Makefile's ARGS as words for every target (never through the shell)",
     "shared.results_table": "the results table that train and eval print at their end",
+    "shared.job_lock": "one process per sweep job (train's lock; every project's sweeps)",
     "shared.config": "Hydra/OmegaConf composition of every project's config (entry point, tools, tests)",
     "shared.paths": "where the repo, configs, committed splits and the data root are",
     "shared.errors": "the user-error classes that the entry point prints as one line",
