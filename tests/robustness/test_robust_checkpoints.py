@@ -167,6 +167,21 @@ def test_resume_with_another_class_count_is_one_line(trained, tmp_path, capsys):
     assert "is 5x" in line and "in the checkpoint and 8x" in line and "another class count" in line
 
 
+def test_predict_with_another_class_count_is_one_line(trained, tmp_path):
+    """predict rebuilds the model from the checkpoint's own hyper-parameters (8 classes): a head of 5 rows
+    is one CheckpointError line, not torch's size-mismatch paragraph."""
+    from projects.classification.module import ClassificationModule
+    from shared.checkpoints import load_module
+
+    def five_rows(checkpoint):
+        state = checkpoint["state_dict"]
+        state[_head(state)] = state[_head(state)][:5]
+    ckpt = _edited(trained, tmp_path / "five_rows.ckpt", five_rows)
+    with pytest.raises(CheckpointError, match=rf"{ckpt} does not fit the model") as exc:
+        load_module(ClassificationModule, ckpt)
+    assert "\n" not in str(exc.value)
+
+
 def test_eval_with_a_missing_tensor_is_one_line(trained, tmp_path, capsys):
     def drop_one(checkpoint):
         del checkpoint["state_dict"][_head(checkpoint["state_dict"])]
