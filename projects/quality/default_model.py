@@ -99,8 +99,8 @@ def rates(p_reject: np.ndarray, reject: np.ndarray, threshold: float, ids: list[
            "accuracy": float((decided == reject).mean()), "auroc": float(roc_auc_score(reject, p_reject)),
            "pristine": int((~reject).sum()), "degraded": int(reject.sum())}
     for source in ("fashion_products", "ccp"):
-        mine = np.array([i.startswith(source + "/") for i in ids])
-        if (mine & ~reject).any():
+        mine = np.array([i.startswith(source + "/") for i in ids], dtype=bool)
+        if len(mine) and (mine & ~reject).any():
             out[f"false_reject_rate_{source}"] = float(decided[mine & ~reject].mean())
     return out
 
