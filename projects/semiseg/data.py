@@ -143,6 +143,7 @@ class SemiSegDataModule(pl.LightningDataModule):
         self.cfg = OmegaConf.create(data) if isinstance(data, dict) else data
         self.semi, self.seed = semi, seed
         self.classes: list[str] = []
+        self.colours: list | None = None    # per class: (r, g, b) or None, where the data's class list gives them
         self.sets: dict[str, Dataset] = {}
         self.only_test = False
 
@@ -158,7 +159,10 @@ class SemiSegDataModule(pl.LightningDataModule):
         if not self.only_test:
             semi_datasets(self.cfg)
         num_classes = self.cfg.get("num_classes")
-        self.classes = class_names(self._eval_raw("test"), None if num_classes is None else int(num_classes))
+        test = self._eval_raw("test")
+        self.classes = class_names(test, None if num_classes is None else int(num_classes))
+        colours = getattr(test, "colours", None)
+        self.colours = [list(c) if c else None for c in colours] if colours else None
 
     def setup(self, stage: str | None = None) -> None:
         if self.sets:

@@ -40,6 +40,7 @@ from shared.optim import build_optimizer, build_scheduler, optimizers_config
 
 class SemiSegModule(ClassNamesMixin, pl.LightningModule):
     teacher: nn.Module | None = None        # attached by shared.callbacks.EMATeacher
+    class_colours: list | None = None       # (r, g, b) or None per class, from a folder's classes.txt
     history: Any = None                     # attached by shared.callbacks.HistoricalCheckpointQueue
 
     def __init__(self, model: DictConfig | dict, num_classes: int, method: DictConfig | dict,
@@ -67,7 +68,8 @@ class SemiSegModule(ClassNamesMixin, pl.LightningModule):
     def inference_extra(self) -> dict[str, Any]:
         """What the network outputs, for predict, export and the Python API (shared/inference.py)."""
         return {"ignore_index": 255, "output": "logits (N, C, size, size); argmax over C = class index; the "
-                "padding (bottom/right of long_side_pad) is dropped before resizing back to the photo"}
+                "padding (bottom/right of long_side_pad) is dropped before resizing back to the photo",
+                "colours": self.class_colours}
 
     # -- training -----------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, dict[str, torch.Tensor]], batch_idx: int) -> torch.Tensor:
@@ -95,6 +97,7 @@ class SemiSegModule(ClassNamesMixin, pl.LightningModule):
         """A semi method without its callbacks fails here, before any step (the callbacks attach
         ``teacher`` and ``history`` in their ``setup``, which runs first)."""
         super().on_fit_start()  # the class names of the datamodule (per-class IoU keys)
+        self.class_colours = getattr(self.trainer.datamodule, "colours", None)  # overlays of predict
         if self.method.get("semi", True):
             self.require_teacher()
         if self.method.get("mu", 0) > 0 and self.history is None:

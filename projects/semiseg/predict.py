@@ -37,11 +37,15 @@ SHEET_IMAGES = 12
 SHEET_THUMB = 192     # long side of each thumbnail on the sheet (px)
 
 
-def palette(n: int) -> np.ndarray:
-    """A fixed colour per class (0 = black background)."""
+def palette(n: int, given: list | None = None) -> np.ndarray:
+    """A fixed colour per class (0 = black background); ``given`` (a folder's classes.txt colours, carried by
+    the checkpoint) replaces them where it names one."""
     rng = np.random.default_rng(12345)
     colours = rng.integers(40, 256, size=(max(n, 1), 3), dtype=np.uint8)
     colours[0] = 0
+    for i, colour in enumerate((given or [])[:n]):
+        if colour is not None:
+            colours[i] = colour
     return colours
 
 
@@ -82,7 +86,7 @@ def run(cfg: DictConfig) -> Path:
     predictor = Predictor.from_onnx(ckpt) if is_onnx(ckpt) else Predictor.from_checkpoint(ckpt)
     spec = predictor.spec
     root, out = Path(cfg.input), output_folder(cfg, "predictions")
-    colours = palette(len(spec.names))
+    colours = palette(len(spec.names), spec.extra.get("colours"))
     thumbs: list[tuple[str, np.ndarray]] = []
 
     def segment_and_save(path: Path, image: np.ndarray) -> list:

@@ -57,6 +57,10 @@ def test_train_names_run_after_the_folder_and_writes_its_split_there(trained):
     assert float(cfg.label_ratio) == 1.0
     spec = torch.load(ckpt, weights_only=True, map_location="cpu")["inference"]
     assert spec["names"] == CLASSES and spec["resize"] == "long_side_pad" and spec["data"] == "my_shoes"
+    assert spec["extra"]["colours"] == [None, [220, 40, 40], [40, 60, 220]]   # classes.txt: the overlay colours
+    from projects.semiseg.predict import palette
+
+    assert palette(3, spec["extra"]["colours"])[1:].tolist() == [[220, 40, 40], [40, 60, 220]]
 
 
 def test_predict_masks_give_the_miou_eval_reports(trained):
