@@ -137,10 +137,17 @@ def class_names(raw: Dataset, num_classes: int | None) -> list[str]:
     return names
 
 
+def require_root(data: DictConfig) -> None:
+    """``data=folder`` without ``data.root``: one line saying what to add."""
+    if OmegaConf.is_missing(data, "root"):
+        raise ConfigError("data=folder needs your folder: add data.root=/path/to/folder (make: ARGS=\"data.root=...\")")
+
+
 class SemiSegDataModule(pl.LightningDataModule):
     def __init__(self, data: DictConfig | dict, semi: bool = True, seed: int = 0) -> None:
         super().__init__()
         self.cfg = OmegaConf.create(data) if isinstance(data, dict) else data
+        require_root(self.cfg)
         self.semi, self.seed = semi, seed
         self.classes: list[str] = []
         self.colours: list | None = None    # per class: (r, g, b) or None, where the data's class list gives them

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytorch_lightning as pl
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
 from projects.variational_seg.protocol import background_points, marker_points
 from shared.datasets.registry import dataset_from_config
-from shared.errors import DataError
+from shared.errors import ConfigError, DataError
 
 
 class WithMarkers(Dataset):
@@ -41,6 +41,8 @@ def collate_list(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def build_dataset(data: DictConfig | dict, markers: DictConfig | dict, seed: int = 0,
                   split: str | None = None) -> WithMarkers:
+    if OmegaConf.is_missing(data, "root"):
+        raise ConfigError("data=folder needs your folder: add data.root=/path/to/folder (make: ARGS=\"data.root=...\")")
     split = split or str(data["split"])
     base = dataset_from_config(data, split)
     if len(base) == 0:  # type: ignore[arg-type]

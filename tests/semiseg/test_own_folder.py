@@ -123,3 +123,8 @@ def test_model_rebuilt_without_its_input_adapter_fails_loudly(trained):
         load_module(SemiSegModule, ckpt, model={**model, "pretrained": None})
     adapter = load_module(SemiSegModule, ckpt).net.encoder.adapter.adapter
     assert torch.allclose(adapter.scale.flatten(), torch.tensor([0.229, 0.224, 0.225]) / 0.5)
+
+
+def test_folder_data_without_its_root_is_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="data=folder needs your folder: add data.root="):
+        dispatch(compose("semiseg", [*SMALL, f"paths.output_dir={tmp_path / 'r'}"]))
