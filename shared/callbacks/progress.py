@@ -97,7 +97,8 @@ class LineProgress(ProgressBar):
         self._start = self.clock()
         self._first_batch = self._batches_done(trainer, 0)
         epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
-        self.emit(f"fit: {epochs} epochs x {self.total_train_batches} batches, from epoch {trainer.current_epoch}")
+        self.emit(f"fit: {epochs} epochs x {self.total_train_batches} batches, starting with epoch "
+                  f"{trainer.current_epoch + 1}")
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:

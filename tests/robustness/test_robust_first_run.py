@@ -101,7 +101,7 @@ def test_slow_steps_still_print_a_line_at_least_once_a_minute(tmp_path):
 def test_fast_steps_print_no_more_lines_than_before(tmp_path):
     lines = _fit_with_clock(tmp_path, step_seconds=1)
     assert [line.split(" elapsed")[0] for line in lines] == [
-        "fit: 1 epochs x 6 batches, from epoch 0", "epoch 1/1 step 6/6",
+        "fit: 1 epochs x 6 batches, starting with epoch 1", "epoch 1/1 step 6/6",
         "test of epoch001.ckpt: 3 batches in 0:00:03", "test of the current weights: 3 batches in 0:00:03"]
 
 

@@ -52,7 +52,7 @@ def test_lines_per_epoch_and_every_n_steps_also_in_the_run_log(tmp_path):
                          default_root_dir=str(tmp_path), log_every_n_steps=1)
     trainer.fit(_LogsLoss())
     lines = out.getvalue().splitlines()
-    assert lines[0] == "fit: 3 epochs x 4 batches, from epoch 0"
+    assert lines[0] == "fit: 3 epochs x 4 batches, starting with epoch 1"
     status = lines[1:]
     # per epoch: step 2 (every 2 steps; step 4 is the epoch line), then the epoch line
     assert len(status) == 6, lines
@@ -88,7 +88,7 @@ def test_a_cli_training_with_stdout_to_a_file_prints_progress_and_logs_it(tmp_pa
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [line for line in proc.stdout.splitlines() if line.startswith(("fit:", "epoch ", "test "))]
-    assert lines[0] == "fit: 2 epochs x 2 batches, from epoch 0"
+    assert lines[0] == "fit: 2 epochs x 2 batches, starting with epoch 1"
     assert sum(line.endswith("(epoch done)") for line in lines) == 2
     assert any("val/loss" in line and "eta" in line for line in lines)
     assert (run / "tasks.log").read_text().splitlines() == lines
