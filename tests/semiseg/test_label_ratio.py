@@ -46,3 +46,18 @@ def test_report_files_every_spelling_under_one_key(tmp_path, value):
                    run_dir / ".hydra" / "config.yaml")
     assert report.collect_runs(tmp_path)[0].fields["ratio"] == "1_16"
     assert report.ratio_fraction("1_16") == pytest.approx(1 / 16)
+
+
+@pytest.mark.parametrize("overrides, value", [
+    (["data=ccp", "data.options.ratio='1_64'"], 0.015625),
+    (["data=ccp", "data.options.ratio=1_4"], 0.25),        # Hydra's integer 14, read back as 1/4
+    (["data=folder", "data.root=/photos", "data.options.ratio=0.3"], 0.3),
+    ([], 0.0625),                                            # synthetic: data.labeled_ratio 1/16
+])
+def test_every_run_carries_its_label_ratio_as_a_number_with_method_and_seed(overrides, value):
+    """W&B's label-ratio panel: x = label_ratio (a float in the logged config), grouped by method.name."""
+    from shared.config import compose
+
+    cfg = compose("semiseg", overrides)
+    assert isinstance(cfg.label_ratio, float) and cfg.label_ratio == pytest.approx(value)
+    assert cfg.method.name == "mvpmatch" and cfg.seed == 0
