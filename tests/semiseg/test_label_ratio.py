@@ -56,8 +56,6 @@ def test_report_files_every_spelling_under_one_key(tmp_path, value):
 ])
 def test_every_run_carries_its_label_ratio_as_a_number_with_method_and_seed(overrides, value):
     """W&B's label-ratio panel: x = label_ratio (a float in the logged config), grouped by method.name."""
-    from shared.config import compose
-
     cfg = compose("semiseg", overrides)
     assert isinstance(cfg.label_ratio, float) and cfg.label_ratio == pytest.approx(value)
     assert cfg.method.name == "mvpmatch" and cfg.seed == 0
