@@ -81,7 +81,12 @@ def evaluate_module(cfg: DictConfig, module: Any, trainer: pl.Trainer | None = N
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """``eval``: the configured model over the data (model=unet: the checkpoint ``ckpt_path``)."""
+    """``eval``: the configured model over the data (model=unet: the checkpoint ``ckpt_path``); with a
+    ``noc`` block (``experiment=noc``) the field's click protocol instead (``noc_eval``)."""
+    if cfg.get("noc"):
+        from projects.variational_seg.noc_eval import run as run_noc
+
+        return run_noc(cfg)
     run_dir = Path(cfg.paths.output_dir)
     done = finished_results(cfg, run_dir)
     if done is not None:
@@ -94,6 +99,8 @@ def run_train(cfg: DictConfig) -> dict[str, Any]:
     """``train``: model=unet is fitted (then tested). The variational models and the anchors have no
     trainable parameters: ``train`` says so in one line and runs their evaluation, so that the embedded
     default (``make train PROJECT=variational_seg``) and a sweep (whose jobs always run ``train``) work."""
+    if cfg.get("noc"):   # the NoC protocol (a sweep's jobs run `train`); model=unet: a trained CKPT
+        return run(cfg)
     if cfg.model.kind == "unet":
         from projects.variational_seg.unet import train_unet
 

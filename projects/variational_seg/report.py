@@ -4,7 +4,8 @@ kind here: rows are the images of one marker row, a column per model, each cell 
 / HD95 / iterations from the run's ``per_image.csv`` (README blocks ``anchors_per_image``,
 ``table1_per_image``; ``reports/variational_seg/<name>.json``, with ``wins``: on how many images the
 first model's DSC is higher than each other's). Run folders come from the sweeps
-configs/variational_seg/sweep/{tables,ablations,anchors}.yaml."""
+configs/variational_seg/sweep/{tables,ablations,anchors}.yaml. Then the NoC curve (``noc_curve.png``): the
+mean IoU after 1..20 clicks of every method of the ``noc`` sweep (``make sweep ... SWEEP=noc``)."""
 
 from __future__ import annotations
 
@@ -106,12 +107,54 @@ def write_per_image(records: Sequence[RunRecord], readme: Path, output_dir: Path
     return written
 
 
+NOC_SETTING = "noc"
+NOC_THRESHOLDS = (0.85, 0.90)
+
+
+def noc_labels() -> dict[str, str]:
+    """Model name -> row label of the NoC table (configs/variational_seg/report/noc.yaml), so the curve
+    names the methods as the table does."""
+    from shared.paths import CONFIG_ROOT
+
+    specs = [s for s in load_specs(CONFIG_ROOT / "variational_seg" / "report") if s.name == NOC_SETTING]
+    return {str(r.match["model.name"]): r.label for spec in specs for r in spec.rows if "model.name" in r.match}
+
+
+def write_noc_curve(records: Sequence[RunRecord], output_dir: Path, subset: str = "all") -> Path | None:
+    """Mean IoU after k clicks (``<subset>/iou_at_<k>``) of every finished run of the ``noc`` sweep, one line
+    per method, the NoC thresholds as dotted lines; None when there is no such run."""
+    from shared.plots import plt
+    from shared.report.plots import save_figure
+    from shared.report.style import method_style
+
+    runs = sorted((r for r in records if r.setting == NOC_SETTING and r.finished), key=lambda r: r.name)
+    if not runs:
+        return None
+    labels = noc_labels()
+    order = [labels.get(str(r.value("model.name")), r.name) for r in runs]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for run, label in zip(runs, order):
+        clicks = int(run.metrics.get("max_clicks", 20))
+        ys = [run.metrics.get(f"{subset}/iou_at_{k}") for k in range(1, clicks + 1)]
+        ax.plot(range(1, clicks + 1), ys, label=label, markersize=4, **method_style(label, order))
+    for thr in NOC_THRESHOLDS:
+        ax.axhline(thr, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("clicks")
+    ax.set_ylabel(f"mean IoU ({run.metrics.get(f'{subset}/n')} GrabCut images)")
+    ax.set_xticks(range(1, 21, 2))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, output_dir / "noc_curve.png", "Mean IoU after k clicks (the field's click protocol)")
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """The ``report`` task: the spec tables (shared library), then the per-image tables."""
+    """The ``report`` task: the spec tables (shared library), then the per-image tables and the NoC curve."""
     paths = report_paths(cfg)
     records = load_records(paths, "variational_seg")   # none: a DataError, nothing written
     tables = write_tables(load_specs(paths.tables), records, paths)
     per_image = write_per_image(records, paths.readme, paths.output_dir)
+    curve = write_noc_curve(records, paths.output_dir)
+    print(f"noc_curve: {display(curve)}" if curve else "noc_curve: no finished runs in noc: figure left as it is")
     finished = sum(r.finished for r in records)
     print(f"report: {finished} finished / {len(records)} run folders under {display(paths.runs)}, "
           f"{len(tables) + len(per_image)} tables written")

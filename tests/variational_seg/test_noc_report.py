@@ -1,0 +1,58 @@
+"""``make report`` fills the NoC tables and the curve from the runs of ``SWEEP=noc`` (fake run folders made
+from the sweep's own job configs), with the published rows as text and the methods without background
+input marked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from projects.variational_seg.report import run as report_run
+from shared.config import compose
+from shared.paths import REPO_ROOT
+from shared.report.readme import markers
+
+MODELS = ("wbh_colour", "grabcut", "random_walker", "wbh", "rci", "tv")
+
+
+def fake_noc_run(cfg, run_dir: Path, offset: float) -> None:
+    (run_dir / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), run_dir / ".hydra" / "config.yaml")
+    metrics = {"max_clicks": 20, "negative_clicks_used": 1}
+    for prefix, n in (("all", 50), ("test", 40)):
+        metrics.update({f"{prefix}/n": n, f"{prefix}/noc85": 3 + offset, f"{prefix}/noc90": 5 + offset,
+                        f"{prefix}/nof85": 2, f"{prefix}/nof90": 7, f"{prefix}/s_per_click": 0.05,
+                        f"{prefix}/worse_share": 0.1})
+        metrics.update({f"{prefix}/iou_at_{k}": min(1.0, 0.6 + offset / 10 + k / 100) for k in range(1, 21)})
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+
+
+@pytest.mark.slow   # 6 Hydra compositions and a figure
+def test_noc_sweep_runs_fill_the_noc_tables_and_curve(tmp_path):
+    for i, model in enumerate(MODELS):
+        cfg = compose("variational_seg", ["+sweep=noc", f"model={model}", f"paths.log_dir={tmp_path}"],
+                      return_hydra_config=True)
+        assert cfg.noc.max_clicks == 20 and cfg.data.options.subset == "all" and cfg.data.name == "grabcut"
+        run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
+        assert run_dir.parent.name == "noc" and run_dir.name == model
+        fake_noc_run(cfg, run_dir, i / 10)
+    readme = tmp_path / "README.md"
+    readme.write_text((REPO_ROOT / "projects" / "variational_seg" / "README.md").read_text())
+    cfg = compose("variational_seg", [f"paths.log_dir={tmp_path}", f"report.readme={readme}",
+                                      f"report.output_dir={tmp_path / 'reports'}"], task="report")
+    result = report_run(cfg)
+    assert {t["table"] for t in result["tables"]} == {"noc", "noc_curve"}
+    block = readme.read_text().split(markers("noc")[0])[1].split(markers("noc")[1])[0]
+    rows = [line for line in block.splitlines() if line.startswith("| ") and not line.startswith("| method")]
+    assert len(rows) == 11 and sum("(published)" in r for r in rows) == 5
+    shipped = next(r for r in rows if r.startswith("| Shipped"))
+    assert "| 3.00 |" in shipped and "5.00 (n=1)" in shipped and "| 7 |" in shipped
+    assert next(r for r in rows if r.startswith("| Paper (WBH)")).count("not used: no background term") == 1
+    ritm = next(r for r in rows if r.startswith("| RITM"))
+    assert "| 1.54 |" in ritm and "published: RITM README" in ritm
+    curve = json.loads((tmp_path / "reports" / "noc_curve.json").read_text())
+    assert sum(c["mean"] is not None for c in curve["cells"]) == 20 * len(MODELS)
+    assert (tmp_path / "reports" / "noc_curve.png").stat().st_size > 0
