@@ -5,7 +5,8 @@
   ``p_reject`` ranking (torchmetrics ``Binary*``).
 * **Defects**: F1 per defect (``MultilabelF1Score(average="none")``, threshold 0.5) and ``defect_f1``
   = their macro mean over the defects the model covers (a defect with no prediction at all from a
-  model family, e.g. every defect for ``seed_cnn``, is reported as NaN / not covered).
+  model family, e.g. every defect for ``seed_cnn``, or that no image of the data has, e.g. in a user's
+  folder that names only some defects, is reported as NaN / not covered).
 * **Score**: ``srcc`` = Spearman rho, ``plcc`` = Pearson r of the predicted score against the
   continuous target **without a logistic fit** (pyiqa's benchmark convention), and
   ``plcc_logistic`` = Pearson r after the 4-parameter VQEG logistic
@@ -91,6 +92,7 @@ class QualityMetrics(Metric):
             self.srcc, self.plcc = SpearmanCorrCoef(), PearsonCorrCoef()
         self.defect_f1 = MultilabelF1Score(len(self.defect_names), average="none", threshold=0.5)
         self.add_state("covered", default=torch.zeros(len(self.defect_names), dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("present", default=torch.zeros(len(self.defect_names), dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("scores", default=[], dist_reduce_fx="cat")
         self.add_state("targets", default=[], dist_reduce_fx="cat")
 
@@ -111,6 +113,7 @@ class QualityMetrics(Metric):
             named = torch.isfinite(defects).all(dim=1)  # a photo whose defect is not named: left out
             if named.any():
                 self.covered += (~torch.isnan(p_defects).any(dim=0)).long()
+                self.present += defects[named].long().sum(dim=0)
                 self.defect_f1.update(torch.nan_to_num(p_defects[named].float(), nan=0.0), defects[named].long())
 
     def compute(self) -> dict[str, float]:
@@ -123,7 +126,8 @@ class QualityMetrics(Metric):
                                                  dim_zero_cat(self.targets).cpu().numpy())
         else:  # no reference scores (own photos): nothing to correlate with
             out.update(srcc=math.nan, plcc=math.nan, plcc_logistic=math.nan)
-        covered = (self.covered > 0).cpu()
+        # a defect no photo of the data has (own photos name only some) has no F1: left out, not counted as 0
+        covered = ((self.covered > 0) & (self.present > 0)).cpu()
         if covered.any():
             per = self.defect_f1.compute().cpu()
             for name, value, cov in zip(self.defect_names, per.tolist(), covered.tolist()):
