@@ -175,7 +175,7 @@ def list_inputs(folder: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]
 def unsupported_reason(path: Path) -> str | None:
     """Why ``path`` is not read as a photo (not a regular file, another format), or None if it is read."""
     if not path.is_file():
-        return "not a regular file (a pipe, a socket or a broken link)"
+        return "not a regular file (a pipe, a socket, or a broken or looping link)"
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         kind = f"{path.suffix.lower()} is not" if path.suffix else "a file without extension is not"
         return f"{kind} a photo format read here ({', '.join(IMAGE_SUFFIXES)}); convert it to JPEG or PNG"
