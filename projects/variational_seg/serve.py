@@ -356,14 +356,17 @@ class App:
         return photo
 
     async def cutout(self, request: web.Request) -> web.Response:
+        """The full-resolution PNGs are encoded in a worker thread (a 16-MP one takes a while)."""
         photo = self._result(request.match_info["token"])
         alpha = np.where(photo.mask, 255, 0).astype(np.uint8)
-        png = png_bytes(np.dstack([photo.image, alpha]), "RGBA")
+        png = await asyncio.get_running_loop().run_in_executor(
+            self.parser, png_bytes, np.dstack([photo.image, alpha]), "RGBA")
         return web.Response(body=png, content_type="image/png", headers=_attachment(photo.name, "cutout"))
 
     async def mask(self, request: web.Request) -> web.Response:
         photo = self._result(request.match_info["token"])
-        png = png_bytes(np.where(photo.mask, 255, 0).astype(np.uint8), "L")
+        png = await asyncio.get_running_loop().run_in_executor(
+            self.parser, png_bytes, np.where(photo.mask, 255, 0).astype(np.uint8), "L")
         return web.Response(body=png, content_type="image/png", headers=_attachment(photo.name, "mask"))
 
 
