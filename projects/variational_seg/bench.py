@@ -15,6 +15,10 @@ the same GrabCut images at the working resolution, in one run; plus batched thro
   each method's own marker radius, ``marker_radius`` of its model config); ``s_per_image_<m>`` is the
   whole per-image pipeline (resize, method, upsample) averaged over the three click counts.
 
+``noc85_<m>``, ``noc90_<m>``, ``nof90_<m>``, ``s_per_click_<m>``: the field's click protocol (issue 29,
+``bench_noc.py``; ``bench.noc``: from the ``SWEEP=noc`` runs, measured here, or skipped; ``bench.only_noc``:
+only these keys, added to the existing results).
+
 The legacy keys ``*_ours`` (``dsc_ours``, ``s_per_image_ours``, ``speedup_vs_skimage``, ...) are the
 paper's model ``wbh`` against ``chan_vese``, as in the reproduction's targets.
 """
@@ -148,6 +152,14 @@ def anchor_comparison(cfg: DictConfig, max_side: int, unet: tuple[Any, str] | No
 
 def run(cfg: DictConfig) -> Path:
     set_threads(cfg.working)
+    if cfg.bench.get("only_noc"):   # the NoC keys added to the committed results, the other keys kept
+        import json
+
+        from projects.variational_seg.bench_noc import noc_keys
+
+        output = Path(cfg.bench.output)
+        kept = json.loads(output.read_text()) if output.is_file() else {}   # its measured_at stays: the old keys'
+        return write_results(output, {**kept, **noc_keys(cfg), "noc_added_at": time.strftime("%Y-%m-%d %H:%M:%S")})
     unet = trained_unet(cfg)   # first: a wrong bench.unet_ckpt fails before minutes of timing
     max_side = int(cfg.working.max_side)
     dataset = build_dataset(cfg.data, cfg.markers, cfg.seed, split=cfg.bench.split)
@@ -179,6 +191,9 @@ def run(cfg: DictConfig) -> Path:
     results["dsc_skimage_chan_vese"] = round(float(np.mean([score(c[0], s)["dsc"] for c, s in zip(cv, samples)])), 4)
     results["skimage_mu"] = float(cfg.bench.skimage_mu)
     results.update(anchor_comparison(cfg, max_side, unet))
+    from projects.variational_seg.bench_noc import noc_keys
+
+    results.update(noc_keys(cfg, required=False))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     results["batched_imgs_per_s"] = round(batched_throughput(samples, cfg, device), 2)
     results["batched_setting"] = f"batch {cfg.bench.batch_size} x {cfg.bench.batch_image_size}^2 on {device_name()}"
