@@ -140,17 +140,27 @@ def test_cli_recognises_lightnings_ddp_children_and_refuses_them_inside_a_sweep(
 
 
 # -- skip finished runs / resume unfinished ones ----------------------------------------------------
+def _resumable() -> dict:
+    """The smallest checkpoint resume accepts: Lightning's version field, the semiseg stamp, optimizer state."""
+    import pytorch_lightning
+
+    from shared.checkpoints import STAMP_KEY, VERSION_KEY
+
+    return {"state_dict": {}, VERSION_KEY: pytorch_lightning.__version__, "optimizer_states": [], "lr_schedulers": [],
+            STAMP_KEY: {"project": "semiseg", "module": "projects.semiseg.module.SemiSegModule"}}
+
+
 def test_finished_run_is_skipped_and_unfinished_run_resumes_from_last(tmp_path, capsys):
     run_dir = tmp_path / "mvpmatch-s0"
     cfg = compose("semiseg", ["+sweep=smoke", *TINY, f"paths.output_dir={run_dir}"])
     assert finished_results(cfg, run_dir) is None and resume_checkpoint(cfg, run_dir) is None
 
     (run_dir / "checkpoints").mkdir(parents=True)
-    torch.save({"state_dict": {}}, run_dir / "checkpoints" / "last.ckpt")   # tensors-only, as Lightning writes
+    torch.save(_resumable(), run_dir / "checkpoints" / "last.ckpt")   # tensors-only, as Lightning writes
     assert resume_checkpoint(cfg, run_dir) == str(run_dir / "checkpoints" / "last.ckpt")
     assert "resume" in capsys.readouterr().out
     other = tmp_path / "other.ckpt"
-    torch.save({"state_dict": {}}, other)
+    torch.save(_resumable(), other)
     explicit = compose("semiseg", ["+sweep=smoke", f"paths.output_dir={run_dir}", f"ckpt_path={other}"])
     assert resume_checkpoint(explicit, run_dir) == str(other)
     off = compose("semiseg", ["+sweep=smoke", f"paths.output_dir={run_dir}", "resume_from_last=false"])
