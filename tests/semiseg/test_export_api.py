@@ -69,3 +69,13 @@ def test_python_api_gives_the_cli_masks_from_paths_pil_images_and_arrays(exporte
         assert set(result["classes"]) <= set(model.names) and result["classes"]
     onnx_result = load(folder / "model.onnx").predict([str(path)])[0]
     assert (onnx_result["mask"] != cli).mean() <= 1e-3
+
+
+def test_predict_takes_size_and_resize_from_the_checkpoint_not_from_the_command_line(exported):
+    tmp, ckpt, photos, _ = exported
+    _run(tmp / "p4", [f"ckpt_path={ckpt}", f"input={photos}", f"output={tmp / 'a'}"], task="predict")
+    _run(tmp / "p5", [f"ckpt_path={ckpt}", f"input={photos}", f"output={tmp / 'b'}", "data.eval_size=64"],
+         task="predict")
+    for photo in photos.iterdir():
+        a, b = (np.asarray(Image.open(tmp / kind / "masks" / f"{photo.name}.png")) for kind in ("a", "b"))
+        assert np.array_equal(a, b)
