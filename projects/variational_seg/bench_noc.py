@@ -17,7 +17,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from projects.variational_seg.methods import model_config, segmenter_for
-from projects.variational_seg.noc import ClickRun, run_clicks, summarise, uses_negative_clicks
+from projects.variational_seg.noc import ClickRun, from_points, run_clicks, summarise, uses_negative_clicks
 from projects.variational_seg.protocol import ground_truth
 from shared.config import plain_dict
 from shared.datasets.registry import dataset_from_config
@@ -50,7 +50,7 @@ def measured(cfg: DictConfig, models: list[str], subset: str, max_clicks: int) -
         for name, segment in segmenters.items():
             def call(image, positive, negative, seg=segment):
                 return seg([image], [positive], [negative])[0].prob
-            runs[name].append(run_clicks(call, sample["image"], gt, ignore, max_clicks, negatives[name]))
+            runs[name].append(run_clicks(from_points(call, negatives[name]), sample["image"], gt, ignore, max_clicks))
         print(f"noc bench [{i + 1}/{len(dataset)}] {sample['id']}")
     out: dict[str, Any] = {}
     for name, per in runs.items():

@@ -87,6 +87,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         from projects.variational_seg.noc_eval import run as run_noc
 
         return run_noc(cfg)
+    if cfg.model.get("kind") == "click_model":
+        raise ConfigError(f"model={cfg.model.name} is an incremental click model: only the click protocol runs it "
+                          f"(add experiment=noc)")
     run_dir = Path(cfg.paths.output_dir)
     done = finished_results(cfg, run_dir)
     if done is not None:

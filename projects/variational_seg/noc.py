@@ -7,8 +7,10 @@ click (``clicker``), and the arithmetic over objects.
   also includes an object that reaches X exactly at the last click; here only true failures count);
 * the IoU curve: the mean IoU over objects after 1..``max_clicks`` clicks.
 
-Every method gets all clicks so far: the positive ones as foreground points, the negative ones as
-background points (a method without a background term ignores them, ``uses_negative_clicks``).
+Every method gets all clicks so far: a point-based method (``from_points``) the positive ones as
+foreground points and the negative ones as background points (a method without a background term does
+not get them, ``uses_negative_clicks``); an incremental click model (``click_model``) also their order and
+its previous mask.
 """
 
 from __future__ import annotations
@@ -22,8 +24,28 @@ import numpy as np
 
 from projects.variational_seg.clicker import Click, iou, next_click
 
-# f(image, positive (n, 2) row/col, negative (m, 2) or None) -> foreground probability at image size
-ClickSegmenter = Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
+# f(image, clicks so far in order, previous probability or None) -> foreground probability at image size
+ClickSegmenter = Callable[[np.ndarray, list[Click], np.ndarray | None], np.ndarray]
+# f(image, positive (n, 2) row/col, negative (m, 2) or None) -> foreground probability: a method that sees
+# only where the clicks are (every method of methods.segmenter_for)
+PointSegmenter = Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
+
+
+def click_points(clicks: Sequence[Click]) -> tuple[np.ndarray, np.ndarray]:
+    """(positive, negative) (row, col) arrays of the clicks."""
+    pos = np.array([(c.row, c.col) for c in clicks if c.positive], dtype=np.int64).reshape(-1, 2)
+    neg = np.array([(c.row, c.col) for c in clicks if not c.positive], dtype=np.int64).reshape(-1, 2)
+    return pos, neg
+
+
+def from_points(segment: PointSegmenter, negatives: bool = True) -> ClickSegmenter:
+    """A point-based method as a ``ClickSegmenter``: all positive clicks as its markers, the negative ones
+    as background points (``negatives`` False: not passed, for a method without background input); it
+    re-solves from the clicks alone (no previous mask, no click order)."""
+    def run(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
+        pos, neg = click_points(clicks)
+        return segment(image, pos, neg if negatives and len(neg) else None)
+    return run
 
 
 def uses_negative_clicks(model: Mapping[str, Any]) -> bool:
@@ -43,10 +65,11 @@ class ClickRun:
 
 
 def run_clicks(segment: ClickSegmenter, image: np.ndarray, gt: np.ndarray, ignore: np.ndarray | None,
-               max_clicks: int = 20, negatives: bool = True) -> ClickRun:
-    """Simulate ``max_clicks`` clicks on one object; ``negatives`` False: negative clicks are still
-    placed (the protocol's click sequence) but not passed to ``segment``."""
+               max_clicks: int = 20) -> ClickRun:
+    """Simulate ``max_clicks`` clicks on one object (``segment`` gets every click so far, in order, and
+    its own previous probability)."""
     run = ClickRun()
+    prob: np.ndarray | None = None
     pred = np.zeros(gt.shape, dtype=bool)
     clicked = np.zeros(gt.shape, dtype=bool)
     for _ in range(max_clicks):
@@ -57,10 +80,8 @@ def run_clicks(segment: ClickSegmenter, image: np.ndarray, gt: np.ndarray, ignor
             continue
         run.clicks.append(click)
         clicked[click.row, click.col] = True
-        pos = np.array([(c.row, c.col) for c in run.clicks if c.positive], dtype=np.int64).reshape(-1, 2)
-        neg = np.array([(c.row, c.col) for c in run.clicks if not c.positive], dtype=np.int64).reshape(-1, 2)
         start = time.process_time()
-        prob = segment(image, pos, neg if negatives and len(neg) else None)
+        prob = segment(image, list(run.clicks), prob)
         run.cpu_seconds.append(time.process_time() - start)
         pred = prob > 0.5
         score = iou(pred, gt, ignore)

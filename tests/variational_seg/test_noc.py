@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from projects.variational_seg.clicker import Click, depth, iou, next_click
-from projects.variational_seg.noc import failed, noc, run_clicks, summarise, uses_negative_clicks
+from projects.variational_seg.noc import failed, from_points, noc, run_clicks, summarise, uses_negative_clicks
 from tests.variational_seg.helpers import disk
 
 
@@ -84,7 +84,7 @@ def test_run_clicks_caps_at_twenty_and_passes_negative_clicks_only_when_used():
         seen.append((len(positive), None if negative is None else len(negative)))
         return np.zeros(gt.shape, dtype=np.float32)
 
-    run = run_clicks(nothing, np.zeros((32, 32, 3), np.uint8), gt, None, max_clicks=20)
+    run = run_clicks(from_points(nothing), np.zeros((32, 32, 3), np.uint8), gt, None, max_clicks=20)
     assert len(run.ious) == 20 and max(run.ious) == 0.0 and noc(run.ious, 0.85) == 20 and failed(run.ious, 0.85)
     assert all(c.positive for c in run.clicks) and len({(c.row, c.col) for c in run.clicks}) == 20
     assert seen[-1] == (20, None)
@@ -92,9 +92,9 @@ def test_run_clicks_caps_at_twenty_and_passes_negative_clicks_only_when_used():
     def too_big(image, positive, negative):   # all foreground until a negative click arrives
         return np.ones(gt.shape, np.float32) if negative is None else gt.astype(np.float32)
 
-    used = run_clicks(too_big, np.zeros((32, 32, 3), np.uint8), gt, None, max_clicks=5)
+    used = run_clicks(from_points(too_big), np.zeros((32, 32, 3), np.uint8), gt, None, max_clicks=5)
     assert [c.positive for c in used.clicks] == [True, False] and used.ious[1:] == [1.0] * 4
-    ignored = run_clicks(too_big, np.zeros((32, 32, 3), np.uint8), gt, None, max_clicks=5, negatives=False)
+    ignored = run_clicks(from_points(too_big, negatives=False), np.zeros((32, 32, 3), np.uint8), gt, None, max_clicks=5)
     assert not any(c.positive for c in ignored.clicks[1:]) and max(ignored.ious) < 1.0
 
 

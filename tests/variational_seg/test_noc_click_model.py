@@ -1,0 +1,45 @@
+"""The incremental click model: click disks in full-resolution px, the latest click winning where disks
+overlap, the colour trim, the prior's fade around the latest click, and a few clicks on a tiny scene."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from projects.variational_seg.click_model import click_masks, click_options, incremental_segmenter, prior_weight
+from projects.variational_seg.clicker import Click
+from projects.variational_seg.methods import model_config
+from projects.variational_seg.noc import run_clicks
+from shared.errors import ConfigError
+from tests.variational_seg.helpers import disk
+
+
+def test_click_disks_are_full_resolution_px_and_the_latest_click_wins():
+    clicks = [Click(40, 40, True), Click(40, 48, False)]   # working (10, 10) and (10, 12): disks of 2 px overlap
+    fg, bg = click_masks(clicks, (80, 80), (20, 20), radius=8.0)   # 8 full-resolution px = 2 px on a 4x smaller grid
+    assert fg[10, 8] and fg[10, 9] and not fg[10, 7] and fg.sum() + bg.sum() == 13 + 13 - 5   # 5 pixels shared
+    assert bg[10, 11] and bg[10, 12] and bg[10, 14] and fg[10, 10] and not (fg & bg).any()   # overlap: the later
+    fg2, bg2 = click_masks(clicks[::-1], (80, 80), (20, 20), radius=8.0)
+    assert fg2[10, 11] and fg2[10, 10] and bg2[10, 12] and bg2[10, 13]  # the other order: the positive click wins
+    tiny, _ = click_masks([Click(40, 40, True)], (80, 80), (20, 20), radius=1.0)
+    assert tiny.sum() == 1                                  # smaller than a working pixel: the clicked pixel
+
+
+def test_colour_trim_and_prior_fade():
+    lab = np.zeros((10, 10, 3))
+    lab[:, 5:] = 50.0                                       # a strong edge between columns 4 and 5
+    fg, _ = click_masks([Click(5, 4, True)], (10, 10), (10, 10), radius=3.0, lab=lab.reshape(-1, 3), edge_tol=10)
+    assert fg[5, 4] and fg[5, 2] and not fg[5, 5:].any()
+    g = prior_weight((50, 50), (10, 10), prior=0.5, fade=0.1)
+    assert g[10, 10] == 0.0 and g[49, 49] == pytest.approx(0.5, abs=1e-3) and g[12, 10] < g[30, 10]
+    with pytest.raises(ConfigError, match="model.clicks"):
+        click_options({"radiuss": 3})
+
+
+def test_the_click_model_follows_simulated_clicks_on_a_tiny_scene():
+    gt = disk(48, 48, 22, 20, 11)
+    image = np.where(gt[..., None], [200, 60, 40], [40, 120, 200]).astype(np.uint8)
+    model = {**model_config("wbh_colour_clicks"), "clicks": {"radius": 3.0, "prior": 0.5}}
+    run = run_clicks(incremental_segmenter(model, None, 48), image, gt, None, max_clicks=3)
+    assert len(run.ious) == 3 and run.ious[-1] > 0.9 and run.worse == 0 and run.ious[-1] > run.ious[0]
+    assert run.clicks[0] == Click(22, 20, True)            # the deepest point of the disk, then corrections
