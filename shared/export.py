@@ -133,7 +133,7 @@ def resize_for(spec: InferenceSpec, image: np.ndarray) -> np.ndarray:
 class OnnxModel:
     """An exported model: ``model.onnx`` and the ``model.json`` beside it (``.meta``, ``.spec``)."""
 
-    def __init__(self, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, meta: dict[str, Any] | None = None, fuse: bool = True) -> None:
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -142,6 +142,8 @@ class OnnxModel:
         self.meta = meta if meta is not None else read_model_json(self.path)
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        if not fuse:  # the graph's own arithmetic: fused kernels round differently (1e-4 on logits of +-40)
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail / InvalidGraph types
@@ -151,8 +153,9 @@ class OnnxModel:
 
     @classmethod
     def session_only(cls, path: str | os.PathLike) -> OnnxModel:
-        """The session without model.json (the export check runs before model.json is written)."""
-        return cls(path, meta={})
+        """The session without model.json, unfused (the export check, before model.json is written: it
+        checks the exported graph against PyTorch, not onnxruntime's kernel fusions)."""
+        return cls(path, meta={}, fuse=False)
 
     @property
     def spec(self) -> InferenceSpec:
