@@ -63,7 +63,7 @@ def has_split_folders(root: Path) -> bool:
 def class_photos(folder: Path) -> dict[str, list[Path]]:
     """class name -> its images, for one ``<class>/`` tree; an image outside any class folder or a
     class folder without images is an error."""
-    require_dir(folder, "image folder", HINT)
+    require_dir(folder, "photos", HINT)
     loose = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if loose:
         raise DataError(f"{loose[0]} is not in a class folder; {HINT}")
@@ -167,7 +167,7 @@ def split_photos(split: str, root: Path, classes: Sequence[str] | None = None, s
     """The checked photos of ``split`` (and the class list), the whole split written to ``split_file``."""
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; expected one of {SPLITS}")
-    root = require_dir(root, "image folder", HINT)
+    root = require_dir(root, "photos", HINT)
     photos, names = index_folder(root, classes, seed, val, test, test_only)
     if split_file and not test_only:
         write_split(split_file, root, photos, names)
@@ -186,8 +186,15 @@ def _image_folder(split: str, root: Path, classes: Sequence[str] | None = None, 
 
 
 class FolderDataModule(ImageDataModule):
-    """:class:`ImageDataModule` for a folder dataset: at eval (``test_only``) the test split is the
-    folder's ``test/`` (or, without split folders, every image), set through the ``test_only`` option."""
+    """:class:`ImageDataModule` for a folder dataset: ``data.root`` is required (it is the user's folder, not
+    the data root of the built-in sets), and at eval (``test_only``) the test split is the folder's ``test/``
+    (or, without split folders, every image), set through the ``test_only`` option."""
+
+    def __init__(self, data: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(data, *args, **kwargs)
+        if not self.cfg.get("root"):
+            raise ConfigError("data=folder needs the folder of your photos: add data.root=/path/to/photos "
+                              "(see the project README, Your own data)")
 
     def test_only(self) -> None:
         super().test_only()

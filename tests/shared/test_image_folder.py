@@ -100,3 +100,8 @@ def test_folder_datamodule_builds_only_the_whole_tree_at_eval(tmp_path):
     dm.prepare_data()
     dm.setup("test")
     assert list(dm.datasets) == ["test"] and len(dm.datasets["test"]) == 7 and dm.classes == ["a", "b"]
+
+
+def test_folder_datamodule_without_a_root_names_the_key():
+    with pytest.raises(ConfigError, match=r"data=folder needs the folder of your photos: add data.root="):
+        FolderDataModule({"dataset": "image_folder", "root": None, "image_size": 16, "batch_size": 4})
