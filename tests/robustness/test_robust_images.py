@@ -126,6 +126,7 @@ def test_orientation_is_applied_once(tmp_path):
 OWN_READERS = {
     "shared/datasets/io.py": "the shared reader",
     "shared/datasets/ccp.py": "mask checks from the headers only (sizes with the EXIF turn, label histograms)",
+    "shared/datasets/mask_folder.py": "the same mask checks for a user's images/ masks/ folder",
 }
 
 
