@@ -255,7 +255,7 @@ class App:
         host = request.headers.get("Host", "")
         if host not in {f"{name}:{port}" for name in HOST_NAMES}:
             raise Forbidden(f"refused: this server answers only its own page at http://{HOST}:{port}/ "
-                            f"(the request named the host {_short(host)!r})")
+                            f"(the request named the host {_short(host)})")
         origin = request.headers.get("Origin")
         referer = request.headers.get("Referer")
         fetch_site = request.headers.get("Sec-Fetch-Site", "")
