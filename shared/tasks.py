@@ -11,12 +11,12 @@ from typing import Any
 import pytorch_lightning as pl
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, get_method, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from shared.checkpoints import check_checkpoint, check_fits
 from shared.errors import ConfigError, EcomvisionError
 from shared.files import write_atomic
-from shared.inference import apply_spec, read_spec, settle_class_count
+from shared.inference import InferenceSpec, apply_spec, command_line_overrides, read_spec, settle_class_count
 from shared.job_lock import job_lock
 from shared.loggers import build_loggers, finish_loggers, log_config, log_summary
 from shared.results_table import EVAL_COLUMNS, print_results_table
@@ -211,8 +211,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if ckpt is None and cfg.get("eval_needs_checkpoint", True):
         raise ConfigError("eval needs a checkpoint: pass CKPT=path/to/file.ckpt (or ckpt_path=...)")
     if ckpt is not None:
-        checked_checkpoint(cfg, ckpt)  # before any data or model is built
-        apply_spec(cfg, read_spec(ckpt), ckpt)  # classes, size, normalisation: the checkpoint's, never today's
+        check_checkpoint(ckpt, get_class(cfg.module._target_))  # whose it is, before any data or model is built
+        spec = read_spec(ckpt)
+        take_model_of(cfg, spec)
+        checked_checkpoint(cfg, ckpt)
+        apply_spec(cfg, spec, ckpt)  # classes, size, normalisation: the checkpoint's, never today's
     datamodule, module = build_components(cfg, test_only=True)
     if ckpt is not None:
         check_fits(module, ckpt)
@@ -223,6 +226,19 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     finish_loggers(trainer)
     write_metrics(run_dir, results)
     return results
+
+
+def take_model_of(cfg: DictConfig, spec: InferenceSpec) -> None:
+    """``make eval CKPT=...`` evaluates the model the checkpoint was trained with: its saved ``model``
+    config, unless the command line names a model (then the name must match: ``checked_checkpoint``).
+    Outside a Hydra run (a composed config: tests, notebooks) the config's model stands as composed."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not spec.model or not HydraConfig.initialized() or any(o.split("=", 1)[0].lstrip("+~").split(".")[0] == "model"
+                             for o in command_line_overrides()):
+        return
+    with open_dict(cfg):
+        cfg.model = OmegaConf.create(spec.model)
 
 
 def write_metrics(run_dir: Path, results: dict[str, Any]) -> None:

@@ -32,11 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from torch.utils.data import Dataset
 
 from shared.datasets.ccp import parse_label_ratio
-from shared.datasets.io import READ_ERRORS, check_same_size, image_size, read_image, read_mask
+from shared.datasets.io import check_same_size, image_size, read_image, read_mask
 from shared.datasets.registry import DATASETS, SPLITS
 from shared.errors import ConfigError, DataError
 from shared.files import write_csv_atomic
@@ -157,16 +156,12 @@ def check_pair(image_path: Path, mask_path: Path, num_classes: int | None, class
     if key in _CHECKED:
         return
     width, height = image_size(image_path)
-    try:
-        with Image.open(mask_path) as im:
-            size, mode = im.size, im.mode
-            counts = np.asarray(im.histogram()) if mode in ("L", "P") else None
-    except READ_ERRORS as exc:
-        raise DataError(f"cannot read mask {mask_path}: {exc}") from None
+    mask = read_mask(mask_path)   # the one reader: the mask upright, as its photo is
+    size = (mask.shape[1], mask.shape[0])
     if size != (width, height):
         raise DataError(f"mask {mask_path} is {size[0]}x{size[1]} but its photo {image_path} is {width}x{height} "
                         f"(width x height); they must match")
-    values = np.flatnonzero(counts) if counts is not None else np.unique(read_mask(mask_path))
+    values = np.unique(mask)
     if num_classes is not None:
         bad = [int(v) for v in values if v >= num_classes and v != IGNORE]
         if bad:

@@ -76,3 +76,18 @@ def test_class_count_comes_from_the_data():
     cfg.data.num_classes = 10
     with pytest.raises(ConfigError, match=r"data.num_classes=10 but other has 3 classes \(\['a', 'b', 'c'\]\)"):
         settle_class_count(cfg, ["a", "b", "c"])
+
+
+def test_eval_takes_the_checkpoints_model_unless_the_command_line_names_one(monkeypatch):
+    from hydra.core.hydra_config import HydraConfig
+
+    import shared.tasks as tasks
+
+    monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: True))
+    trained = spec_from_hparams("classification", ["a"], {"size": 8}, model={"name": "resnet50", "arch": "resnet50"})
+    for overrides, expected in (([], "resnet50"), (["model=msff_ecomnet"], "msff_ecomnet"),
+                                (["model.arch=x"], "msff_ecomnet")):
+        monkeypatch.setattr(tasks, "command_line_overrides", lambda o=overrides: o)
+        cfg = OmegaConf.create({"model": {"name": "msff_ecomnet"}})
+        tasks.take_model_of(cfg, trained)
+        assert cfg.model.name == expected
