@@ -24,6 +24,7 @@ from shared.datasets.registry import dataset_from_config
 from shared.errors import ConfigError, DataError
 from shared.report.archive import collect_archive, merge_records
 from shared.report.runs import collect_runs
+from shared.report.tables import in_repo
 
 MODES = ("measure", "runs", "skip")
 THRESHOLDS = (0.85, 0.90)
@@ -76,7 +77,7 @@ def from_runs(cfg: DictConfig, models: list[str], subset: str) -> dict[str, Any]
                             f"or set bench.noc=measure")
         metrics = found[0].metrics
         out.update(keys_from(name, {k: metrics[f"{subset}/{k}"] for k in ("noc85", "noc90", "nof90", "s_per_click")}))
-        sources[name] = str(found[0].run_dir)
+        sources[name] = in_repo(found[0].run_dir)
         out["noc_n_images"] = metrics[f"{subset}/n"]
     out["noc_runs"] = sources
     return out

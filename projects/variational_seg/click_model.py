@@ -51,10 +51,14 @@ class ClickOptions:
     """``model.clicks`` of a model config (configs/variational_seg/model/wbh_colour_clicks.yaml)."""
 
     radius: float = 4.0        # click disk radius in full-resolution px (at least the clicked working pixel)
+    first_radius: float | None = None   # the first click's radius (full-resolution px; None: ``radius``): it sits
+                                        # at the object's deepest point, where a large disk is safe
     edge_tol: float = 0.0      # > 0: keep only disk pixels within this Lab distance of the clicked colour
     prior: float = 0.5         # weight of the previous mask in the data term (0: none)
     prior_fade: float = 0.1    # sigma of the prior's fade around the latest click, x the working diagonal
-    rounds: int = 2            # colour re-estimations after the first click (warm-started from the previous mask)
+    rounds: int = 2            # colour re-estimations after the first click (colour models from the previous mask)
+    warm_start: bool = True    # ADMM starts from the previous mask (else from the click disks, as the first click)
+    incremental: bool = True   # False: every click re-solved from the clicks alone (the shipped model's rounds)
 
 
 def click_options(cfg: Mapping[str, Any] | None) -> ClickOptions:
@@ -101,11 +105,12 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     size = working_size(h, w, max_side)
     x = image_tensor(area_resize(image, size) if size != (h, w) else image)
     lab = to_lab(x[0])
-    fg, bg = click_masks(clicks, (h, w), size, copts.radius, lab, copts.edge_tol)
+    radius = copts.radius if len(clicks) > 1 or copts.first_radius is None else copts.first_radius
+    fg, bg = click_masks(clicks, (h, w), size, radius, lab, copts.edge_tol)
     if not fg.any():   # every positive pixel overwritten by later negative clicks
         return np.zeros((h, w), dtype=np.float32)
     markers, background = torch.from_numpy(fg)[None], torch.from_numpy(bg)[None]
-    if previous is None:
+    if previous is None or not copts.incremental:
         u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts)
         return upsample(u[0], (h, w))
     prev = torch.from_numpy(np.clip(area_resize(previous.astype(np.float32), size), 0.0, 1.0))[None]
@@ -116,7 +121,7 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     pull = 1.0 - 2.0 * prev[0].numpy().reshape(-1).astype(np.float64)
     models = colour_models(opts)
     inputs = prepare(x, markers, params)
-    u = prev
+    u = prev if copts.warm_start else inputs["u0"]
     for _ in range(max(1, copts.rounds)):
         fit = (1.0 - g) * colour_fit(lab, models, fg_w, bg_w, fg_seed, bg_seed, opts) + g * pull
         fit[bg_seed], fit[fg_seed] = 1.0, -1.0

@@ -15,7 +15,7 @@ from shared.config import compose
 from shared.paths import REPO_ROOT
 from shared.report.readme import markers
 
-MODELS = ("wbh_colour", "grabcut", "random_walker", "wbh", "rci", "tv")
+MODELS = ("wbh_colour", "wbh_colour_clicks", "grabcut", "random_walker", "wbh", "rci", "tv")
 
 
 def fake_noc_run(cfg, run_dir: Path, offset: float) -> None:
@@ -30,7 +30,7 @@ def fake_noc_run(cfg, run_dir: Path, offset: float) -> None:
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
 
 
-@pytest.mark.slow   # 6 Hydra compositions and a figure
+@pytest.mark.slow   # 7 Hydra compositions and a figure
 def test_noc_sweep_runs_fill_the_noc_tables_and_curve(tmp_path):
     for i, model in enumerate(MODELS):
         cfg = compose("variational_seg", ["+sweep=noc", f"model={model}", f"paths.log_dir={tmp_path}"],
@@ -47,7 +47,7 @@ def test_noc_sweep_runs_fill_the_noc_tables_and_curve(tmp_path):
     assert {t["table"] for t in result["tables"]} == {"noc", "noc_curve"}
     block = readme.read_text().split(markers("noc")[0])[1].split(markers("noc")[1])[0]
     rows = [line for line in block.splitlines() if line.startswith("| ") and not line.startswith("| method")]
-    assert len(rows) == 11 and sum("(published)" in r for r in rows) == 5
+    assert len(rows) == 12 and sum("(published)" in r for r in rows) == 5
     shipped = next(r for r in rows if r.startswith("| Shipped"))
     assert "| 3.00 |" in shipped and "5.00 (n=1)" in shipped and "| 7 |" in shipped
     assert next(r for r in rows if r.startswith("| Paper (WBH)")).count("not used: no background term") == 1
