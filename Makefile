@@ -37,7 +37,7 @@ export ECOMVISION_ARGS = $(ARGS)
 WITH_ARGS = -m shared.make_args
 RUN = $(PY) $(WITH_ARGS) $(PY) -m shared
 
-.PHONY: help venv train eval predict export bench bench-gpu gpu-carry data sweep report select serve audit test test-fast lint clean
+.PHONY: help venv quality-default-model train eval predict export bench bench-gpu gpu-carry data sweep report select serve audit test test-fast lint clean
 
 help:
 	@echo "make train   PROJECT=<$(PROJECTS)> [ARGS='key=value ...']"
@@ -51,7 +51,8 @@ help:
 	@echo "make report  PROJECT=<p>                              README tables + reports/<p>/ from the sweep runs"
 	@echo "make select  IMAGE=photo.jpg POINTS='x,y;x,y' [OUT=mask.png]  variational_seg from clicks (default OUT: a new run folder)"
 	@echo "make serve   PROJECT=variational_seg                  local page: click to cut out a product (127.0.0.1:8765)"
-	@echo "make audit   INPUT=folder/ CKPT=path [OUT=dir]        quality audit: audit.csv + HTML report"
+	@echo "make audit   INPUT=folder/ [CKPT=path] [OUT=dir]      quality audit: audit.csv + HTML report (default: the shipped model)"
+	@echo "make quality-default-model                            re-make the shipped quality model (train + threshold on val)"
 	@echo "make bench-gpu [GPU_PY=python3] [ARGS=--smoke]       GPU bench -> benchmarks/results/gpu.json (README, GPU)"
 	@echo "make gpu-carry                                        .gpu/: wheels + CCP subset that travel to a GPU machine"
 	@echo "make test                                             the whole offline test suite"
@@ -84,6 +85,14 @@ serve: $(STAMP)
 
 audit: $(STAMP)
 	$(RUN) audit quality $(OVERRIDES)
+
+# The shipped quality model (projects/quality/README.md, Default model): train it on the constructed
+# benchmark (~30 min, one CPU thread), then choose its accept threshold on val, measure test and write
+# projects/quality/default_model/ (fp16 safetensors + model.json + metrics.json).
+quality-default-model: $(STAMP)
+	$(RUN) train quality experiment=default_model hydra.run.dir=$(QUALITY_SHIP_RUN) $(OVERRIDES)
+	$(RUN) default_model quality experiment=default_model ship.train_dir=$(QUALITY_SHIP_RUN) $(OVERRIDES)
+QUALITY_SHIP_RUN ?= runs/quality/default_model/train
 
 data: $(STAMP)
 	$(PY) $(WITH_ARGS) $(PY) -m shared.datasets.prepare "$(DATASET)"

@@ -196,5 +196,17 @@ def export_folder(cfg: Any) -> Path:
     return folder
 
 
+def sample_photos(cfg: Any, count: int = 8) -> tuple[list[np.ndarray], str]:
+    """Up to ``count`` photos to check an export on (``INPUT=`` a folder of yours, else the test split of the
+    configured data), and where they came from."""
+    from shared.datasets.io import list_images, read_image
+    from shared.datasets.registry import dataset_from_config
+
+    if cfg.get("input"):
+        return [read_image(p) for p in list_images(cfg.input)[:count]], str(cfg.input)
+    data = dataset_from_config(cfg.data, "test")
+    return [data[i]["image"] for i in range(min(count, len(data)))], f"{cfg.data.name} test split"
+
+
 def is_onnx(path: str | os.PathLike | None) -> bool:
     return path is not None and str(path).lower().endswith(".onnx")

@@ -16,30 +16,19 @@ from omegaconf import DictConfig
 
 from projects.classification.module import ClassificationModule
 from shared.checkpoints import load_module
-from shared.datasets.io import list_images, read_image
-from shared.datasets.registry import dataset_from_config
 from shared.export import (
     META_FILE,
     MODEL_FILE,
     check_with_onnxruntime,
     export_folder,
     resize_for,
+    sample_photos,
     to_onnx,
     with_preprocessing,
     write_model_json,
 )
 from shared.inference import apply_spec, read_spec
 from shared.predict import require_checkpoint
-
-SAMPLES = 8
-
-
-def sample_photos(cfg: DictConfig, count: int = SAMPLES) -> tuple[list[np.ndarray], str]:
-    """Up to ``count`` photos to check the export on, and where they came from."""
-    if cfg.get("input"):
-        return [read_image(p) for p in list_images(cfg.input)[:count]], str(cfg.input)
-    data = dataset_from_config(cfg.data, "test")
-    return [data[i]["image"] for i in range(min(count, len(data)))], f"{cfg.data.name} test split"
 
 
 def run(cfg: DictConfig) -> Path:

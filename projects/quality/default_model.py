@@ -25,9 +25,10 @@ from omegaconf import DictConfig
 from sklearn.metrics import roc_auc_score
 
 from projects.quality.api import DEFAULT_MODEL, SPEC_FILE, WEIGHTS_FILE, Predictor, from_logits, torch_logits
-from shared.errors import CheckpointError
+from shared.errors import CheckpointError, ConfigError
 from shared.files import write_atomic
 from shared.inference import InferenceSpec
+from shared.report.tables import in_repo
 
 METRICS_FILE = "metrics.json"
 
@@ -105,6 +106,19 @@ def rates(p_reject: np.ndarray, reject: np.ndarray, threshold: float, ids: list[
     return out
 
 
+def selected_checkpoint(train_dir: Path) -> Path:
+    """The val-selected checkpoint a finished training run names in its metrics.json (``best_checkpoint``)."""
+    metrics = train_dir / "metrics.json"
+    try:
+        best = json.loads(metrics.read_text()).get("best_checkpoint")
+    except (OSError, ValueError):
+        best = None
+    if not best or not Path(best).is_file():
+        raise ConfigError(f"{metrics} names no val-selected checkpoint: train first (make quality-default-model), "
+                          "or pass ckpt_path=<run>/checkpoints/<best>.ckpt")
+    return Path(best)
+
+
 def run(cfg: DictConfig) -> Path:
     from safetensors.torch import save_file
 
@@ -115,7 +129,8 @@ def run(cfg: DictConfig) -> Path:
     from shared.inference import read_spec
     from shared.predict import require_checkpoint
 
-    ckpt = require_checkpoint(cfg)
+    ckpt = require_checkpoint(cfg) if cfg.get("ckpt_path") or not cfg.ship.get("train_dir") else \
+        selected_checkpoint(Path(cfg.ship.train_dir))
     spec = read_spec(ckpt)
     module = load_module(QualityModule, ckpt).eval()
     if module.kind != "timm_iqa":
@@ -136,7 +151,7 @@ def run(cfg: DictConfig) -> Path:
                "test": rates(test["p_reject"], test_reject, threshold, test_ids),
                "test_at_0.5": rates(test["p_reject"], test_reject, 0.5, test_ids),
                "classical_test": rates(c_test["p_reject"], test_reject, 0.5, test_ids),
-               "checkpoint": str(ckpt)}
+               "checkpoint": in_repo(ckpt)}
     extra = {**spec.extra, "decision_threshold": threshold}
     shipped_spec = InferenceSpec(**{**spec.to_dict(), "names": tuple(spec.names), "mean": tuple(spec.mean),
                                     "std": tuple(spec.std), "extra": extra})

@@ -17,21 +17,19 @@ import numpy as np
 from omegaconf import DictConfig
 
 from projects.quality.api import OUTPUTS, Predictor
-from shared.datasets.io import list_images, read_image
-from shared.datasets.registry import dataset_from_config
 from shared.errors import ConfigError
 from shared.export import (
     META_FILE,
     MODEL_FILE,
     check_with_onnxruntime,
     export_folder,
+    sample_photos,
     to_onnx,
     with_preprocessing,
     write_model_json,
 )
 from shared.inference import InferenceSpec
 
-SAMPLES = 8
 MEANING = {"reject": "logit of p(reject); rejected when sigmoid > extra.decision_threshold",
            "defects": "logits, one per defect name (extra.defects); sigmoid >= 0.5 names a reason",
            "score": "logit of the quality score; sigmoid in [0, 1], 1 = as good as pristine"}
@@ -51,14 +49,6 @@ def heads_as_tuple(net: Any, heads: list[str]) -> Any:
             return tuple(out[k] for k in heads)
 
     return Heads().eval()
-
-
-def sample_photos(cfg: DictConfig, count: int = SAMPLES) -> tuple[list[np.ndarray], str]:
-    """Up to ``count`` photos to check the export on, and where they came from."""
-    if cfg.get("input"):
-        return [read_image(p) for p in list_images(cfg.input)[:count]], str(cfg.input)
-    data = dataset_from_config(cfg.data, "test")
-    return [data[i]["image"] for i in range(min(count, len(data)))], f"{cfg.data.name} test split"
 
 
 def network(cfg: DictConfig) -> tuple[Any, InferenceSpec, str]:
