@@ -23,6 +23,7 @@ cannot tell the methods apart): ``python -m projects.semiseg.bench --rss <method
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -210,10 +211,27 @@ def run(cfg: DictConfig) -> Path:
     results["loader_imgs_per_s"] = round(loader, 2)
     results["loader_over_mvpmatch_consumption"] = round(loader / (n / times["mvpmatch"]), 2)
     results["peak_rss_mb"] = {m: round(child_peak_rss(m, overrides), 1) for m in METHODS}
+    results.update(ort_throughput(trainers["mvpmatch"].module, cfg, b))
     results["peak_rss_mb_bench_process"] = round(peak_rss_mb(), 1)
     results["targets"] = {"ratio_mvpmatch_over_unimatch_v2_max": 1.3, "stretch": 1.2,
                           "loader_over_mvpmatch_consumption_min": 2.0}
     return write_results(b.output, results)
+
+
+def ort_throughput(module: pl.LightningModule, cfg: DictConfig, b: DictConfig) -> dict[str, float]:
+    """``ort_images_per_s_segmenter_b1|b<n>`` beside ``eager_images_per_s_segmenter_b1|b<n>``: the segmenter
+    as ``make export`` writes it (normalisation inside, ``data.eval_size`` square input) in ONNX Runtime and
+    in PyTorch eager (shared/onnx_bench.py)."""
+    from shared.export import with_preprocessing
+    from shared.inference import InferenceSpec
+    from shared.onnx_bench import throughput
+
+    size = int(b.get("ort_size") or cfg.data.eval_size)
+    spec = InferenceSpec(project="semiseg", names=tuple(str(i) for i in range(int(cfg.data.num_classes))),
+                         size=size, resize="long_side_pad")
+    model = with_preprocessing(copy.deepcopy(module.net).eval(), spec)
+    return throughput({"segmenter": (model, ["logits"])}, (size, size), int(b.repeats), int(b.warmup),
+                      batches=tuple(int(n) for n in b.ort_batches))
 
 
 @contextmanager
