@@ -23,6 +23,7 @@ from shared.report import load_records, load_specs, report_paths, write_tables
 from shared.report.build import display
 from shared.report.readme import write_block
 from shared.report.runs import RunRecord
+from shared.report.tables import in_repo
 
 MISSING = "–"
 
@@ -81,7 +82,7 @@ def per_image_table(table: PerImageTable, records: Sequence[RunRecord]) -> tuple
             for (model, _), rows in zip(table.models[1:], by_model[1:]) if first and rows}
     data = {"table": table.name, "setting": table.setting, "markers": table.row,
             "wins": {"model": table.models[0][0], "images_with_higher_dsc_than": wins},
-            "runs": {model: str(run.run_dir) if run else None for (model, _), run in zip(table.models, runs)},
+            "runs": {model: in_repo(run.run_dir) if run else None for (model, _), run in zip(table.models, runs)},
             "images": {image: {model: rows.get(image) for (model, _), rows in zip(table.models, by_model)}
                        for image in ids}}
     return "\n".join(lines), data
