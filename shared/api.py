@@ -25,16 +25,20 @@ from shared.paths import PROJECTS
 Input = Any   # a path (str / Path), a PIL image, or an HxWx3 (or HxW) uint8 array
 
 
-def load(path: str | os.PathLike) -> Any:
-    """The project ``Predictor`` for a checkpoint (``.ckpt``) or an exported ``model.onnx``."""
+def load(path: str | os.PathLike, cfg: Any = None) -> Any:
+    """The project ``Predictor`` for a checkpoint (``.ckpt``) or an exported ``model.onnx``. With a project
+    ``cfg`` (a CLI's predict): that project's Predictor, once the command line is checked against the file's
+    spec (:func:`shared.inference.apply_spec`)."""
     from shared.export import is_onnx, read_model_json
-    from shared.inference import InferenceSpec, read_spec
+    from shared.inference import InferenceSpec, apply_spec, read_spec
 
     path = Path(path).expanduser()
-    if is_onnx(path):
-        spec = InferenceSpec.from_dict(read_model_json(path)["spec"], str(path))
-        return predictor_class(spec.project, path).from_onnx(path)
-    return predictor_class(read_spec(path).project, path).from_checkpoint(path)
+    onnx = is_onnx(path)
+    spec = InferenceSpec.from_dict(read_model_json(path)["spec"], str(path)) if onnx else read_spec(path)
+    if cfg is not None:
+        apply_spec(cfg, spec, path)
+    predictor = predictor_class(str(cfg.project) if cfg is not None else spec.project, path)
+    return predictor.from_onnx(path) if onnx else predictor.from_checkpoint(path)
 
 
 def predictor_class(project: str, path: str | os.PathLike) -> Any:

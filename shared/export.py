@@ -196,6 +196,21 @@ def export_folder(cfg: Any) -> Path:
     return folder
 
 
+def export_photo_model(cfg: Any, model: Any, spec: InferenceSpec, batch: Any, outputs: dict[str, str],
+                       source: str, where: str) -> Path:
+    """What every one-photo-input export does once its network is wrapped (:func:`with_preprocessing`) and
+    its sample ``batch`` prepared: model.onnx (input ``image``, the ``outputs`` in order), the onnxruntime
+    check on that batch, model.json (``outputs``: name -> meaning). ``source``: what was exported;
+    ``where``: where the sample photos came from."""
+    folder = export_folder(cfg)
+    to_onnx(model, (batch,), folder / MODEL_FILE, ["image"], list(outputs))
+    diff = check_with_onnxruntime(folder / MODEL_FILE, model, (batch,), what=f"photos ({where})")
+    write_model_json(folder / META_FILE, spec, outputs, input_name="image",
+                     checked={"max_abs_diff": diff, "photos": len(batch), "source": where})
+    print(f"exported {source} -> {folder / MODEL_FILE}, {folder / META_FILE}")
+    return folder
+
+
 def sample_photos(cfg: Any, count: int = 8) -> tuple[list[np.ndarray], str]:
     """Up to ``count`` photos to check an export on (``INPUT=`` a folder of yours, else the test split of the
     configured data), and where they came from."""

@@ -17,15 +17,10 @@ from omegaconf import DictConfig
 from projects.classification.module import ClassificationModule
 from shared.checkpoints import load_module
 from shared.export import (
-    META_FILE,
-    MODEL_FILE,
-    check_with_onnxruntime,
-    export_folder,
+    export_photo_model,
     resize_for,
     sample_photos,
-    to_onnx,
     with_preprocessing,
-    write_model_json,
 )
 from shared.inference import apply_spec, read_spec
 from shared.predict import require_checkpoint
@@ -39,12 +34,7 @@ def run(cfg: DictConfig) -> Path:
     apply_spec(cfg, spec, ckpt)
     module = load_module(ClassificationModule, ckpt).eval()
     model = with_preprocessing(module.net, spec)
-    photos, source = sample_photos(cfg)
+    photos, where = sample_photos(cfg)
     batch = torch.from_numpy(np.stack([resize_for(spec, image) for image in photos]))
-    folder = export_folder(cfg)
-    to_onnx(model, (batch,), folder / MODEL_FILE, ["image"], ["logits"])
-    diff = check_with_onnxruntime(folder / MODEL_FILE, model, (batch,), what=f"photos ({source})")
-    write_model_json(folder / META_FILE, spec, {"logits": "one per class name, in order; softmax -> probabilities"},
-                     input_name="image", checked={"max_abs_diff": diff, "photos": len(photos), "source": source})
-    print(f"exported {ckpt} -> {folder / MODEL_FILE}, {folder / META_FILE}")
-    return folder
+    return export_photo_model(cfg, model, spec, batch,
+                              {"logits": "one per class name, in order; softmax -> probabilities"}, str(ckpt), where)

@@ -14,10 +14,8 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from projects.classification.api import Predictor
-from shared.export import is_onnx, read_model_json
+from shared.api import load
 from shared.files import write_csv_atomic
-from shared.inference import InferenceSpec, apply_spec, read_spec
 from shared.predict import (
     batches,
     drop_unused_run_folder,
@@ -31,19 +29,10 @@ BATCH = 32
 HEADER = ["file", "prediction", "confidence", "top3", "error"]
 
 
-def load_predictor(cfg: DictConfig, ckpt: Path) -> Predictor:
-    """The checkpoint's (or export's) Predictor, once the command line is checked against its spec."""
-    if is_onnx(ckpt):
-        apply_spec(cfg, InferenceSpec.from_dict(read_model_json(ckpt)["spec"], str(ckpt)), ckpt)
-        return Predictor.from_onnx(ckpt)
-    apply_spec(cfg, read_spec(ckpt), ckpt)
-    return Predictor.from_checkpoint(ckpt)
-
-
 def run(cfg: DictConfig) -> Path:
     ckpt = require_checkpoint(cfg)
     files = require_input_folder(cfg)
-    predictor = load_predictor(cfg, ckpt)
+    predictor = load(ckpt, cfg)   # the command line checked against the file's spec
     stream = stream_images(files, lambda _, image: predictor.prepare(image))
     rows: list[list] = []
     failed: list[list] = []

@@ -23,13 +23,11 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from projects.multimodal_tagging.api import Predictor
 from projects.multimodal_tagging.datasets import match_images_to_metadata
 from projects.multimodal_tagging.product_csv import read_products
+from shared.api import load
 from shared.errors import ConfigError, DataError
-from shared.export import is_onnx, read_model_json
 from shared.files import write_csv_atomic
-from shared.inference import InferenceSpec, apply_spec, read_spec
 from shared.predict import (
     batches,
     drop_unused_run_folder,
@@ -59,15 +57,6 @@ def read_product_metadata(path: str | Path) -> pd.DataFrame:
     return df.drop_duplicates("id").set_index("id")
 
 
-def load_predictor(cfg: DictConfig, ckpt: Path) -> Predictor:
-    """The checkpoint's (or export's) Predictor, once the command line is checked against its spec."""
-    if is_onnx(ckpt):
-        apply_spec(cfg, InferenceSpec.from_dict(read_model_json(ckpt)["spec"], str(ckpt)), ckpt)
-        return Predictor.from_onnx(ckpt)
-    apply_spec(cfg, read_spec(ckpt), ckpt)
-    return Predictor.from_checkpoint(ckpt)
-
-
 def products_of(cfg: DictConfig) -> pd.DataFrame:
     """One row per product, in output order: title, industry, category (index: the image path)."""
     source = Path(str(cfg.get("input") or ""))
@@ -89,7 +78,7 @@ def products_of(cfg: DictConfig) -> pd.DataFrame:
 def run(cfg: DictConfig) -> Path:
     ckpt = require_checkpoint(cfg)
     products = products_of(cfg)
-    predictor = load_predictor(cfg, ckpt)
+    predictor = load(ckpt, cfg)   # the command line checked against the file's spec
     names = predictor.tag_names
     stream = stream_images([Path(p) for p in products.index], lambda _, image: predictor.prepare(image))
     rows: list[list] = []

@@ -19,14 +19,9 @@ from omegaconf import DictConfig
 from projects.quality.api import OUTPUTS, Predictor
 from shared.errors import ConfigError
 from shared.export import (
-    META_FILE,
-    MODEL_FILE,
-    check_with_onnxruntime,
-    export_folder,
+    export_photo_model,
     sample_photos,
-    to_onnx,
     with_preprocessing,
-    write_model_json,
 )
 from shared.inference import InferenceSpec
 
@@ -81,10 +76,4 @@ def run(cfg: DictConfig) -> Path:
     with torch.no_grad():
         heads = [k for k in OUTPUTS if k in net.eval()(batch[:1] / 255.0)]
     model = with_preprocessing(heads_as_tuple(net, heads), spec)
-    folder = export_folder(cfg)
-    to_onnx(model, (batch,), folder / MODEL_FILE, ["image"], heads)
-    diff = check_with_onnxruntime(folder / MODEL_FILE, model, (batch,), what=f"photos ({where})")
-    write_model_json(folder / META_FILE, spec, {k: MEANING[k] for k in heads}, input_name="image",
-                     checked={"max_abs_diff": diff, "photos": len(photos), "source": where})
-    print(f"exported {source} -> {folder / MODEL_FILE}, {folder / META_FILE}")
-    return folder
+    return export_photo_model(cfg, model, spec, batch, {k: MEANING[k] for k in heads}, source, where)

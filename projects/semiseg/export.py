@@ -18,15 +18,10 @@ from omegaconf import DictConfig
 
 from projects.semiseg.api import load_model
 from shared.export import (
-    META_FILE,
-    MODEL_FILE,
-    check_with_onnxruntime,
-    export_folder,
+    export_photo_model,
     resize_for,
     sample_photos,
-    to_onnx,
     with_preprocessing,
-    write_model_json,
 )
 from shared.inference import apply_spec
 from shared.predict import require_checkpoint
@@ -37,14 +32,8 @@ def run(cfg: DictConfig) -> Path:
     net, spec = load_model(ckpt)
     apply_spec(cfg, spec, ckpt)
     model = with_preprocessing(net, spec)
-    photos, source = sample_photos(cfg)
+    photos, where = sample_photos(cfg)
     batch = torch.from_numpy(np.stack([resize_for(spec, image) for image in photos]))
-    folder = export_folder(cfg)
-    to_onnx(model, (batch,), folder / MODEL_FILE, ["image"], ["logits"])
-    diff = check_with_onnxruntime(folder / MODEL_FILE, model, (batch,), what=f"photos ({source})")
-    write_model_json(folder / META_FILE, spec,
-                     {"logits": "(N, classes, size, size), classes in the order of spec.names; cut the padding "
-                                "(bottom/right), resize to the photo, argmax = class index"},
-                     input_name="image", checked={"max_abs_diff": diff, "photos": len(photos), "source": source})
-    print(f"exported {ckpt} -> {folder / MODEL_FILE}, {folder / META_FILE}")
-    return folder
+    meaning = ("(N, classes, size, size), classes in the order of spec.names; cut the padding (bottom/right), "
+               "resize to the photo, argmax = class index")
+    return export_photo_model(cfg, model, spec, batch, {"logits": meaning}, str(ckpt), where)
