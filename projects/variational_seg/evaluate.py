@@ -10,24 +10,25 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from shared.errors import ConfigError
 from shared.loggers import finish_loggers
+from shared.report.cells import summarise as summarise_values
 from shared.tasks import build_trainer, finished_results, write_metrics
 
 SUMMARY_KEYS = ("dsc", "hd", "hd95", "hd_pct", "iterations", "seconds")
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """n, empty cases and ``<key>_mean`` / ``<key>_std`` (sample std, shared.report's convention) over images."""
     out: dict[str, Any] = {"n": len(rows), "empty_cases": int(sum(r["empty_case"] for r in rows))}
     for key in SUMMARY_KEYS:
-        values = np.array([r[key] for r in rows], dtype=float)
-        out[f"{key}_mean"] = float(values.mean()) if len(values) else float("nan")
-        out[f"{key}_std"] = float(values.std()) if len(values) else float("nan")
+        cell = summarise_values([r[key] for r in rows])
+        out[f"{key}_mean"] = cell.mean if cell else float("nan")
+        out[f"{key}_std"] = cell.std if cell and cell.std is not None else float("nan")
     return out
 
 
