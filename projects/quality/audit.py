@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from omegaconf import DictConfig
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from projects.quality.api import Predictor
-from projects.quality.report import thumbnail_data_uri, write_report
+from projects.quality.report import AuditRow, thumbnail_data_uri, write_report
 from shared.datasets.io import require_dir
 from shared.errors import ConfigError
 from shared.export import is_onnx, read_model_json
@@ -36,26 +35,6 @@ from shared.predict import drop_unused_run_folder, output_folder, stream_images
 
 DEFAULT_CALIBRATION = REPO_ROOT / "projects" / "quality" / "classical_calibration.json"
 HEADER = ["file", "score", "accept", "p_reject", "top_defects", "width", "height", "error"]
-
-
-@dataclass
-class AuditRow:
-    file: str
-    score: float | None = None
-    accept: bool | None = None
-    p_reject: float | None = None
-    defects: list[tuple[str, float]] = field(default_factory=list)
-    width: int | None = None
-    height: int | None = None
-    error: str = ""
-    thumb: str = ""
-
-    def csv(self) -> list:
-        if self.error:
-            return [self.file, "", "", "", "", "", "", self.error]
-        top = ";".join(f"{n}:{p:.2f}" for n, p in self.defects)
-        return [self.file, f"{self.score:.4f}", int(bool(self.accept)), f"{self.p_reject:.4f}", top, self.width,
-                self.height, ""]
 
 
 def list_files(folder: str | Path) -> list[Path]:

@@ -1,4 +1,5 @@
-"""The audit's self-contained HTML report: thumbnails inline (base64 JPEG), worst score first."""
+"""The audit's results: one :class:`AuditRow` per file and the self-contained HTML page made of them
+(thumbnails inline as base64 JPEG, worst score first)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,37 @@ import html
 import io
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from shared.files import write_atomic
 
-if TYPE_CHECKING:
-    from projects.quality.audit import AuditRow
+
+@dataclass
+class AuditRow:
+    """One audited file: its verdict, top defects and thumbnail (a card of the page) or its error (a row of
+    the page's error table); ``csv()`` is its line of audit.csv."""
+
+    file: str
+    score: float | None = None
+    accept: bool | None = None
+    p_reject: float | None = None
+    defects: list[tuple[str, float]] = field(default_factory=list)
+    width: int | None = None
+    height: int | None = None
+    error: str = ""
+    thumb: str = ""
+
+    def csv(self) -> list:
+        if self.error:
+            return [self.file, "", "", "", "", "", "", self.error]
+        top = ";".join(f"{n}:{p:.2f}" for n, p in self.defects)
+        return [self.file, f"{self.score:.4f}", int(bool(self.accept)), f"{self.p_reject:.4f}", top, self.width,
+                self.height, ""]
+
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
