@@ -1,7 +1,7 @@
 """``make report PROJECT=<p>``: every table of ``configs/<p>/report/*.yaml`` from the sweep run folders,
 written as ``<output_dir>/<table>.json`` (+ ``<table>.png`` for a table with a ``plot``) and into the
-project README between the table's markers. A table with no measured cell is skipped: its README block
-and files stay as they are."""
+project README between the table's markers. A row no finished run matches is written as missing and named
+under its table; a frozen table (``frozen: true``) is rendered from its committed JSON alone."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from shared.errors import DataError
 from shared.files import write_atomic
 from shared.paths import CONFIG_ROOT
 from shared.report.archive import collect_with_archive
-from shared.report.kept import keep_committed_rows, kept_note
+from shared.report.frozen import frozen_note, frozen_table
 from shared.report.plots import plot_table
 from shared.report.readme import markers, write_block
 from shared.report.runs import FieldsFn, RunRecord
@@ -32,6 +32,7 @@ class ReportPaths:
     output_dir: Path   # <table>.json and .png
     tables: Path       # the table specs, <tables>/<table>.yaml
     archive: Path | None = None   # the committed copies of finished runs (shared/report/archive.py)
+    project: str = ""             # for the commands named under a table
 
 
 def report_paths(cfg: DictConfig) -> ReportPaths:
@@ -39,7 +40,8 @@ def report_paths(cfg: DictConfig) -> ReportPaths:
     configs/<project>/report/."""
     spec = cfg.report
     return ReportPaths(runs=Path(spec.runs), readme=Path(spec.readme), output_dir=Path(spec.output_dir),
-                       tables=CONFIG_ROOT / str(cfg.project) / "report", archive=Path(spec.archive))
+                       tables=CONFIG_ROOT / str(cfg.project) / "report", archive=Path(spec.archive),
+                       project=str(cfg.project))
 
 
 def display(path: Path) -> str:
@@ -50,10 +52,24 @@ def display(path: Path) -> str:
         return str(path)
 
 
-def readme_block(table: Table, readme: Path, png: Path | None, json_path: Path) -> str:
+def sweep_commands(spec: TableSpec, project: str) -> str:
+    """The ``make sweep`` command(s) that make the table's runs."""
+    if not spec.sweep:
+        return f"`make sweep PROJECT={project} SWEEP=<the sweep of {', '.join(spec.setting) or 'its setting'}>`"
+    return " and ".join(f"`make sweep PROJECT={project} SWEEP={name}`" for name in spec.sweep)
+
+
+def missing_note(table: Table, project: str) -> str:
+    """The line under a table that names its rows without any finished run."""
+    labels = [row.label for row in table.spec.rows if row.id in table.missing]
+    return (f"Missing (no finished run, live or archived): {'; '.join(labels)}. "
+            f"{sweep_commands(table.spec, project)} makes them, then `make report PROJECT={project}`.")
+
+
+def readme_block(table: Table, readme: Path, png: Path | None, notes: Sequence[str] = ()) -> str:
     parts = [table.spec.title, "", to_markdown(table)] if table.spec.title else [to_markdown(table)]
-    if table.kept:
-        parts += ["", kept_note(table, display(json_path))]
+    for note in notes:
+        parts += ["", note]
     if png is not None:
         alt = (table.spec.plot or {}).get("title") or table.spec.name
         parts += ["", f"![{alt}]({os.path.relpath(png, readme.parent)})"]
@@ -67,21 +83,35 @@ def write_table(table: Table, paths: ReportPaths) -> dict[str, Any]:
     data = to_json(table, source=display(paths.runs))
     write_atomic(out_json, lambda f: f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n"))
     png = plot_table(table, paths.output_dir / f"{name}.png") if table.spec.plot else None
-    in_readme = write_block(paths.readme, name, readme_block(table, paths.readme, png, out_json))
+    notes = [missing_note(table, paths.project)] if table.missing else []
+    in_readme = write_block(paths.readme, name, readme_block(table, paths.readme, png, notes))
     return {"table": name, "json": str(out_json), "png": str(png) if png else None, "readme": in_readme,
             "runs": len(table.runs), "unfinished": len(table.unfinished)}
 
 
+def write_frozen(spec: TableSpec, paths: ReportPaths) -> dict[str, Any]:
+    """A frozen table's README block from its committed JSON (the JSON and any PNG are left as they are)."""
+    json_path = paths.output_dir / f"{spec.name}.json"
+    table, stamp = frozen_table(spec, json_path)
+    png = paths.output_dir / f"{spec.name}.png"
+    notes = [frozen_note(spec, stamp, display(json_path), paths.project)]
+    in_readme = write_block(paths.readme, spec.name, readme_block(table, paths.readme, png if png.is_file() else None,
+                                                                  notes))
+    return {"table": spec.name, "json": str(json_path), "png": None, "readme": in_readme, "runs": 0,
+            "unfinished": 0, "frozen": True}
+
+
 def write_tables(specs: Sequence[TableSpec], records: Sequence[RunRecord], paths: ReportPaths) -> list[dict[str, Any]]:
-    """Every table that has a measured cell; the others are reported as kept."""
+    """Every table: the frozen ones from their JSON, the others from ``records``."""
     written = []
     for spec in specs:
-        table = keep_committed_rows(build_table(spec, records), paths.output_dir / f"{spec.name}.json",
-                                    paths.readme)
-        if not table.has_runs:
-            print(f"{spec.name}: no finished runs in {', '.join(spec.setting) or 'any setting'}: "
-                  f"README block and reports left as they are")
+        if spec.frozen:
+            result = write_frozen(spec, paths)
+            where = display(paths.readme) if result["readme"] else f"no {markers(spec.name)[0]} block"
+            print(f"{spec.name}: frozen, rendered from {display(Path(result['json']))}; {where}")
+            written.append(result)
             continue
+        table = build_table(spec, records)
         result = write_table(table, paths)
         start, _ = markers(spec.name)
         where = display(paths.readme) if result["readme"] else f"no {start} block in {display(paths.readme)}"
@@ -89,6 +119,8 @@ def write_tables(specs: Sequence[TableSpec], records: Sequence[RunRecord], paths
         print(f"{spec.name}: {result['runs']} runs, {result['unfinished']} unfinished -> {files}; {where}")
         for run in table.unfinished:
             print(f"  unfinished (no metrics.json; `make sweep` resumes it): {display(run.run_dir)}")
+        if table.missing:
+            print(f"  {missing_note(table, paths.project)}")
         written.append(result)
     return written
 
@@ -106,8 +138,10 @@ def load_records(paths: ReportPaths, project: str, fields: FieldsFn | None = Non
 def run(cfg: DictConfig) -> dict[str, Any]:
     """The ``report`` task of a project whose tables are all data (configs/<project>/report/*.yaml)."""
     paths = report_paths(cfg)
-    records = load_records(paths, str(cfg.project))
-    written = write_tables(load_specs(paths.tables), records, paths)
+    specs = load_specs(paths.tables)
+    live = any(not spec.frozen for spec in specs)   # frozen tables need no runs
+    records = load_records(paths, str(cfg.project)) if live else []
+    written = write_tables(specs, records, paths)
     finished = sum(r.finished for r in records)
     print(f"report: {finished} finished / {len(records)} run folders under {display(paths.runs)}, "
           f"{len(written)} tables written")

@@ -21,7 +21,7 @@ CHECKPOINTS = ("final", "best")   # metrics.json prefixes: last weights, val-sel
 class Cell:
     mean: float
     std: float | None     # sample std (ddof 1); None for a single run
-    n: int | None         # None: unknown (a row kept from a README text that did not show it)
+    n: int | None         # None: unknown (a frozen cell whose README source did not show it)
     runs: tuple[str, ...] = ()   # the run folders the values came from
 
 

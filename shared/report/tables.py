@@ -22,11 +22,14 @@ A spec (every key but ``rows`` and ``columns`` optional)::
     # optionally paired_by: seed -- also the per-seed differences of the runs both cells share, and their paired t
     wrap: 1                       # >1: the rows in that many side-by-side blocks (long metric lists)
     plot: {xlabel: ..., ylabel: ..., title: ..., xscale: log}       # a PNG: cell columns vs each row's x
+    sweep: table3                 # the sweep(s) that make the runs (str or list): named under missing rows
+    frozen: false                 # true: rendered from the committed <table>.json alone (shared/report/frozen.py)
 
 A cell holds the finished runs that match the table, its row and its column; ``show`` is ``cell``
 (mean ± std, n), ``first`` (the first run's value, e.g. a parameter count), ``values`` (each run's
 config ``key``), ``epochs`` (each run's trained epochs) or ``text`` (the row's ``text`` for the column,
-which also replaces any other cell of that row).
+which also replaces any other cell of that row). A row that no finished run matches is missing: its
+cells are "–", the JSON flags them ``"missing": true`` and the README names the row under the table.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from omegaconf import OmegaConf
 
 from shared.errors import ConfigError
@@ -100,6 +104,8 @@ class TableSpec:
     differences: tuple[Difference, ...] = ()
     wrap: int = 1
     plot: dict[str, Any] | None = None
+    sweep: tuple[str, ...] = ()     # the sweep(s) that make the table's runs (make sweep SWEEP=<name>)
+    frozen: bool = False            # rendered from its committed JSON alone, never recomputed
 
     def column_which(self, column: Column) -> str | None:
         return column.which if column.which is not None else self.which
@@ -135,12 +141,13 @@ def parse_spec(name: str, data: dict[str, Any], source: str = "") -> TableSpec:
     columns = tuple(_make(Column, c, f"{where}: columns[{i}]") for i, c in enumerate(data.pop("columns", None) or []))
     diffs = tuple(_make(Difference, d, f"{where}: differences[{i}]")
                   for i, d in enumerate(data.pop("differences", None) or []))
-    setting = data.pop("setting", ())
-    setting = (setting,) if isinstance(setting, str) else tuple(setting or ())
+    setting, sweep = (_names(data.pop(key, ())) for key in ("setting", "sweep"))
     spec = _make(TableSpec, {"name": name, "rows": rows, "columns": columns, "differences": diffs,
-                             "setting": setting, **data}, where)
+                             "setting": setting, "sweep": sweep, **data}, where)
     if not rows or not columns:
         raise ConfigError(f"{where}: a table needs rows and columns")
+    if spec.frozen and not spec.sweep:
+        raise ConfigError(f"{where}: a frozen table needs `sweep` (the sweep that would re-make its runs)")
     for column in columns:
         if column.show not in SHOW:
             raise ConfigError(f"{where}: column {column.label!r}: show must be one of {', '.join(SHOW)}")
@@ -155,6 +162,10 @@ def parse_spec(name: str, data: dict[str, Any], source: str = "") -> TableSpec:
             if rid not in ids:
                 raise ConfigError(f"{where}: difference {diff.label!r} names no row {rid!r}")
     return spec
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value or ())
 
 
 def _row(row: Row) -> Row:
@@ -177,14 +188,14 @@ class Table:
     text: dict[tuple[str, str], str]            # (row id, column label) -> what the cell shows
     cells: dict[tuple[str, str], Cell | None]   # the mean ± std cells (show=cell columns)
     unfinished: tuple[RunRecord, ...] = ()
-    kept: tuple[str, ...] = ()                   # row ids filled from the committed JSON (shared/report/kept.py)
+    missing: tuple[str, ...] = ()                # ids of the rows no finished run matches
     records: Mapping[str, RunRecord] = field(default_factory=dict)   # run folder -> record, for the cells' runs
+    shown_differences: Mapping[str, Sequence[str]] = field(default_factory=dict)   # a frozen table's, by label
 
     @property
     def has_runs(self) -> bool:
-        """At least one cell of a row not kept from the committed JSON holds a measured value (else the
-        README block is left as it is)."""
-        return any(cell is not None for (row, _), cell in self.cells.items() if row not in self.kept)
+        """At least one cell holds a measured value."""
+        return any(cell is not None for cell in self.cells.values())
 
     @property
     def runs(self) -> list[str]:
@@ -201,8 +212,11 @@ def build_table(spec: TableSpec, records: Sequence[RunRecord]) -> Table:
     text: dict[tuple[str, str], str] = {}
     cells: dict[tuple[str, str], Cell | None] = {}
     used: set[Path] = set()
+    missing = []
     for row in spec.rows:
         row_runs = [r for r in pool if r.matches(row.match)]
+        if not any(r.finished and r.matches(c.match) for r in row_runs for c in spec.columns):
+            missing.append(row.id)
         for column in spec.columns:
             runs = sorted((r for r in row_runs if r.matches(column.match)), key=lambda r: r.name)
             used.update(r.run_dir for r in runs)
@@ -213,7 +227,7 @@ def build_table(spec: TableSpec, records: Sequence[RunRecord]) -> Table:
                                                                                     cells.get(key))
     unfinished = tuple(r for r in pool if not r.finished and r.run_dir in used)
     records = {str(r.run_dir): r for r in pool if r.run_dir in used}
-    return Table(spec=spec, text=text, cells=cells, unfinished=unfinished, records=records)
+    return Table(spec=spec, text=text, cells=cells, unfinished=unfinished, missing=tuple(missing), records=records)
 
 
 def _show(spec: TableSpec, row: Row, column: Column, runs: list[RunRecord], cell: Cell | None) -> str:
@@ -234,7 +248,7 @@ def _show(spec: TableSpec, row: Row, column: Column, runs: list[RunRecord], cell
 
 def seed_pairs(table: Table, diff: Difference, column: Column) -> list[float]:
     """Minuend − subtrahend (raw values) for each ``diff.paired_by`` value that both cells' runs share, in the
-    minuend's run order; [] without ``paired_by`` or for cells kept from a committed JSON (no records)."""
+    minuend's run order; [] without ``paired_by`` or for a frozen table's cells (no records)."""
     if not diff.paired_by:
         return []
     minuend, subtrahend = (_values_by_key(table, row_id, column, diff) for row_id in (diff.minuend, diff.subtrahend))
@@ -271,6 +285,8 @@ def difference_cells(table: Table, diff: Difference, pairs: Sequence[Sequence[fl
     """The difference row: per cell column, minuend mean − subtrahend mean ("–" where one is missing), with
     the seed pairs and their paired t when the difference is ``paired_by`` a key (``pairs``: per column, as
     :func:`seed_pairs` gives them; computed here when not given)."""
+    if diff.label in table.shown_differences:
+        return list(table.shown_differences[diff.label])
     pairs = pairs_per_column(table, diff) if pairs is None else pairs
     out = []
     for column, column_pairs in zip(table.spec.columns, pairs):
@@ -295,9 +311,9 @@ def _difference_json(table: Table, diff: Difference) -> dict[str, Any]:
 
 # -- writing ---------------------------------------------------------------------------------------
 def markdown_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+    """A GitHub markdown table of text cells (pandas + tabulate; no number parsing, so "0.00" stays)."""
+    frame = pd.DataFrame([list(row) for row in rows], columns=list(header))
+    return frame.to_markdown(index=False, tablefmt="github", disable_numparse=True)
 
 
 def to_markdown(table: Table) -> str:
@@ -324,8 +340,8 @@ def to_json(table: Table, source: str = "") -> dict[str, Any]:
             key = (row.id, column.label)
             entry: dict[str, Any] = {"row": row.label, "row_id": row.id, "column": column.label,
                                      "text": table.text[key]}
-            if row.id in table.kept:
-                entry["kept"] = True
+            if row.id in table.missing:
+                entry["missing"] = True
             if column.show == "cell":
                 cell = table.cells.get(key)
                 scale, _ = spec.scale_of(column)
