@@ -90,15 +90,14 @@ def write_table(table: Table, paths: ReportPaths) -> dict[str, Any]:
 
 
 def write_frozen(spec: TableSpec, paths: ReportPaths) -> dict[str, Any]:
-    """A frozen table's README block from its committed JSON (the JSON and any PNG are left as they are)."""
+    """A frozen table's README block (and its plot) from its committed JSON, which is never rewritten."""
     json_path = paths.output_dir / f"{spec.name}.json"
     table, stamp = frozen_table(spec, json_path)
-    png = paths.output_dir / f"{spec.name}.png"
+    png = plot_table(table, paths.output_dir / f"{spec.name}.png") if spec.plot else None
     notes = [frozen_note(spec, stamp, display(json_path), paths.project)]
-    in_readme = write_block(paths.readme, spec.name, readme_block(table, paths.readme, png if png.is_file() else None,
-                                                                  notes))
-    return {"table": spec.name, "json": str(json_path), "png": None, "readme": in_readme, "runs": 0,
-            "unfinished": 0, "frozen": True}
+    in_readme = write_block(paths.readme, spec.name, readme_block(table, paths.readme, png, notes))
+    return {"table": spec.name, "json": str(json_path), "png": str(png) if png else None, "readme": in_readme,
+            "runs": 0, "unfinished": 0, "frozen": True}
 
 
 def write_tables(specs: Sequence[TableSpec], records: Sequence[RunRecord], paths: ReportPaths) -> list[dict[str, Any]]:
