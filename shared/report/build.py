@@ -63,7 +63,8 @@ def missing_note(table: Table, project: str) -> str:
     """The line under a table that names its rows without any finished run."""
     labels = [row.label for row in table.spec.rows if row.id in table.missing]
     return (f"Missing (no finished run, live or archived): {'; '.join(labels)}. "
-            f"{sweep_commands(table.spec, project)} makes them, then `make report PROJECT={project}`.")
+            f"{sweep_commands(table.spec, project)} make{'s' if len(table.spec.sweep) == 1 else ''} them, then "
+            f"`make report PROJECT={project}`.")
 
 
 def readme_block(table: Table, readme: Path, png: Path | None, notes: Sequence[str] = ()) -> str:
