@@ -28,8 +28,9 @@ A spec (every key but ``rows`` and ``columns`` optional)::
 A cell holds the finished runs that match the table, its row and its column; ``show`` is ``cell``
 (mean ± std, n), ``first`` (the first run's value, e.g. a parameter count), ``values`` (each run's
 config ``key``), ``epochs`` (each run's trained epochs) or ``text`` (the row's ``text`` for the column,
-which also replaces any other cell of that row). A row that no finished run matches is missing: its
-cells are "–", the JSON flags them ``"missing": true`` and the README names the row under the table.
+which also replaces any other cell of that row). A row that no finished run matches (and whose cells are
+not all ``text``) is missing: its cells are "–", the JSON flags them ``"missing": true`` and the README
+names the row under the table.
 """
 
 from __future__ import annotations
@@ -215,7 +216,8 @@ def build_table(spec: TableSpec, records: Sequence[RunRecord]) -> Table:
     missing = []
     for row in spec.rows:
         row_runs = [r for r in pool if r.matches(row.match)]
-        if not any(r.finished and r.matches(c.match) for r in row_runs for c in spec.columns):
+        wants_runs = [c for c in spec.columns if c.show != "text" and c.label not in row.text]
+        if wants_runs and not any(r.finished and r.matches(c.match) for r in row_runs for c in wants_runs):
             missing.append(row.id)
         for column in spec.columns:
             runs = sorted((r for r in row_runs if r.matches(column.match)), key=lambda r: r.name)
