@@ -1,4 +1,5 @@
-"""torchmetrics collections used by every project (one place that fixes names and averaging)."""
+"""torchmetrics collections used by every project (one place that fixes names and averaging: a precision,
+recall or F1 always names its averaging, as the root README's "Metric names" table says)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ def classification_metrics(num_classes: int, prefix: str = "") -> MetricCollecti
     return MetricCollection(
         {
             "acc": MulticlassAccuracy(num_classes, average="micro"),
-            "precision": MulticlassPrecision(num_classes, average="macro"),
-            "recall": MulticlassRecall(num_classes, average="macro"),
-            "f1": MulticlassF1Score(num_classes, average="macro"),
+            "precision_macro": MulticlassPrecision(num_classes, average="macro"),
+            "recall_macro": MulticlassRecall(num_classes, average="macro"),
+            "f1_macro": MulticlassF1Score(num_classes, average="macro"),
             "f1_weighted": MulticlassF1Score(num_classes, average="weighted"),
         },
         prefix=prefix,

@@ -115,7 +115,7 @@ class TaggingModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self.log_dict(self.test_metrics.compute())
         for name, f1 in zip(self.tag_names, self.test_per_tag.compute()):
-            self.log(f"test/f1_tag/{name}", f1)
+            self.log(f"test/f1/{name}", f1)
         self.log("test/params_m", count_parameters(self.net) / 1e6)
         self.test_metrics.reset()
         self.test_per_tag.reset()

@@ -1,10 +1,11 @@
 """Quality metrics: accept/reject, per-defect F1, and score correlation (IQA conventions).
 
 * **Accept/reject**: the positive class is *reject* (a defective image), the class a platform wants
-  to catch. ``acc``, ``precision``, ``recall``, ``f1`` use the model's decision; ``auroc`` uses its
-  ``p_reject`` ranking (torchmetrics ``Binary*``).
-* **Defects**: F1 per defect (``MultilabelF1Score(average="none")``, threshold 0.5) and ``defect_f1``
-  = their macro mean over the defects the model covers (a defect with no prediction at all from a
+  to catch. ``acc``, ``precision_binary``, ``recall_binary``, ``f1_binary`` use the model's decision
+  (binary averaging: the reject class's own value); ``auroc`` uses its ``p_reject`` ranking
+  (torchmetrics ``Binary*``).
+* **Defects**: ``f1/<defect>`` per defect (``MultilabelF1Score(average="none")``, threshold 0.5) and
+  ``f1_macro`` = their macro mean over the defects the model covers (a defect with no prediction at all from a
   model family, e.g. every defect for ``seed_cnn``, or that no image of the data has, e.g. in a user's
   folder that names only some defects, is reported as NaN / not covered).
 * **Score**: ``srcc`` = Spearman rho, ``plcc`` = Pearson r of the predicted score against the
@@ -84,8 +85,8 @@ class QualityMetrics(Metric):
     def __init__(self, defect_names: list[str], prefix: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.prefix, self.defect_names = prefix, list(defect_names)
-        self.binary = MetricCollection({"acc": BinaryAccuracy(), "precision": BinaryPrecision(),
-                                        "recall": BinaryRecall(), "f1": BinaryF1Score()})
+        self.binary = MetricCollection({"acc": BinaryAccuracy(), "precision_binary": BinaryPrecision(),
+                                        "recall_binary": BinaryRecall(), "f1_binary": BinaryF1Score()})
         self.auroc = BinaryAUROC()
         with warnings.catch_warnings():  # "will save all targets and predictions in the buffer": intended
             warnings.simplefilter("ignore", UserWarning)
@@ -131,8 +132,8 @@ class QualityMetrics(Metric):
         if covered.any():
             per = self.defect_f1.compute().cpu()
             for name, value, cov in zip(self.defect_names, per.tolist(), covered.tolist()):
-                out[f"f1_{name}"] = value if cov else math.nan
-            out["defect_f1"] = float(per[covered].mean())
+                out[f"f1/{name}"] = value if cov else math.nan
+            out["f1_macro"] = float(per[covered].mean())
         return {f"{self.prefix}{k}": v for k, v in out.items()}
 
     def reset(self) -> None:

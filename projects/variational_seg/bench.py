@@ -132,7 +132,7 @@ def anchor_comparison(cfg: DictConfig, max_side: int, unet: tuple[Any, str] | No
                 warm_up(segmenters, sample)
             for name, run_model in segmenters.items():
                 seg = run_model([sample["image"]], [sample["points"]], [None])[0]
-                dsc.setdefault((name, k), []).append(score(seg.prob, sample)["dsc"])
+                dsc.setdefault((name, k), []).append(score(seg.prob, sample)["dice"])
                 seconds[name].append(seg.seconds)
     radii = {n: marker_radius(model_config(n), int(cfg.markers.radius)) for n in COMPARED}
     out: dict[str, Any] = {"compared_markers": f"simulated k in {ks}; marker disk radius (working px) {radii}"}
@@ -180,7 +180,7 @@ def run(cfg: DictConfig) -> Path:
         cv.append(skimage_chan_vese(im, pt, max_side, float(cfg.bench.skimage_mu)))
     for name in names:
         results[f"mean_iterations_{name}"] = round(float(np.mean([s.iterations for s in per_model[name]])), 2)
-        results[f"dsc_{name}"] = round(float(np.mean([score(s.prob, x)["dsc"]
+        results[f"dsc_{name}"] = round(float(np.mean([score(s.prob, x)["dice"]
                                                        for s, x in zip(per_model[name], samples)])), 4)
     for key, name in (("ours_spec_solver", "ours_spec_solver"), ("ours", "wbh")):
         results[f"s_per_image_{key}"] = round(float(np.mean([s.seconds for s in per_model[name]])), 4)
@@ -188,7 +188,7 @@ def run(cfg: DictConfig) -> Path:
     results["speedup_vs_skimage"] = round(results["s_per_image_skimage_chan_vese"] / results["s_per_image_ours"], 3)
     results["dsc_ours"] = results["dsc_wbh"]
     results["mean_iterations_ours"] = results["mean_iterations_wbh"]
-    results["dsc_skimage_chan_vese"] = round(float(np.mean([score(c[0], s)["dsc"] for c, s in zip(cv, samples)])), 4)
+    results["dsc_skimage_chan_vese"] = round(float(np.mean([score(c[0], s)["dice"] for c, s in zip(cv, samples)])), 4)
     results["skimage_mu"] = float(cfg.bench.skimage_mu)
     results.update(anchor_comparison(cfg, max_side, unet))
     from projects.variational_seg.bench_noc import noc_keys

@@ -19,15 +19,16 @@ from shared.loggers import finish_loggers
 from shared.report.cells import summarise as summarise_values
 from shared.tasks import build_trainer, finished_results, write_metrics
 
-SUMMARY_KEYS = ("dsc", "hd", "hd95", "hd_pct", "iterations", "seconds")
+SUMMARY_KEYS = ("dice", "hd", "hd95", "hd_pct", "iterations", "seconds")
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """n, empty cases and ``<key>_mean`` / ``<key>_std`` (sample std, shared.report's convention) over images."""
+    """n, empty cases, ``<key>`` (the mean over images: the metric itself) and ``<key>_std`` (their sample
+    std, shared.report's convention)."""
     out: dict[str, Any] = {"n": len(rows), "empty_cases": int(sum(r["empty_case"] for r in rows))}
     for key in SUMMARY_KEYS:
         cell = summarise_values([r[key] for r in rows])
-        out[f"{key}_mean"] = cell.mean if cell else float("nan")
+        out[key] = cell.mean if cell else float("nan")
         out[f"{key}_std"] = cell.std if cell and cell.std is not None else float("nan")
     return out
 
@@ -74,9 +75,9 @@ def evaluate_module(cfg: DictConfig, module: Any, trainer: pl.Trainer | None = N
     tested = {f"test/{k}": v for k, v in summary.items() if isinstance(v, int | float)}
     write_metrics(run_dir, {**(extra or {}), **tested})
     print(f"{cfg.model.name} on {cfg.data.name}/{cfg.data.split} ({summary['n']} images, markers "
-          f"{cfg.markers.source} k={cfg.markers.k}): DSC {summary['dsc_mean']:.4f} +- {summary['dsc_std']:.4f}  "
-          f"HD {summary['hd_mean']:.1f} px  HD95 {summary['hd95_mean']:.1f} px  iterations "
-          f"{summary['iterations_mean']:.1f} +- {summary['iterations_std']:.1f}  {summary['seconds_mean']:.2f} s/img")
+          f"{cfg.markers.source} k={cfg.markers.k}): DSC {summary['dice']:.4f} +- {summary['dice_std']:.4f}  "
+          f"HD {summary['hd']:.1f} px  HD95 {summary['hd95']:.1f} px  iterations "
+          f"{summary['iterations']:.1f} +- {summary['iterations_std']:.1f}  {summary['seconds']:.2f} s/img")
     print(f"per-image CSV -> {run_dir / 'per_image.csv'}")
     return summary
 

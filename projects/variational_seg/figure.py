@@ -51,7 +51,7 @@ def run(cfg: DictConfig) -> Path:
             seg = run_model([sample["image"]], [sample["points"]], [sample.get("background")])[0]
             s = score(seg.prob, sample)
             axes[row, col].imshow(overlay(sample["image"], seg.prob > 0.5, gt))
-            axes[row, col].set_title(f"{LABELS[name]}: DSC {s['dsc']:.3f}, HD {s['hd']:.0f}", fontsize=8)
+            axes[row, col].set_title(f"{LABELS[name]}: DSC {s['dice']:.3f}, HD {s['hd']:.0f}", fontsize=8)
     for ax in axes.flat:
         ax.axis("off")
     fig.tight_layout()

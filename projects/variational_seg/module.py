@@ -14,7 +14,7 @@ from projects.variational_seg.pipeline import Segmentation, set_threads
 from projects.variational_seg.protocol import format_points, score
 from shared.config import plain_dict
 
-METRICS = ("dsc", "hd", "hd95", "hd_pct", "iterations", "seconds")
+METRICS = ("dice", "hd", "hd95", "hd_pct", "iterations", "seconds")
 
 
 class VariationalSegModule(pl.LightningModule):

@@ -62,7 +62,7 @@ def find_run(records: Sequence[RunRecord], setting: str, model: str, row: str) -
 def per_image_cell(row: dict[str, str] | None) -> str:
     if row is None:
         return MISSING
-    return (f"{float(row['dsc']):.3f} / {float(row['hd']):.0f} / {float(row['hd95']):.0f} / "
+    return (f"{float(row['dice']):.3f} / {float(row['hd']):.0f} / {float(row['hd95']):.0f} / "
             f"{int(float(row['iterations']))}")
 
 
@@ -78,10 +78,10 @@ def per_image_table(table: PerImageTable, records: Sequence[RunRecord]) -> tuple
     lines += [f"| {image} | " + " | ".join(per_image_cell(rows.get(image)) for rows in by_model) + " |"
               for image in ids]
     first = by_model[0]
-    wins = {model: sum(float(first[i]["dsc"]) > float(rows[i]["dsc"]) for i in first if i in rows)
+    wins = {model: sum(float(first[i]["dice"]) > float(rows[i]["dice"]) for i in first if i in rows)
             for (model, _), rows in zip(table.models[1:], by_model[1:]) if first and rows}
     data = {"table": table.name, "setting": table.setting, "markers": table.row,
-            "wins": {"model": table.models[0][0], "images_with_higher_dsc_than": wins},
+            "wins": {"model": table.models[0][0], "images_with_higher_dice_than": wins},
             "runs": {model: in_repo(run.run_dir) if run else None for (model, _), run in zip(table.models, runs)},
             "images": {image: {model: rows.get(image) for (model, _), rows in zip(table.models, by_model)}
                        for image in ids}}
@@ -99,7 +99,7 @@ def write_per_image(records: Sequence[RunRecord], readme: Path, output_dir: Path
         out = output_dir / f"{table.name}.json"
         write_atomic(out, lambda f, d=data: f.write(json.dumps(d, indent=2) + "\n"))
         in_readme = write_block(readme, table.name, markdown)
-        wins = data["wins"]["images_with_higher_dsc_than"]
+        wins = data["wins"]["images_with_higher_dice_than"]
         print(f"{table.name}: {data['wins']['model']} has the higher DSC on " + (", ".join(
             f"{n} of {len(data['images'])} images vs {m}" for m, n in wins.items()) or "-"))
         print(f"{table.name}: {len(data['images'])} images -> {display(out)}"

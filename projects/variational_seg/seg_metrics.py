@@ -62,7 +62,7 @@ def hd95(pred: np.ndarray, gt: np.ndarray) -> float:
 
 
 def seg_scores(pred: np.ndarray, gt: np.ndarray, ignore: np.ndarray | None = None) -> dict[str, float]:
-    """dsc, hd, hd95, hd_pct (HD as % of the image diagonal) and empty_case (0/1)."""
+    """dice, hd, hd95, hd_pct (HD as % of the image diagonal) and empty_case (0/1)."""
     pred, gt = pred.astype(bool), gt.astype(bool)
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in size")
@@ -70,5 +70,5 @@ def seg_scores(pred: np.ndarray, gt: np.ndarray, ignore: np.ndarray | None = Non
         pred = np.where(ignore.astype(bool), gt, pred)
     hd, h95 = hausdorff_pair(pred, gt)
     diag = float(np.hypot(*gt.shape))
-    return {"dsc": dice(pred, gt), "hd": hd, "hd95": h95, "hd_pct": 100.0 * hd / diag,
+    return {"dice": dice(pred, gt), "hd": hd, "hd95": h95, "hd_pct": 100.0 * hd / diag,
             "empty_case": float(pred.any() != gt.any())}

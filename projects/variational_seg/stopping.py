@@ -28,8 +28,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| relax | tol | iterations (mean / max) | val DSC | mask DSC vs converged (mean / min) |",
              "|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['relax']} | {r['tol']:g} | {r['iterations_mean']:.1f} / {r['iterations_max']} | "
-                     f"{r['dsc_mean']:.4f} | {r['agreement_mean']:.4f} / {r['agreement_min']:.4f} |")
+        lines.append(f"| {r['relax']} | {r['tol']:g} | {r['iterations']:.1f} / {r['iterations_max']} | "
+                     f"{r['dice']:.4f} | {r['agreement']:.4f} / {r['agreement_min']:.4f} |")
     return "\n".join(lines)
 
 
@@ -51,11 +51,11 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
         for sample, x, m, ref in images:
             w, k, _ = solve(x, m, base.with_(relax=float(relax), tol=float(tol)), diagnostics=False)
             iters.append(int(k[0]))
-            dsc.append(score(upsample(w[0], sample["image"].shape[:2]), sample)["dsc"])
+            dsc.append(score(upsample(w[0], sample["image"].shape[:2]), sample)["dice"])
             agree.append(dice(w[0].numpy() > 0.5, ref))
-        rows.append({"relax": float(relax), "tol": float(tol), "iterations_mean": float(np.mean(iters)),
-                     "iterations_max": int(max(iters)), "dsc_mean": float(np.mean(dsc)),
-                     "agreement_mean": float(np.mean(agree)), "agreement_min": float(min(agree))})
+        rows.append({"relax": float(relax), "tol": float(tol), "iterations": float(np.mean(iters)),
+                     "iterations_max": int(max(iters)), "dice": float(np.mean(dsc)),
+                     "agreement": float(np.mean(agree)), "agreement_min": float(min(agree))})
         print(table(rows[-1:]).splitlines()[-1], flush=True)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -73,22 +73,22 @@ def run_per_point(cfg: DictConfig, points: list[dict[str, float]], grid: dict) -
         for j, dataset in enumerate(sets):
             samples = [dataset[n] for n in range(len(dataset))]
             segs = [run_model([s["image"]], [s["points"]], [s.get("background")])[0] for s in samples]
-            dsc[i, j] = np.mean([score(seg.prob, s)["dsc"] for seg, s in zip(segs, samples)])
+            dsc[i, j] = np.mean([score(seg.prob, s)["dice"] for seg, s in zip(segs, samples)])
         print(f"[{i + 1}/{len(points)}] {point}: val DSC " + " ".join(f"{k} {d:.4f}" for k, d in zip(ks, dsc[i]))
               + f"  mean {dsc[i].mean():.4f}", flush=True)
     best = int(np.argmax(dsc.mean(1)))
     return {"model": cfg.model.name, "data": cfg.data.name, "split": cfg.tune.split, "grid": grid, "rows": ks,
             "markers": OmegaConf.to_container(cfg.markers), "max_side": int(cfg.working.max_side),
-            "points": [{**p, **{f"dsc_{k}": round(float(d), 4) for k, d in zip(ks, dsc[i])},
-                        "mean_dsc": round(float(dsc[i].mean()), 4)} for i, p in enumerate(points)],
-            "chosen": points[best], "chosen_mean_dsc": round(float(dsc[best].mean()), 4)}
+            "points": [{**p, **{f"dice/{k}": round(float(d), 4) for k, d in zip(ks, dsc[i])},
+                        "dice": round(float(dsc[i].mean()), 4)} for i, p in enumerate(points)],
+            "chosen": points[best], "chosen_dice": round(float(dsc[best].mean()), 4)}
 
 
 def write(cfg: DictConfig, result: dict[str, Any]) -> dict[str, Any]:
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "tune.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"chosen for {cfg.model.name}: {result['chosen']} (val mean DSC {result['chosen_mean_dsc']:.4f}) -> "
+    print(f"chosen for {cfg.model.name}: {result['chosen']} (val mean DSC {result['chosen_dice']:.4f}) -> "
           f"{out / 'tune.json'}")
     return result
 
@@ -118,16 +118,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         segs = segment([sample["image"]] * len(points), [sample["points"]] * len(points), base.with_(**per),
                        int(cfg.working.max_side), marker_radius=int(cfg.markers.radius))
         for i, seg in enumerate(segs):
-            dsc[i, j], iters[i, j] = score(seg.prob, sample)["dsc"], seg.iterations
+            dsc[i, j], iters[i, j] = score(seg.prob, sample)["dice"], seg.iterations
         print(f"[{j + 1}/{len(dataset)}] {sample['id']}: best DSC {dsc[:, j].max():.3f}", flush=True)
     best = int(np.argmax(dsc.mean(1)))
     result = {"model": cfg.model.name, "data": cfg.data.name, "split": cfg.tune.split, "grid": grid,
               "markers": OmegaConf.to_container(cfg.markers), "solver": OmegaConf.to_container(cfg.data.solver),
               "max_side": int(cfg.working.max_side), "ids": [dataset.base.names[j] for j in range(len(dataset))]
               if hasattr(dataset.base, "names") else None,
-              "points": [{**p, "mean_dsc": round(float(dsc[i].mean()), 4), "mean_iterations": float(iters[i].mean())}
+              "points": [{**p, "dice": round(float(dsc[i].mean()), 4), "iterations": float(iters[i].mean())}
                          for i, p in enumerate(points)],
-              "chosen": points[best], "chosen_mean_dsc": round(float(dsc[best].mean()), 4)}
+              "chosen": points[best], "chosen_dice": round(float(dsc[best].mean()), 4)}
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "tune.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -130,7 +130,7 @@ class UNetModule(pl.LightningModule):
             self.rows.append({"id": sample["id"], **score(prob, sample), "iterations": 1, "seconds": seconds,
                               "markers": format_points(sample["points"]), "marker_px_working": len(sample["points"]),
                               "undecided": float(((prob > 0.1) & (prob < 0.9)).mean())})
-            self.log("test/dsc", self.rows[-1]["dsc"], batch_size=1, on_epoch=True, on_step=False)
+            self.log("test/dice", self.rows[-1]["dice"], batch_size=1, on_epoch=True, on_step=False)
 
     def configure_optimizers(self) -> Any:
         """The common ``optim`` config (shared/optim.py: AdamW, optim.lr, optim.weight_decay)."""

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from shared.paths import REPO_ROOT
+from tests.metric_names import assert_conventional
 
 TINY = ["data.options.image_size=32", "data.image_size=32", "data.batch_size=4", "data.num_workers=0"]
 
@@ -22,4 +23,6 @@ def test_model_config_runs_one_step(run_project, model):
     assert "final/test/acc" in results and 0.0 <= results["final/test/acc"] <= 1.0
     saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert saved["final/test/acc"] == pytest.approx(results["final/test/acc"])
+    assert "final/test/f1_macro" in saved
+    assert_conventional(saved)   # every name the project logs (root README, "Metric names")
     assert (Path(cfg.paths.output_dir) / "confusion_matrix.png").is_file()

@@ -77,7 +77,7 @@ def test_predict_writes_csv_and_lists_unreadable_files(run_project, tmp_path):
     assert [r["file"].endswith("broken.jpg") for r in rows if r["error"]] == [True]
 
     _, evaluated = run_project("classification", [*TINY, f"ckpt_path={ckpt}"], task="eval")
-    assert 0 <= evaluated["test/acc"] <= 1 and "test/f1" in evaluated
+    assert 0 <= evaluated["test/acc"] <= 1 and "test/f1_macro" in evaluated
 
 
 def test_eval_and_predict_without_checkpoint_are_clear_errors(run_project):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from shared.datasets.synthetic import TAGS
+from tests.metric_names import assert_conventional
 from tests.multimodal_tagging.tiny import TINY
 
 
@@ -17,9 +18,10 @@ def test_config_runs_one_step(run_project, overrides):
     cfg, results = run_project("multimodal_tagging", [*overrides, *TINY])
     for key in ("f1_macro", "f1_weighted", "precision_macro", "recall_macro"):
         assert 0.0 <= results[f"final/test/{key}"] <= 1.0
-    assert f"final/test/f1_tag/{TAGS[0]}" in results
+    assert f"final/test/f1/{TAGS[0]}" in results
     saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert saved["final/test/f1_macro"] == pytest.approx(results["final/test/f1_macro"])
+    assert_conventional(saved)   # every name the project logs (root README, "Metric names")
 
 
 def test_ablation_experiment_configs_compose():

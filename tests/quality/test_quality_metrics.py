@@ -23,11 +23,11 @@ def _metrics(p_defects=None, defects=None) -> dict:
 def test_accept_reject_metrics_by_hand():
     out = _metrics()
     assert out["test/acc"] == pytest.approx(3 / 5)  # decisions right on items 1, 3, 5
-    assert out["test/precision"] == pytest.approx(2 / 3)  # TP = 2 (items 1, 5), FP = 1 (item 4)
-    assert out["test/recall"] == pytest.approx(2 / 3)  # FN = 1 (item 2)
+    assert out["test/precision_binary"] == pytest.approx(2 / 3)  # TP = 2 (items 1, 5), FP = 1 (item 4)
+    assert out["test/recall_binary"] == pytest.approx(2 / 3)  # FN = 1 (item 2)
     # AUROC = share of (reject, accept) pairs ranked right: 0.9>0.2, 0.9>0.6, 0.4>0.2, 0.8>0.2, 0.8>0.6; 0.4<0.6
     assert out["test/auroc"] == pytest.approx(5 / 6)
-    assert "test/defect_f1" not in out  # no defect predictions given (the seed CNN)
+    assert "test/f1_macro" not in out  # no defect predictions given (the seed CNN)
 
 
 def test_srcc_and_plcc_by_hand():
@@ -60,7 +60,7 @@ def test_per_defect_f1_by_hand_and_uncovered_defects():
     pred = torch.tensor([[0.9, 0.1, math.nan], [0.7, 0.8, math.nan], [0.2, 0.3, math.nan],
                          [0.1, 0.1, math.nan], [0.4, 0.6, math.nan]])
     out = _metrics(pred, truth)
-    assert out["test/f1_blur"] == pytest.approx(0.5)
-    assert out["test/f1_noise"] == pytest.approx(1.0)
-    assert math.isnan(out["test/f1_framing"])
-    assert out["test/defect_f1"] == pytest.approx(0.75)  # macro over the covered defects only
+    assert out["test/f1/blur"] == pytest.approx(0.5)
+    assert out["test/f1/noise"] == pytest.approx(1.0)
+    assert math.isnan(out["test/f1/framing"])
+    assert out["test/f1_macro"] == pytest.approx(0.75)  # macro over the covered defects only

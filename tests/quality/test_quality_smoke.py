@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from shared.errors import ConfigError
+from tests.metric_names import assert_conventional
 
 TINY = ["data.options.image_size=32", "data.image_size=32", "data.batch_size=8",
         "data.options.sources={train: 6, val: 3, test: 4}"]
-CLASSIFICATION_KEYS = ("acc", "precision", "recall", "auroc", "srcc", "plcc", "plcc_logistic")
+CLASSIFICATION_KEYS = ("acc", "precision_binary", "recall_binary", "f1_binary", "auroc", "srcc", "plcc",
+                       "plcc_logistic")
 
 
 @pytest.mark.parametrize("model", ["seed_cnn", "timm_iqa", "timm_iqa_lite0"])
@@ -19,9 +21,10 @@ def test_learned_model_config_runs_one_step(run_project, model):
     for key in CLASSIFICATION_KEYS:
         assert f"final/test/{key}" in results
     assert 0.0 <= results["final/test/acc"] <= 1.0
-    assert ("final/test/defect_f1" in results) == model.startswith("timm_iqa")  # seed_cnn has no defect head
+    assert ("final/test/f1_macro" in results) == model.startswith("timm_iqa")  # seed_cnn has no defect head
     saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert saved["final/test/auroc"] == pytest.approx(results["final/test/auroc"])
+    assert_conventional(saved)   # every name the project logs (root README, "Metric names")
     assert (Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt").is_file()
 
 
@@ -34,7 +37,7 @@ def test_classical_fit_calibrates_on_train_pristine_then_eval_loads_it_and_never
 
     cfg, results = run_project("quality", ["model=classical", *TINY])
     assert results["final/test/params_m"] == 0.0 and 0 <= results["final/test/acc"] <= 1
-    assert "final/test/f1_blur" in results and "final/test/f1_framing" not in results  # framing: not covered
+    assert "final/test/f1/blur" in results and "final/test/f1/framing" not in results  # framing: not covered
     run_dir = Path(cfg.paths.output_dir)
     calibration = json.loads((run_dir / "classical_calibration.json").read_text())
     assert calibration["calibration"]["laplacian_var"]["n"] == 6  # the 6 pristine train images
@@ -46,7 +49,7 @@ def test_classical_fit_calibrates_on_train_pristine_then_eval_loads_it_and_never
         raise AssertionError("eval must not calibrate")
     monkeypatch.setattr(ClassicalIQA, "fit_pristine", no_fit)
     _, evaluated = run_project("quality", ["model=classical", *TINY, f"ckpt_path={ckpt}"], task="eval")
-    for key in ("acc", "auroc", "srcc", "plcc", "f1_blur"):
+    for key in ("acc", "auroc", "srcc", "plcc", "f1/blur"):
         assert evaluated[f"test/{key}"] == pytest.approx(results[f"final/test/{key}"])
 
 

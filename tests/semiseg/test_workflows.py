@@ -14,6 +14,7 @@ from PIL import Image
 from shared.config import compose
 from shared.errors import ConfigError
 from shared.tasks import dispatch
+from tests.metric_names import assert_conventional
 
 from .tiny import KILL_AFTER_ONE_EPOCH, TINY
 
@@ -133,3 +134,4 @@ def test_metrics_file_has_student_and_teacher(tmp_path):
     classes = json.loads((Path(cfg.paths.output_dir) / "confusion_test_teacher.json").read_text())["classes"]
     assert classes[0] == "background" and not classes[1].isdigit()
     assert all(f"final/test/teacher/iou/{c}" in saved for c in classes)
+    assert_conventional(saved)   # every name the project logs (root README, "Metric names")

@@ -35,8 +35,8 @@ def test_classification_metrics_hand_computed():
     out = m(torch.nn.functional.one_hot(preds, 3).float(), target)
     assert out["acc"].item() == pytest.approx(4 / 6)
     # precision per class: 1/2, 1/1, 2/3 ; recall: 1/2, 1/2, 2/2
-    assert out["precision"].item() == pytest.approx((1 / 2 + 1 + 2 / 3) / 3)
-    assert out["recall"].item() == pytest.approx((1 / 2 + 1 / 2 + 1) / 3)
+    assert out["precision_macro"].item() == pytest.approx((1 / 2 + 1 + 2 / 3) / 3)
+    assert out["recall_macro"].item() == pytest.approx((1 / 2 + 1 / 2 + 1) / 3)
 
 
 def test_segmentation_metrics_hand_computed():

@@ -68,7 +68,7 @@ def test_eval_runs_each_method_with_background_strokes(run_project, shared_data,
                                                    "markers.source=scribbles_set2", "markers.background=true"],
                                task="eval", smoke=False)
     assert summary["model"] == model and summary["n"] == 2 and summary["markers"]["background"] is True
-    assert 0.3 < summary["dsc_mean"] <= 1.0  # two real photos with real strokes: far from a failure
+    assert 0.3 < summary["dice"] <= 1.0  # two real photos with real strokes: far from a failure
     assert (Path(cfg.paths.output_dir) / "per_image.csv").is_file()
 
 

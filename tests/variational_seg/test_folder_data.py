@@ -16,7 +16,7 @@ def test_eval_on_a_folder_scores_every_photo_with_grabcut_parameters(run_project
     (root / "classes.txt").unlink()   # the click tool needs none: foreground = any label but 0 and 255
     cfg, summary = run_project("variational_seg", ["data=folder", f"data.root={root}", *FAST], task="eval")
     assert cfg.data.name == "my_bags" and cfg.module.data.name == "grabcut"   # tuned.grabcut values
-    assert summary["n"] == 3 and summary["data"] == "my_bags" and 0.5 < summary["dsc_mean"] <= 1.0
+    assert summary["n"] == 3 and summary["data"] == "my_bags" and 0.5 < summary["dice"] <= 1.0
     rows = list(csv.DictReader((Path(cfg.paths.output_dir) / "per_image.csv").open()))
     assert sorted(r["id"] for r in rows) == sorted(p.name for p in (root / "images").iterdir())
     split = list(csv.DictReader((Path(cfg.paths.output_dir) / "split.csv").open()))

@@ -40,4 +40,4 @@ def test_marker_radius_reaches_the_solver_and_the_records(run_project, monkeypat
     used = {r: [int(row["marker_px_working"]) for row in rows[r]] for r in rows}
     assert all(b > a for a, b in zip(used[0], used[2]))
     assert summaries[2]["markers"]["radius"] == 2
-    assert [row["dsc"] for row in rows[0]] != pytest.approx([row["dsc"] for row in rows[2]])
+    assert [row["dice"] for row in rows[0]] != pytest.approx([row["dice"] for row in rows[2]])

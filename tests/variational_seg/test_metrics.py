@@ -33,11 +33,11 @@ def test_dice_hand_case_and_empty_rules():
     b[0, 1:4] = True
     assert dice(a, b) == pytest.approx(2 * 1 / 5)
     empty = np.zeros((3, 4), bool)
-    assert seg_scores(empty, empty) == {"dsc": 1.0, "hd": 0.0, "hd95": 0.0, "hd_pct": 0.0, "empty_case": 0.0}
+    assert seg_scores(empty, empty) == {"dice": 1.0, "hd": 0.0, "hd95": 0.0, "hd_pct": 0.0, "empty_case": 0.0}
     one = empty.copy()
     one[1, 1] = True
     s = seg_scores(empty, one)
-    assert s["dsc"] == 0.0 and s["hd"] == pytest.approx(5.0) and s["hd95"] == pytest.approx(5.0)
+    assert s["dice"] == 0.0 and s["hd"] == pytest.approx(5.0) and s["hd95"] == pytest.approx(5.0)
     assert s["empty_case"] == 1.0 and s["hd_pct"] == pytest.approx(100.0)
 
 
@@ -45,6 +45,6 @@ def test_ignored_pixels_do_not_count():
     gt = disk(32, 32, 16, 16, 8)
     pred = disk(32, 32, 16, 16, 9)
     band = disk(32, 32, 16, 16, 9.5) & ~disk(32, 32, 16, 16, 7.5)
-    assert seg_scores(pred, gt)["dsc"] < 1.0
-    assert seg_scores(pred, gt, ignore=band) == pytest.approx({"dsc": 1.0, "hd": 0.0, "hd95": 0.0, "hd_pct": 0.0,
+    assert seg_scores(pred, gt)["dice"] < 1.0
+    assert seg_scores(pred, gt, ignore=band) == pytest.approx({"dice": 1.0, "hd": 0.0, "hd95": 0.0, "hd_pct": 0.0,
                                                                "empty_case": 0.0})

@@ -23,5 +23,5 @@ def test_variational_configs_are_found():
 def test_variational_model_config_runs(run_project, model):
     cfg, summary = run_project("variational_seg", [*TINY, f"model={model}"], task="eval")
     assert summary["model"] == model and summary["n"] == 2
-    assert 0.0 <= summary["dsc_mean"] <= 1.0 and summary["iterations_mean"] >= 1
+    assert 0.0 <= summary["dice"] <= 1.0 and summary["iterations"] >= 1
     assert (Path(cfg.paths.output_dir) / "per_image.csv").is_file()
