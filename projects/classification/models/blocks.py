@@ -70,6 +70,8 @@ class IASM(nn.Module):
     Mc gives channel weights w_c; the spatial map m_s is computed on the channel-refined features
     w_c * F. The joint attention is w_c * m_s, applied to F and added back to F (the residual join that
     distinguishes IASM from serial CBAM, which outputs only the attended features).
+    Not ``timm.layers.CbamModule``: besides the residual join, timm's spatial 7x7 conv carries a BatchNorm where
+    the paper's has a bias (its channel MLP equals timm's ``ChannelAttn``, kept here to keep checkpoint names).
     """
 
     def __init__(self, channels: int, reduction: int = 16, kernel: int = 7) -> None:

@@ -1,4 +1,5 @@
-"""Create classifiers by name: our MSFF-EComNet variants from the registry, anything else from timm.
+"""Create classifiers by name through timm: ours (MSFF-EComNet and the ``msff_stage*`` variants) are timm
+entry points (``models/msff_ecomnet.py``, ``models/msff_stage.py``), so one ``timm.create_model`` builds any.
 
 ``pretrained`` (a local file, ``hf-hub:<repo>`` or ``packaged:<name>``) is handled here and only here,
 through :func:`shared.weights.load_pretrained`: a timm classifier gets a new head, a model with a
@@ -9,37 +10,22 @@ expect goes in front (:func:`shared.weights.with_input_of`). Nothing is ever dow
 
 from __future__ import annotations
 
-from functools import partial
-
 import timm
 from torch import nn
 
-from projects.classification.models.msff_ecomnet import MSFFEComNet
-from projects.classification.models.msff_stage import PretrainedMSFF
+from projects.classification.models import msff_ecomnet, msff_stage  # noqa: F401  (registers our timm entry points)
 from shared.errors import ConfigError
-from shared.registry import Registry
 from shared.weights import load_pretrained, with_input_of
 
-MODELS: Registry = Registry("classification model")
-MODELS.register("msff_ecomnet")(partial(MSFFEComNet, use_msp=True, use_iasm=True))
-MODELS.register("msff_base")(partial(MSFFEComNet, use_msp=False, use_iasm=False))
-MODELS.register("msff_msp")(partial(MSFFEComNet, use_msp=True, use_iasm=False))
-MODELS.register("msff_iasm")(partial(MSFFEComNet, use_msp=False, use_iasm=True))
-MODELS.register("msff_stage")(partial(PretrainedMSFF, use_msp=True, use_iasm=True))
-MODELS.register("msff_stage_plain")(partial(PretrainedMSFF, use_msp=False, use_iasm=False))
-MODELS.register("msff_stage_msp")(partial(PretrainedMSFF, use_msp=True, use_iasm=False))
-MODELS.register("msff_stage_iasm")(partial(PretrainedMSFF, use_msp=False, use_iasm=True))
+OURS = "msff_*"   # the names our modules register with timm
 
 
 def create_model(name: str, num_classes: int, pretrained: str | None = None, pretrained_partial: bool = False,
                  freeze_backbone: bool = False, **kwargs) -> nn.Module:
-    if name in MODELS:
-        model = MODELS.get(name)(num_classes=num_classes, **kwargs)
-    elif timm.is_model(name):
-        model = timm.create_model(name, pretrained=False, num_classes=num_classes, **kwargs)
-    else:
-        raise ConfigError(f"unknown model {name!r}: not one of ours ({', '.join(MODELS.names())}) "
+    if not timm.is_model(name):
+        raise ConfigError(f"unknown model {name!r}: not one of ours ({', '.join(timm.list_models(OURS))}) "
                           f"and not a timm model name")
+    model = timm.create_model(name, pretrained=False, num_classes=num_classes, **kwargs)
     if pretrained:
         backbone = getattr(model, "backbone", None)
         if isinstance(backbone, nn.Module):

@@ -2,7 +2,8 @@
 global average pooling and a linear classifier.
 
 Widths/depths were chosen (not given in the paper) so that the 15-class model has 11.8 M parameters,
-the paper's 11.79 M. ``use_msp`` / ``use_iasm`` give the ablation variants of the paper's Table 2.
+the paper's 11.79 M. ``use_msp`` / ``use_iasm`` give the ablation variants of the paper's Table 2, each a
+timm entry point (``timm.create_model("msff_ecomnet", num_classes=15)`` once this package is imported).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from timm.models import register_model
 from torch import nn
 
 from projects.classification.models.blocks import IASM, ConvBNAct, MSPConv, PlainConv
+from projects.classification.models.timm_entry import model_kwargs
 
 
 class MSFFEComNet(nn.Module):
@@ -43,3 +46,27 @@ class MSFFEComNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))
+
+
+@register_model
+def msff_ecomnet(pretrained: bool = False, **kwargs) -> MSFFEComNet:
+    """The paper's model: MSP-Conv blocks, each stage followed by IASM."""
+    return MSFFEComNet(use_msp=True, use_iasm=True, **model_kwargs("msff_ecomnet", pretrained, kwargs))
+
+
+@register_model
+def msff_base(pretrained: bool = False, **kwargs) -> MSFFEComNet:
+    """Table 2 "base": plain 3x3 blocks, no attention."""
+    return MSFFEComNet(use_msp=False, use_iasm=False, **model_kwargs("msff_base", pretrained, kwargs))
+
+
+@register_model
+def msff_msp(pretrained: bool = False, **kwargs) -> MSFFEComNet:
+    """Table 2: MSP-Conv blocks only."""
+    return MSFFEComNet(use_msp=True, use_iasm=False, **model_kwargs("msff_msp", pretrained, kwargs))
+
+
+@register_model
+def msff_iasm(pretrained: bool = False, **kwargs) -> MSFFEComNet:
+    """Table 2: plain 3x3 blocks, each stage followed by IASM."""
+    return MSFFEComNet(use_msp=False, use_iasm=True, **model_kwargs("msff_iasm", pretrained, kwargs))
