@@ -90,14 +90,12 @@ def _read_json(path: Path) -> Any:
         raise DataError(f"{path}: not readable JSON ({type(exc).__name__}); re-copy or remove it") from None
 
 
-def _write_json(path: Path, data: Any, indent: int | None) -> None:
-    write_atomic(path, lambda f: f.write(json.dumps(data, indent=indent) + "\n"))
-
-
-def _indent_of(text: str) -> int | None:
-    """The indentation the file was written with (metrics.json and the tables: 2), kept on rewrite."""
-    match = re.search(r"\n( +)\S", text)
-    return len(match.group(1)) if match else None
+def _write_json(path: Path, data: Any, like: str) -> None:
+    """``data`` written as the file's old text ``like`` was: its indentation and its escaping of non-ASCII
+    characters (a table's "–" stays one character)."""
+    match = re.search(r"\n( +)\S", like)
+    text = json.dumps(data, indent=len(match.group(1)) if match else None, ensure_ascii="\\u" in like)
+    write_atomic(path, lambda f: f.write(text + "\n"))
 
 
 def rewrite_json_keys(path: Path, rename: Callable[[str], str], write: bool) -> bool:
@@ -109,8 +107,10 @@ def rewrite_json_keys(path: Path, rename: Callable[[str], str], write: bool) -> 
     new = renamed_dict(data, rename, path)
     if list(new) == list(data):
         return False
+    if list(data) == sorted(data):   # metrics.json is written with sorted keys: so is the rewrite
+        new = dict(sorted(new.items()))
     if write:
-        _write_json(path, new, _indent_of(text))
+        _write_json(path, new, text)
     return True
 
 
@@ -179,7 +179,7 @@ def rewrite_table(path: Path, project: str, write: bool = True) -> bool:
     if new == data:
         return False
     if write:
-        _write_json(path, new, _indent_of(text))
+        _write_json(path, new, text)
     return True
 
 

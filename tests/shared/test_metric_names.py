@@ -40,7 +40,7 @@ def fake_run(root: Path, project: str) -> Path:
     run = root / "runs" / "setting" / project
     (run / ".hydra").mkdir(parents=True)
     (run / ".hydra" / "config.yaml").write_text(f"project: {project}\nseed: 0\n")
-    (run / "metrics.json").write_text(json.dumps(OLD[project], indent=2) + "\n")
+    (run / "metrics.json").write_text(json.dumps(OLD[project], indent=2) + "\n")   # in logging order, not sorted
     columns = ["epoch", "step", *(k.split("/", 1)[1] for k in OLD[project] if k.startswith(("best/", "final/")))]
     (run / "csv").mkdir()
     (run / "csv" / "metrics.csv").write_text(",".join(columns) + "\n0,10," + ",".join("0.5" for _ in columns[2:])
@@ -56,10 +56,10 @@ def fake_archive(root: Path) -> dict[str, Path]:
     runs = {project: fake_run(root, project) for project in OLD}
     (root / "classification").mkdir()
     (root / "classification" / "table2.json").write_text(json.dumps(
-        {"table": "table2", "cells": [{"row": "a", "metric": "test/f1", "mean": 0.5},
+        {"table": "table2", "title": "F1 (– = no run)", "cells": [{"row": "a", "metric": "test/f1", "mean": 0.5},
                                       {"row": "a", "metric": ["test/precision", "test/acc"]},
                                       {"row": "b", "text": "-"}]},
-        indent=2))
+        indent=2, ensure_ascii=False))
     return runs
 
 
@@ -88,10 +88,19 @@ def test_rename_rewrites_an_old_archive_once_and_a_second_run_changes_nothing(tm
     assert json.loads((vs / "summary.json").read_text()) == {"n": 40, "dice": 0.61, "dice_std": 0.2,
                                                              "params": {"lam": 2}}
     table = json.loads((tmp_path / "classification" / "table2.json").read_text())
+    assert "F1 (– = no run)" in (tmp_path / "classification" / "table2.json").read_text()   # written as it was
     assert [c.get("metric") for c in table["cells"]] == ["test/f1_macro", ["test/precision_macro", "test/acc"], None]
     snapshot = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert rewrite_all([tmp_path]) == []
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == snapshot
+
+
+def test_a_sorted_metrics_json_stays_sorted(tmp_path):
+    """training writes metrics.json with sorted keys; the rewrite sorts the new names the same way."""
+    run = fake_run(tmp_path, "variational_seg")
+    (run / "metrics.json").write_text(json.dumps(dict(sorted(OLD["variational_seg"].items())), indent=2))
+    rewrite_all([tmp_path])
+    assert list(json.loads((run / "metrics.json").read_text())) == sorted(NEW["variational_seg"])
 
 
 def test_check_mode_changes_nothing_and_says_what_is_left(tmp_path, capsys):
