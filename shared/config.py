@@ -22,7 +22,7 @@ if not OmegaConf.has_resolver("ratio"):
 
 
 def _label_ratio(value: Any) -> Any:
-    from shared.datasets.ccp import parse_label_ratio
+    from shared.datasets.label_ratio import parse_label_ratio
 
     return parse_label_ratio(value, "data.labeled_ratio")
 

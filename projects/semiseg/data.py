@@ -29,7 +29,7 @@ from projects.semiseg.transforms import (
     normalize,
 )
 from shared.augment import photometric_strong
-from shared.datasets.ccp import parse_label_ratio
+from shared.datasets.label_ratio import parse_label_ratio
 from shared.datasets.registry import dataset_from_config
 from shared.datasets.sampler import SeededSampler, loader_generator
 from shared.datasets.transformed import SampleKey, split_key

@@ -1,15 +1,15 @@
-"""``make report PROJECT=semiseg``: the README tables and the label-ratio study report from the sweep run
+"""``make report PROJECT=semiseg``: the README tables and the label-ratio study pages from the sweep run
 folders, through the shared report library (:mod:`shared.report`).
 
-* The tables of ``configs/semiseg/report/*.yaml`` (Table 1, Table 2, the first CCP run and its per-class
-  IoU) go into projects/semiseg/README.md between their markers and into ``reports/semiseg/<table>.json``,
-  exactly as for every other project; their rows and columns match the fields :func:`run_fields`
-  derives from a run's config (``method``, ``ratio``).
-* ``reports/semiseg/<report.name>_<setting>.md`` is the study of one setting (the sweep's experiment,
-  e.g. ccp_small, ccp_lite0; ``<report.name>.md`` links them): Table 1 and Table 2 for the final and for
-  the val-selected teacher (the specs above, with any other label ratio found added as a column), the
-  checkpoint-selection / teacher-lead table, and PNGs: test mIoU vs label ratio per method, the
-  pseudo-label mask ratio and the val mIoU of teacher and student over training.
+* The tables of ``configs/semiseg/report/*.yaml`` (Table 1 and Table 2 of each study, the first CCP run and
+  its per-class IoU, the pseudo-label table) go into projects/semiseg/README.md between their markers and
+  into ``reports/semiseg/<table>.json`` (with the mIoU-vs-label-ratio PNGs their specs ask for), exactly as
+  for every other project, and only there; their rows and columns match the fields :func:`run_fields`
+  derives from a run's config (``method``, ``ratio``). The from-scratch study's tables are frozen.
+* ``reports/semiseg/<report.name>_<setting>.md`` is the study page of each setting that has runs here
+  (the sweep's experiment, e.g. ccp_lite0; ``<report.name>.md`` links them): links to its tables, what
+  only the page has (the checkpoint-selection / teacher-lead table) and PNGs of the pseudo-label mask
+  ratio and of the val mIoU of teacher and student over training.
 * Finished runs gain ``last/...`` metrics from their CSV log (:func:`last_epoch_summary`: pseudo-label
   statistics of the last epoch, the teacher's lead over its student) for tables such as
   ``pseudo_labels_lite0``.
@@ -20,8 +20,9 @@ No server is needed; the same numbers are in each W&B run's summary (``final/tes
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
+import os
+import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from shared.datasets.ccp import normalise_ratio, parse_label_ratio
+from shared.datasets.label_ratio import normalise_ratio, parse_label_ratio
 from shared.errors import ConfigError
 from shared.files import write_atomic
 from shared.plots import plt
@@ -39,24 +40,17 @@ from shared.report import (
     MISSING,
     RunRecord,
     TableSpec,
-    build_table,
     load_records,
     load_specs,
     metric_value,
     report_paths,
-    to_json,
-    to_markdown,
     write_tables,
 )
 from shared.report import collect_runs as report_runs
 from shared.report.build import display
 from shared.report.plots import save_figure
 from shared.report.style import method_style
-from shared.report.tables import Column, Table
-
-STUDY_TABLES = {"table1": "Table 1 — test mIoU of the {label} vs label ratio",
-                "table2": "Table 2 — ablation, test mIoU of the {label}"}
-WHICH = {"final": "final teacher", "best": "val-selected teacher"}
+from shared.report.tables import markdown_rows
 
 
 # -- label ratios ----------------------------------------------------------------------------------
@@ -100,26 +94,14 @@ def collect_runs(root: Path) -> list[RunRecord]:
     return report_runs(root, fields=run_fields)
 
 
-# -- the study tables (per setting, final and val-selected) ---------------------------------------
-def ratio_columns(spec: TableSpec, seen: Iterable[str]) -> TableSpec:
-    """``spec`` with one more column per label ratio found in the runs but not in its columns (sorted)."""
-    have = {str(c.match.get("ratio")): c for c in spec.columns}
-    columns = [have.get(r) or Column(label=ratio_label(r), match={"ratio": r}) for r in sort_ratios([*have, *seen])]
-    return dataclasses.replace(spec, columns=tuple(columns))
-
-
-def study_table(spec: TableSpec, setting: str, which: str, records: Sequence[RunRecord]) -> Table:
-    seen = {r.fields["ratio"] for r in records if r.setting == setting} if spec.name == "table1" else ()
-    return build_table(dataclasses.replace(ratio_columns(spec, seen), setting=(setting,), which=which), records)
-
-
 def selection_and_lead_table(records: Sequence[RunRecord], methods: Sequence[tuple[str, str]], metric: str) -> str:
     """Per method (id, label) over all finished runs, then over all of them: how often the val-selected
     checkpoint scores exactly like the final weights (i.e. the last epoch was the best on val), and the EMA
     teacher's lead over its student in mIoU points per run, on val (last validation, ``last/val/...`` from
     :func:`with_summaries`) and on test (final weights): mean [min, max] and how many runs are at or above 0."""
-    lines = ["| method | runs | val-selected = final | teacher − student, val: mean [min, max], runs ≥ 0 "
-             "| teacher − student, test: mean [min, max], runs ≥ 0 |", "|---|---|---|---|---|"]
+    header = ["method", "runs", "val-selected = final", "teacher − student, val: mean [min, max], runs ≥ 0",
+              "teacher − student, test: mean [min, max], runs ≥ 0"]
+    rows = []
     finished = [r for r in records if r.finished]
     groups = [(label, [r for r in finished if r.fields.get("method") == method]) for method, label in methods]
     for label, runs in [*groups, ("all methods", [r for _, g in groups for r in g])]:
@@ -129,8 +111,8 @@ def selection_and_lead_table(records: Sequence[RunRecord], methods: Sequence[tup
                    for r in runs if (best := metric_value(r, "best", metric)) is not None)
         val = [metric_value(r, None, f"{LAST}/val/teacher_minus_student") for r in runs]
         test = [metric_value(r, None, f"{LAST}/test/teacher_minus_student") for r in runs]
-        lines.append(f"| {label} | {len(runs)} | {same} of {len(runs)} | {_lead(val)} | {_lead(test)} |")
-    return "\n".join(lines)
+        rows.append([label, str(len(runs)), f"{same} of {len(runs)}", _lead(val), _lead(test)])
+    return markdown_rows(header, rows)
 
 
 def _lead(values: Sequence[float | None]) -> str:
@@ -210,33 +192,6 @@ def mean_curves(curves: dict[tuple[str, str], list[pd.Series]]) -> dict[tuple[st
 
 
 # -- plots -----------------------------------------------------------------------------------------
-def plot_miou_vs_ratio(tables: Mapping[str, Table], path: Path, title: str) -> Path:
-    """One panel per table ("final teacher", "val-selected teacher"): mean ± std over seeds per method,
-    x = each column's label ratio (log scale)."""
-    fig, axes = plt.subplots(1, len(tables), figsize=(5.2 * len(tables), 4.0), sharey=True, squeeze=False)
-    for ax, (panel, table) in zip(axes[0], tables.items()):
-        spec = table.spec
-        ratios = [str(c.match["ratio"]) for c in spec.columns]
-        xs = [ratio_fraction(r) for r in ratios]
-        methods = [row.id for row in spec.rows]
-        for i, row in enumerate(spec.rows):
-            found = [table.cells.get((row.id, c.label)) for c in spec.columns]
-            if not any(found):
-                continue
-            shift = 1.0 + 0.03 * (i - (len(spec.rows) - 1) / 2)   # keep overlapping error bars apart
-            ax.errorbar([x * shift for x in xs], [c.mean * 100 if c else math.nan for c in found],
-                        yerr=[(c.std or 0.0) * 100 if c else math.nan for c in found], capsize=3,
-                        label=row.label, **method_style(row.id, methods))
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(xs, [ratio_label(r) for r in ratios])
-        ax.minorticks_off()
-        ax.set_xlabel("label ratio (log scale)")
-        ax.set_title(panel, fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("test mIoU (%)")
-    return save_figure(fig, path, title, axes[0], legend_space=0.07)
-
-
 def plot_curves(curves: dict[tuple[str, str], pd.DataFrame], methods: Sequence[tuple[str, str]],
                     ratios: Sequence[str], path: Path, title: str, ylabel: str = "mask ratio",
                     dashed: dict[tuple[str, str], pd.DataFrame] | None = None,
@@ -283,34 +238,45 @@ def setting_line(records: Sequence[RunRecord]) -> str:
             f"{f' of {samples} unlabelled samples' if samples else ''}, precision {r.value('trainer.precision')}")
 
 
-def study_methods(specs: Mapping[str, TableSpec]) -> list[tuple[str, str]]:
-    """(id, label) of every method row of the study's tables, first appearance first."""
+def study_methods(specs: Sequence[TableSpec], records: Sequence[RunRecord] = ()) -> list[tuple[str, str]]:
+    """(id, label) of every method row of the study's tables whose rows are methods (first appearance
+    first), then any other method of ``records``."""
     seen: dict[str, str] = {}
-    for spec in specs.values():
+    for spec in specs:
         for row in spec.rows:
-            seen.setdefault(row.id, row.label)
+            if set(row.match) == {"method"}:
+                seen.setdefault(str(row.match["method"]), row.label)
+    for record in records:
+        seen.setdefault(str(record.fields.get("method")), str(record.fields.get("method")))
     return list(seen.items())
 
 
-def setting_section(setting: str, records: Sequence[RunRecord], specs: Mapping[str, TableSpec],
-                    options: Mapping[str, Any], out_dir: Path, name: str) -> list[str]:
+def table_links(specs: Sequence[TableSpec], out_dir: Path, readme: Path) -> list[str]:
+    """One line per table of the setting: its title, where the README shows it and its JSON."""
+    lines = []
+    for spec in specs:
+        bold = re.match(r"\*\*(.+?)\*\*", spec.title)
+        title = bold[1] if bold else spec.title.split("(")[0].strip(" *:") or spec.name
+        files = [f"[README]({os.path.relpath(readme, out_dir)})", f"[{spec.name}.json]({spec.name}.json)"]
+        if (out_dir / f"{spec.name}.png").is_file():
+            files.append(f"[plot]({spec.name}.png)")
+        lines.append(f"* {title} (`{spec.name}`): {', '.join(files)}")
+    return lines
+
+
+def setting_section(setting: str, records: Sequence[RunRecord], specs: Sequence[TableSpec],
+                    options: Mapping[str, Any], out_dir: Path, name: str, readme: Path) -> list[str]:
+    """The study page of one setting; ``specs``: the README tables of that setting."""
     mine = [r for r in records if r.setting == setting]
     finished = [r for r in mine if r.finished]
     lines = [f"## Setting `{setting}`", "", setting_line(mine), "",
-             f"{len(finished)} finished runs, {len(mine) - len(finished)} unfinished; "
-             f"cells: test mIoU (%) mean ± sample std over seeds (n = seeds, {options.get('seeds', 3)} planned). "
-             f"{_supervised_note(finished)}", ""]
+             f"{len(finished)} finished runs, {len(mine) - len(finished)} unfinished "
+             f"({options.get('seeds', 3)} seeds planned per cell). {_supervised_note(finished)}", ""]
     stem = f"{name}_{setting}"
-    table1 = {}
-    for key, heading in STUDY_TABLES.items():
-        for which, label in WHICH.items():
-            table = study_table(specs[key], setting, which, records)
-            if key == "table1":
-                table1[label] = table
-            write_atomic(out_dir / f"{stem}_{key}_{which}.json",
-                         lambda f, t=table: f.write(_json(to_json(t, source=display(out_dir)))))
-            lines += [f"### {heading.format(label=label)}", "", to_markdown(table), ""]
-    methods = study_methods(specs)
+    if specs:
+        lines += ["### Tables", "", "Written once, by the shared report library, into the README and their JSON "
+                  "(mean ± sample std over seeds, n = seeds):", "", *table_links(specs, out_dir, readme), ""]
+    methods = study_methods(specs, finished)
     metric = str(options["metric"])
     lines += ["### Checkpoint selection and teacher lead", "",
               "Over all finished runs of a method, then of all methods: in how many the val-selected checkpoint "
@@ -318,12 +284,9 @@ def setting_section(setting: str, records: Sequence[RunRecord], specs: Mapping[s
               "(mIoU points; negative: the teacher lags) at the last validation and on test with the final "
               "weights.", "",
               selection_and_lead_table(finished, methods, metric), ""]
-    plot = plot_miou_vs_ratio(table1, out_dir / f"{stem}_miou.png",
-                              f"{setting}: test mIoU vs label ratio (mean ± std over seeds)")
-    lines += [f"![mIoU vs label ratio]({plot.name})", ""]
     column = str(options["mask_ratio"])
     raw = _curves(finished, column)
-    ratios = [str(c.match["ratio"]) for c in table1[WHICH["final"]].spec.columns]
+    ratios = sort_ratios(r.fields["ratio"] for r in finished)
     mask_plot = plot_curves(mean_curves(raw), [m for m in methods if m[0] != "supervised"], ratios,
                                 out_dir / f"{stem}_mask_ratio.png",
                                 f"{setting}: share of unlabelled pixels with teacher confidence ≥ 0.95 "
@@ -366,15 +329,11 @@ def _curves(records: Iterable[RunRecord], column: str) -> dict[tuple[str, str], 
     return raw
 
 
-def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def write_study(records: Sequence[RunRecord], specs: Mapping[str, TableSpec], options: Mapping[str, Any],
-                out_dir: Path, name: str, source: str = "") -> Path:
-    """One report per setting found in ``records``, ``<out_dir>/<name>_<setting>.md`` (+ its PNGs and
-    per-table JSON), and the index ``<out_dir>/<name>.md`` linking every ``<name>_<setting>.md`` there (a
-    setting without runs on this machine keeps its committed file)."""
+def write_study(records: Sequence[RunRecord], specs: Sequence[TableSpec], options: Mapping[str, Any],
+                out_dir: Path, name: str, readme: Path, source: str = "") -> Path:
+    """One page per setting found in ``records``, ``<out_dir>/<name>_<setting>.md`` (+ its PNGs), and the
+    index ``<out_dir>/<name>.md`` linking every ``<name>_<setting>.md`` there (a setting without runs on
+    this machine keeps its committed page)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     protocol = ("Protocol: every \"best\" decision (the val-selected checkpoint, the historical queue) uses the "
@@ -383,7 +342,8 @@ def write_study(records: Sequence[RunRecord], specs: Mapping[str, TableSpec], op
     for setting in sorted({r.setting for r in records}):
         lines = [f"# Label-ratio study (semiseg): setting `{setting}`", "",
                  f"Written by `make report PROJECT=semiseg` on {stamp} from the run folders under `{source}`.",
-                 protocol, "", *setting_section(setting, records, specs, options, out_dir, name)]
+                 protocol, "", *setting_section(setting, records, [s for s in specs if s.setting == (setting,)],
+                                                options, out_dir, name, readme)]
         text = "\n".join(lines).rstrip() + "\n"
         write_atomic(out_dir / f"{name}_{setting}.md", lambda f, t=text: f.write(t))
     studies = sorted(p.name for p in out_dir.glob(f"{name}_*.md"))
@@ -401,8 +361,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     specs = load_specs(paths.tables)
     tables = write_tables(specs, records, paths)
     options: dict[str, Any] = OmegaConf.to_container(cfg.report, resolve=True)  # type: ignore[assignment]
-    by_name = {s.name: s for s in specs}
-    path = write_study(records, by_name, options, paths.output_dir, str(options["name"]), source=display(paths.runs))
+    path = write_study(records, specs, options, paths.output_dir, str(options["name"]), paths.readme,
+                       source=display(paths.runs))
     finished = sum(r.finished for r in records)
     print(f"report ({finished} finished / {len(records)} runs) -> {path}")
     return {"report": str(path), "tables": tables, "runs": len(records), "finished": finished}

@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from shared.datasets.ccp import parse_label_ratio
 from shared.datasets.io import check_same_size, image_size, read_image, read_mask
+from shared.datasets.label_ratio import parse_label_ratio
 from shared.datasets.registry import DATASETS, SPLITS
 from shared.errors import ConfigError, DataError
 from shared.files import write_csv_atomic

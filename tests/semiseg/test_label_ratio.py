@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from projects.semiseg import report
 from projects.semiseg.data import semi_datasets
 from shared.config import compose
-from shared.datasets import ccp
+from shared.datasets import label_ratio
 from shared.errors import ConfigError
 
 from .tiny import TINY
@@ -19,15 +19,15 @@ SPELLINGS = ["1/16", "1_16", 116, 0.0625, "0.0625"]
 
 @pytest.mark.parametrize("value", SPELLINGS)
 def test_every_spelling_is_one_sixteenth(value):
-    assert ccp.parse_label_ratio(value) == Fraction(1, 16)
-    assert ccp.normalise_ratio(value) == "1_16"
+    assert label_ratio.parse_label_ratio(value) == Fraction(1, 16)
+    assert label_ratio.normalise_ratio(value) == "1_16"
 
 
 @pytest.mark.parametrize("value, match", [("abc", "not a fraction"), (0, r"in \(0, 1\]"), ("3/2", r"in \(0, 1\]"),
                                           (1364, "quote it")])
 def test_bad_ratios_are_config_errors(value, match):
     with pytest.raises(ConfigError, match=match):
-        ccp.parse_label_ratio(value)
+        label_ratio.parse_label_ratio(value)
 
 
 def test_hydra_reads_an_unquoted_1_16_as_116_and_the_subset_split_still_takes_one_sixteenth():
