@@ -23,14 +23,12 @@ from typing import Any
 import numpy as np
 
 from projects.quality.datasets import resize_area
+from projects.quality.shipped import DEFAULT_MODEL, WEIGHTS_FILE, load_default_net
 from shared.api import Input, as_rgb
 from shared.errors import CheckpointError
 from shared.export import OnnxModel, with_preprocessing
 from shared.inference import InferenceSpec
-from shared.paths import REPO_ROOT
 
-DEFAULT_MODEL = REPO_ROOT / "projects" / "quality" / "default_model"
-WEIGHTS_FILE, SPEC_FILE = "model.safetensors", "model.json"
 OUTPUTS = ("reject", "defects", "score")
 
 Outputs = dict[str, np.ndarray]   # p_reject (N,), score (N,), p_defects (N, D) or absent, reject (N,) bool
@@ -118,8 +116,6 @@ class Predictor:
     @classmethod
     def default(cls, folder: str | os.PathLike = DEFAULT_MODEL, **kwargs: Any) -> Predictor:
         """The shipped model: fp16 weights (safetensors) and the spec written beside them."""
-        from projects.quality.default_model import load_default_net
-
         net, spec = load_default_net(Path(folder))
         logits = torch_logits(net, spec)
         threshold = float(spec.extra["decision_threshold"])

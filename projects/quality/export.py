@@ -48,8 +48,8 @@ def heads_as_tuple(net: Any, heads: list[str]) -> Any:
 
 def network(cfg: DictConfig) -> tuple[Any, InferenceSpec, str]:
     """The network to export, its spec and where it came from (``CKPT`` or the shipped default model)."""
-    from projects.quality.default_model import load_default_net
     from projects.quality.module import QualityModule
+    from projects.quality.shipped import load_default_net
     from shared.checkpoints import load_module
     from shared.inference import apply_spec, read_spec
     from shared.predict import require_checkpoint

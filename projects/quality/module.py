@@ -56,7 +56,7 @@ class QualityModule(pl.LightningModule):
         self.defect_names = defect_names
         self.net = create_model(model, image_size, defect_names)
         if init_from and not rebuilding_from_checkpoint():  # a checkpoint being loaded brings its own weights
-            from projects.quality.default_model import load_network_weights
+            from projects.quality.shipped import load_network_weights
 
             load_network_weights(self.net, init_from, model["name"])
         self.val_metrics = QualityMetrics(defect_names, prefix="val/")
