@@ -20,7 +20,7 @@ from shared.paths import CONFIG_ROOT
 from shared.report.archive import collect_with_archive
 from shared.report.frozen import frozen_note, frozen_table
 from shared.report.plots import plot_table
-from shared.report.readme import markers, write_block
+from shared.report.readme import markers, read_block, write_block
 from shared.report.runs import FieldsFn, RunRecord
 from shared.report.tables import Table, TableSpec, build_table, load_specs, to_json, to_markdown
 
@@ -106,9 +106,11 @@ def write_tables(specs: Sequence[TableSpec], records: Sequence[RunRecord], paths
     written = []
     for spec in specs:
         if spec.frozen:
+            if read_block(paths.readme, spec.name) is None:   # e.g. a README of other run roots
+                print(f"{spec.name}: frozen, and {display(paths.readme)} has no {markers(spec.name)[0]} block: skipped")
+                continue
             result = write_frozen(spec, paths)
-            where = display(paths.readme) if result["readme"] else f"no {markers(spec.name)[0]} block"
-            print(f"{spec.name}: frozen, rendered from {display(Path(result['json']))}; {where}")
+            print(f"{spec.name}: frozen, rendered from {display(Path(result['json']))}; {display(paths.readme)}")
             written.append(result)
             continue
         table = build_table(spec, records)

@@ -32,8 +32,11 @@ def save_figure(fig: Any, path: Path, title: str = "", axes: Sequence[Any] = (),
 
 def plot_table(table: Table, path: Path) -> Path | None:
     """Each cell column as a line over the rows' ``x`` (mean ± sample std error bars, n beside each
-    point), as the spec's ``plot`` block says (xlabel, ylabel, title, xscale); None when nothing to draw."""
+    point), as the spec's ``plot`` block says (xlabel, ylabel, title, xscale); with ``lines: rows`` each
+    row as a line over the columns' ``x`` instead. None when nothing to draw."""
     spec, opts = table.spec, table.spec.plot or {}
+    if opts.get("lines") == "rows":
+        return plot_rows(table, path)
     rows = [r for r in spec.rows if r.x is not None]
     columns = [c for c in spec.columns if c.show == "cell"]
     if not rows or not columns or not table.has_runs:
@@ -55,6 +58,38 @@ def plot_table(table: Table, path: Path) -> Path | None:
     if opts.get("xscale"):
         ax.set_xscale(opts["xscale"])
     ax.set_xticks(xs_all, [r.label for r in rows])
+    ax.minorticks_off()
+    ax.set_xlabel(opts.get("xlabel", ""))
+    ax.set_ylabel(opts.get("ylabel", ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path, opts.get("title", spec.title))
+
+
+def plot_rows(table: Table, path: Path) -> Path | None:
+    """One line per row over the cell columns' ``x`` (mean ± sample std error bars; on a log axis the lines
+    are nudged apart sideways so that overlapping bars stay readable), ``plot``: xlabel, ylabel, title,
+    xscale, xbase."""
+    spec, opts = table.spec, table.spec.plot or {}
+    columns = [c for c in spec.columns if c.show == "cell" and c.x is not None]
+    if not columns or not table.has_runs:
+        return None
+    fig, ax = plt.subplots(figsize=(5.4, 3.8))
+    order = [r.id for r in spec.rows]
+    log = opts.get("xscale") == "log"
+    for i, row in enumerate(spec.rows):
+        points = [(c, cell) for c in columns if (cell := table.cells.get((row.id, c.label))) is not None]
+        if not points:
+            continue
+        scale, _ = spec.scale_of(points[0][0])
+        nudge = 1.0 + 0.03 * (i - (len(spec.rows) - 1) / 2) if log else 1.0
+        xs = [float(c.x or 0.0) * nudge for c, _ in points]
+        means = [cell.mean * scale for _, cell in points]
+        ax.errorbar(xs, means, yerr=[(cell.std or 0.0) * scale for _, cell in points], capsize=3, label=row.label,
+                    **method_style(row.id, order))
+    if log:
+        ax.set_xscale("log", base=opts.get("xbase", 10))
+    ax.set_xticks([c.x for c in columns], [c.label for c in columns])
     ax.minorticks_off()
     ax.set_xlabel(opts.get("xlabel", ""))
     ax.set_ylabel(opts.get("ylabel", ""))

@@ -22,6 +22,7 @@ A spec (every key but ``rows`` and ``columns`` optional)::
     # optionally paired_by: seed -- also the per-seed differences of the runs both cells share, and their paired t
     wrap: 1                       # >1: the rows in that many side-by-side blocks (long metric lists)
     plot: {xlabel: ..., ylabel: ..., title: ..., xscale: log}       # a PNG: cell columns vs each row's x
+    # (plot: {lines: rows, xbase: 2, ...}: one line per row over the columns' x instead)
     sweep: table3                 # the sweep(s) that make the runs (str or list): named under missing rows
     frozen: false                 # true: rendered from the committed <table>.json alone (shared/report/frozen.py)
 
@@ -79,6 +80,7 @@ class Column:
     digits: int | None = None
     show: str = "cell"
     key: str | None = None
+    x: float | None = None     # the column's place on a ``plot: {lines: rows}`` x axis
 
 
 @dataclass(frozen=True)

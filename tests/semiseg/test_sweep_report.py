@@ -209,12 +209,13 @@ def test_selection_and_lead_table_counts_last_epoch_picks_and_the_teacher_lead_p
                                      run(2, 0.29, 0.29, None, None), supervised,
                                      _record("unimatch_v2", 0, {})])                      # unfinished: left out
     methods = [("supervised", "Supervised"), ("mvpmatch", "MvpMatch"), ("unimatch_v2", "UniMatch V2")]
-    rows = report.selection_and_lead_table(records, methods, "test/miou").splitlines()
+    lines = report.selection_and_lead_table(records, methods, "test/miou").splitlines()
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
     assert len(rows) == 5                                    # header, rule, Supervised, MvpMatch, all methods
-    assert rows[2] == "| Supervised | 1 | 0 of 1 | – | +1.0 [+1.0, +1.0], 1 of 1 |"
+    assert rows[2] == ["Supervised", "1", "0 of 1", "–", "+1.0 [+1.0, +1.0], 1 of 1"]
     # teacher − student on test: 0.30 − 0.32 = −2.0 and 0.30 − 0.35 = −5.0 points; on val +1.0 and −0.4
-    assert rows[3] == "| MvpMatch | 3 | 2 of 3 | +0.3 [-0.4, +1.0], 1 of 2 | -3.5 [-5.0, -2.0], 0 of 2 |"
-    assert rows[4] == "| all methods | 4 | 2 of 4 | +0.3 [-0.4, +1.0], 1 of 2 | -2.0 [-5.0, +1.0], 1 of 3 |"
+    assert rows[3] == ["MvpMatch", "3", "2 of 3", "+0.3 [-0.4, +1.0], 1 of 2", "-3.5 [-5.0, -2.0], 0 of 2"]
+    assert rows[4] == ["all methods", "4", "2 of 4", "+0.3 [-0.4, +1.0], 1 of 2", "-2.0 [-5.0, +1.0], 1 of 3"]
 
 
 def test_ratio_helpers():
@@ -231,7 +232,7 @@ CLASSES = ("background", "skin", "hair", "upper", "lower", "full-body", "footwea
 
 
 def _fake_run(root: Path, method: str, ratio: str, seed: int, finished: bool = True, steps: int = 40,
-              setting: str = "ccp_small") -> Path:
+              setting: str = "ccp_lite0") -> Path:
     """A run folder as a sweep writes it: .hydra/config.yaml, csv/metrics.csv, metrics.json."""
     run_dir = root / setting / f"{method}-{ratio}-s{seed}"
     (run_dir / ".hydra").mkdir(parents=True)
@@ -273,41 +274,39 @@ def _fake_study(root: Path) -> None:
                 _fake_run(root, method, ratio, seed)
 
 
-def _study_specs() -> tuple[dict, dict]:
+def _study_specs() -> tuple[list, dict]:
     cfg = compose("semiseg", [])
-    specs = {s.name: s for s in report.load_specs(report.report_paths(cfg).tables)}
-    return specs, OmegaConf.to_container(cfg.report)
+    return report.load_specs(report.report_paths(cfg).tables), OmegaConf.to_container(cfg.report)
 
 
-def test_study_reads_run_folders_and_writes_markdown_json_and_pngs(tmp_path):
+def _cells(text: str, label: str) -> list[str]:
+    """The cells of the markdown row whose first cell is ``label``."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == label:
+            return cells
+    raise AssertionError(f"no row {label!r}")
+
+
+def test_study_page_links_its_tables_and_writes_what_only_it_has(tmp_path):
     _fake_study(tmp_path / "runs")
     records = report.collect_runs(tmp_path / "runs")
     assert len(records) == 3 * (3 * 5 + 3) and sum(not r.finished for r in records) == 1
     specs, options = _study_specs()
-    md = report.write_study(records, specs, options, tmp_path / "out", "label_ratios", source="runs/semiseg/sweeps")
-    assert "* [ccp_small](label_ratios_ccp_small.md)" in md.read_text()
-    text = (tmp_path / "out" / "label_ratios_ccp_small.md").read_text()
-    assert "## Setting `ccp_small`" in text and "encoder `resnet18`" in text
-    assert "| MvpMatch | 31.0 ± 1.0 (n=3) |" in text                   # 1/64: 0.30 + {0, .01, .02}
-    assert "| MvpMatch | 32.0 ± 1.0 (n=3) |" in text                   # the val-selected table
-    assert "(n=2)" in text and "mvpmatch-1_2-s2" in text                  # partial cell + unfinished run listed
-    assert "| + historical ensemble only (`mvpmatch_he_only`) |" in text
-    assert "| Δ MvpMatch − UniMatch V2 | +2.0 |" in text
-    assert "| UniMatch V2 | 12 | 12 of 12 |" not in text and "| UniMatch V2 | 12 | 0 of 12 |" in text
-    for png in ("label_ratios_ccp_small_miou.png", "label_ratios_ccp_small_mask_ratio.png"):
-        assert f"]({png})" in text
-        with Image.open(tmp_path / "out" / png) as image:
-            assert image.width > 400 and image.height > 200
-    best = json.loads((tmp_path / "out" / "label_ratios_ccp_small_table1_best.json").read_text())
-    cell = next(c for c in best["cells"] if c["row"] == "MvpMatch" and c["column"] == "1/2")
-    assert cell["n"] == 2 and cell["which"] == "best" and len(cell["runs"]) == 2
-
-
-def test_a_label_ratio_outside_the_spec_gets_its_own_study_column(tmp_path):
-    _fake_run(tmp_path, "mvpmatch", "1_8", 0)
-    specs, options = _study_specs()
-    report.write_study(report.collect_runs(tmp_path), specs, options, tmp_path / "out", "x")
-    assert "| method | 1/64 | 1/16 | 1/8 | 1/4 | 1/2 |" in (tmp_path / "out" / "x_ccp_small.md").read_text()
+    out, readme = tmp_path / "out", tmp_path / "README.md"
+    md = report.write_study(records, specs, options, out, "label_ratios", readme, source="runs/semiseg/sweeps")
+    assert "* [ccp_lite0](label_ratios_ccp_lite0.md)" in md.read_text()
+    text = (out / "label_ratios_ccp_lite0.md").read_text()
+    assert "## Setting `ccp_lite0`" in text and "encoder `resnet18`" in text
+    assert "(`table1_lite0_best`): [README](../README.md), [table1_lite0_best.json](table1_lite0_best.json)" in text
+    assert "`table1` " not in text                                        # the other setting's tables
+    assert "(n=" not in text and not list(out.glob("*.json"))             # tables are written once, elsewhere
+    assert _cells(text, "UniMatch V2")[1:3] == ["12", "0 of 12"]         # val-selected never equals final here
+    assert "mvpmatch-1_2-s2" in text                                      # the unfinished run is listed
+    png = "label_ratios_ccp_lite0_mask_ratio.png"
+    assert f"]({png})" in text
+    with Image.open(out / png) as image:
+        assert image.width > 400 and image.height > 200
 
 
 def test_mask_ratio_curve_keeps_the_last_value_per_step_of_a_resumed_run(tmp_path):
@@ -322,27 +321,27 @@ def test_mask_ratio_curve_keeps_the_last_value_per_step_of_a_resumed_run(tmp_pat
     assert curves[("mvpmatch", "1_16")]["mean"].loc[20] == pytest.approx(1.04)
 
 
-def test_report_task_writes_the_readme_tables_their_json_and_the_study(tmp_path):
+def test_report_task_writes_the_readme_tables_their_json_and_plot_and_the_study(tmp_path):
     for method in ("supervised", "unimatch_v2", "mvpmatch"):
-        _fake_run(tmp_path / "sweeps", method, "1_4", 0)
+        for ratio in ("1_64", "1_4"):
+            _fake_run(tmp_path / "sweeps", method, ratio, 0)
     readme = tmp_path / "README.md"
-    names = ("first_run", "per_class", "table1", "table2")
+    names = ("table1_lite0", "table2_lite0")          # no block for the frozen tables: they are skipped
     readme.write_text("".join(f"{markers(n)[0]}\nold {n}\n{markers(n)[1]}\n" for n in names))
     cfg = compose("semiseg", [f"paths.output_dir={tmp_path / 'task'}", f"report.runs={tmp_path / 'sweeps'}",
                               f"report.readme={readme}", f"report.output_dir={tmp_path / 'reports'}"], task="report")
     out = dispatch(cfg)
-    assert out["finished"] == 3 and Path(out["report"]) == tmp_path / "reports" / "label_ratios.md"
-    assert "36.7 (n=1)" in (tmp_path / "reports" / "label_ratios_ccp_small.md").read_text()
+    assert out["finished"] == 6 and Path(out["report"]) == tmp_path / "reports" / "label_ratios.md"
+    assert "`table1_lite0`" in (tmp_path / "reports" / "label_ratios_ccp_lite0.md").read_text()
     text = readme.read_text()
-    assert "old first_run" not in text and "| supervised | – | – | 28.7 (n=1) | 25.7 (n=1) |" in text
-    assert "| MvpMatch | 36.7 (n=1) | 37.7 (n=1) | 38.7 (n=1) | 35.7 (n=1) |" in text
-    assert "| supervised | 26.7 (n=1) | 27.7 (n=1) |" in text            # per-class: the student
-    assert "| Supervised (labelled only) | – | – | 26.7 (n=1) | – |" in text
-    assert "old table2" not in text and "| MvpMatch (both) | – | – | 36.7 (n=1) |" in text
-    first = json.loads((tmp_path / "reports" / "first_run.json").read_text())
-    assert {c["column"]: c["n"] for c in first["cells"] if c["row"] == "supervised"} == {
-        "test mIoU teacher, final": 0, "teacher, val-selected": 0, "test mIoU student, final": 1,
-        "val mIoU (headline)": 1}
+    assert "old table1_lite0" not in text and "old table2_lite0" not in text
+    assert _cells(text, "MvpMatch") == ["MvpMatch", "30.0 (n=1)", "–", "36.7 (n=1)", "–"]
+    assert _cells(text, "MvpMatch (both)")[1:4] == ["30.0 (n=1)", "–", "36.7 (n=1)"]
+    assert "![" in text and (tmp_path / "reports" / "table1_lite0.png").is_file()    # the spec's plot
+    table1 = json.loads((tmp_path / "reports" / "table1_lite0.json").read_text())
+    cell = next(c for c in table1["cells"] if c["row_id"] == "mvpmatch" and c["column"] == "1/4")
+    assert cell["n"] == 1 and cell["runs"][0].endswith("mvpmatch-1_4-s0")
+    assert not (tmp_path / "reports" / "table1.json").exists()                        # frozen: never written
 
 
 # -- end to end: one job of the smoke sweep, twice (the second time it is skipped), then the report ----
@@ -363,9 +362,9 @@ def test_smoke_sweep_runs_resumes_and_reports(tmp_path, monkeypatch, capsys):
     assert [(r.setting, r.fields["method"], r.fields["ratio"], r.value("seed"), r.finished) for r in records] == [
         ("smoke", "unimatch_v2", "1_4", 0, True)]
     specs, options = _study_specs()
-    report.write_study(records, specs, options, tmp_path / "out", "smoke")
+    report.write_study(records, specs, options, tmp_path / "out", "smoke", tmp_path / "README.md")
     text = (tmp_path / "out" / "smoke_smoke.md").read_text()
-    assert "| UniMatch V2 | – | – | " in text and "(n=1)" in text
+    assert _cells(text, "unimatch_v2")[1:3] == ["1", "1 of 1"] or _cells(text, "unimatch_v2")[1] == "1"
     assert (tmp_path / "out" / "smoke_smoke_mask_ratio.png").is_file()      # from the real CSV log
 
 
