@@ -73,6 +73,13 @@ SPEC = {
 }
 
 
+def md_rows(markdown: str) -> list[list[str]]:
+    """The rows of the markdown tables in ``markdown`` as stripped cells (the rule lines left out)."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in markdown.splitlines()
+            if line.startswith("|")]
+    return [r for r in rows if not all(c and set(c) <= set("-:") for c in r)]
+
+
 # -- cells ------------------------------------------------------------------------------------------
 def test_cells_are_mean_and_sample_std_with_n():
     cell = summarise([0.40, 0.42, 0.44], ["r0", "r1", "r2"])
@@ -133,13 +140,13 @@ def test_table_cells_follow_rows_columns_setting_and_checkpoint(tmp_path):
                                              (str(tmp_path / "main" / "a-s1"), str(tmp_path / "main" / "a-s2")))
     assert table.cells[("a", "Acc (final)")].mean == pytest.approx(0.62)       # the other setting's run is out
     assert table.cells[("c", "Acc")] is None and [r.name for r in table.unfinished] == ["a-s3", "c-s1"]
-    assert to_markdown(table).splitlines() == [
-        "| Model | note | Acc | Acc (final) | Params (M) | seeds | epochs |",
-        "|---|---|---|---|---|---|---|",
-        "| Model A | ours | 72.0 ± 2.8 (n=2) | 62.0 ± 2.8 (n=2) | 1.50 | 1, 2 | 4, 5 |",
-        "| Model B |  | 50.0 (n=1) | 40.0 (n=1) | 2.25 | 1 | 2 |",
-        "| Model C |  | – | – | – | – | – |",
-        "| A − B |  | +22.0 | +22.0 |  |  |  |"]
+    assert md_rows(to_markdown(table)) == [
+        ["Model", "note", "Acc", "Acc (final)", "Params (M)", "seeds", "epochs"],
+        ["Model A", "ours", "72.0 ± 2.8 (n=2)", "62.0 ± 2.8 (n=2)", "1.50", "1, 2", "4, 5"],
+        ["Model B", "", "50.0 (n=1)", "40.0 (n=1)", "2.25", "1", "2"],
+        ["Model C", "", "–", "–", "–", "–", "–"],
+        ["A − B", "", "+22.0", "+22.0", "", "", ""]]
+    assert table.missing == ("c",)                                           # its only run is unfinished
 
 
 def test_pivot_table_columns_match_config_values_and_wrap_puts_rows_side_by_side(tmp_path):
@@ -153,13 +160,12 @@ def test_pivot_table_columns_match_config_values_and_wrap_puts_rows_side_by_side
                              "rows": [{"label": "M", "match": {"method": "m"}}],
                              "columns": [{"label": "1/4", "match": {"ratio": "1_4"}},
                                          {"label": "1/2", "match": {"ratio": "1_2"}}]})
-    assert to_markdown(build_table(pivot, records)).splitlines()[2] == "| M | 30.5 ± 0.7 (n=2) | 40.5 ± 0.7 (n=2) |"
+    assert md_rows(to_markdown(build_table(pivot, records)))[1] == ["M", "30.5 ± 0.7 (n=2)", "40.5 ± 0.7 (n=2)"]
     per_metric = parse_spec("u", {"which": "final", "where": {"ratio": "1_4"}, "wrap": 2, "row_header": "k",
                                   "columns": [{"label": "v"}],
                                   "rows": [{"label": k, "metric": f"test/x/{k}"} for k in "abc"]})
-    assert to_markdown(build_table(per_metric, records)).splitlines() == [
-        "| k | v | k | v |", "|---|---|---|---|",
-        "| a | 10.0 ± 0.0 (n=2) | c | 30.0 ± 0.0 (n=2) |", "| b | 20.0 ± 0.0 (n=2) |  |  |"]
+    assert md_rows(to_markdown(build_table(per_metric, records))) == [
+        ["k", "v", "k", "v"], ["a", "10.0 ± 0.0 (n=2)", "c", "30.0 ± 0.0 (n=2)"], ["b", "20.0 ± 0.0 (n=2)", "", ""]]
 
 
 def paired_spec(*differences: dict) -> TableSpec:
@@ -181,8 +187,8 @@ def test_paired_difference_lists_the_seed_pairs_and_their_paired_t(tmp_path):
             fake_run(tmp_path, "s", f"{name}-s{seed}", {"model": name, "seed": seed}, {"final/test/acc": value})
     spec = paired_spec(PAIRED, {"label": "plain", "minuend": "a", "subtrahend": "b"})
     table = build_table(spec, collect_runs(tmp_path))
-    assert to_markdown(table).splitlines()[-2:] == ["| A − B | +3.3 (pairs +2.0, +1.0, +3.0; paired t 3.5, p 0.074) |",
-                                                    "| plain | +3.3 |"]
+    assert md_rows(to_markdown(table))[-2:] == [["A − B", "+3.3 (pairs +2.0, +1.0, +3.0; paired t 3.5, p 0.074)"],
+                                                 ["plain", "+3.3"]]
     paired, plain = to_json(table)["differences"]
     assert paired["pairs"][0] == pytest.approx([0.02, 0.01, 0.03]) and paired["paired_t"][0] == pytest.approx(
         2 * math.sqrt(3))
@@ -207,6 +213,7 @@ def test_paired_difference_refuses_runs_it_cannot_pair_naming_the_key(tmp_path):
     ({"columns": [{"label": "x", "show": "values"}]}, "needs `key`"),
     ({"differences": [{"label": "d", "minuend": "a", "subtrahend": "zz"}]}, "names no row 'zz'"),
     ({"rows": []}, "needs rows and columns"),
+    ({"frozen": True}, "a frozen table needs `sweep`"),
 ])
 def test_spec_mistakes_are_config_errors_naming_the_file_and_key(change, message):
     with pytest.raises(ConfigError, match=f"configs/x/report/models.yaml.*{message}"):
@@ -227,34 +234,41 @@ def test_readme_block_replaces_only_its_own_markers(tmp_path):
     assert not write_block(readme, "a", "x") and readme.read_text() == f"{a[1]}\n{a[0]}\n"
 
 
-def test_write_tables_writes_json_png_and_readme_block_and_keeps_tables_without_runs(tmp_path, capsys):
+def test_write_tables_writes_json_png_and_readme_block_and_a_table_without_runs_as_missing(tmp_path, capsys):
     model_runs(tmp_path / "runs")
     readme = tmp_path / "README.md"
-    kept = f"{markers('empty')[0]}\ncommitted table\n{markers('empty')[1]}"
-    readme.write_text(f"# P\n{markers('models')[0]}\nold\n{markers('models')[1]}\n{kept}\n"
+    committed = f"{markers('empty')[0]}\ncommitted table\n{markers('empty')[1]}"
+    readme.write_text(f"# P\n{markers('models')[0]}\nold\n{markers('models')[1]}\n{committed}\n"
                       f"{markers('curve')[0]}\n{markers('curve')[1]}\n")
     curve = {"title": "curve", "setting": "main", "which": "best", "plot": {"xlabel": "x", "ylabel": "acc"},
              "rows": [{"id": "a", "label": "A", "match": {"model.name": "a"}, "x": 1},
                       {"id": "b", "label": "B", "match": {"model.name": "b"}, "x": 2}],
              "columns": [{"label": "Acc", "metric": "test/acc"}]}
-    empty = {**SPEC, "setting": "nowhere"}
+    empty = {**SPEC, "setting": "nowhere", "sweep": "models"}
     specs = [parse_spec("models", SPEC), parse_spec("curve", curve), parse_spec("empty", empty),
              parse_spec("unmarked", SPEC)]
-    paths = ReportPaths(runs=tmp_path / "runs", readme=readme, output_dir=tmp_path / "reports", tables=tmp_path)
+    paths = ReportPaths(runs=tmp_path / "runs", readme=readme, output_dir=tmp_path / "reports", tables=tmp_path,
+                        project="p")
     written = write_tables(specs, collect_runs(paths.runs), paths)
 
-    assert [(w["table"], w["readme"]) for w in written] == [("models", True), ("curve", True), ("unmarked", False)]
+    assert [(w["table"], w["readme"]) for w in written] == [("models", True), ("curve", True), ("empty", True),
+                                                            ("unmarked", False)]
     text = readme.read_text()
-    assert f"{markers('models')[0]}\n**Models**\n\n| Model | note |" in text and "old" not in text
-    assert kept in text                                                  # the table without runs: untouched
-    assert "no finished runs in nowhere" in capsys.readouterr().out
+    assert f"{markers('models')[0]}\n**Models**\n\n| Model " in text and "old" not in text
+    assert "committed table" not in text                                 # never the old numbers of a row
+    assert ("Missing (no finished run, live or archived): Model A; Model B; Model C. `make sweep PROJECT=p "
+            "SWEEP=models` makes them") in text
+    assert "archived): Model C. `make sweep PROJECT=p SWEEP=<the sweep of main>`" in text    # no `sweep` in SPEC
+    assert "Missing (no finished run" in capsys.readouterr().out
     data = json.loads((tmp_path / "reports" / "models.json").read_text())
     acc = next(c for c in data["cells"] if c["row"] == "Model A" and c["column"] == "Acc")
     assert acc["mean"] == pytest.approx(0.72) and acc["std"] == pytest.approx(0.0283, abs=1e-4) and acc["n"] == 2
     assert acc["runs"] == [str(tmp_path / "runs" / "main" / "a-s1"), str(tmp_path / "runs" / "main" / "a-s2")]
     assert next(c for c in data["cells"] if c["row"] == "Model B" and c["column"] == "Acc")["std"] is None
     assert data["unfinished"] == [str(tmp_path / "runs" / "main" / n) for n in ("a-s3", "c-s1")]
-    assert not (tmp_path / "reports" / "empty.json").exists() and not (tmp_path / "reports" / "models.png").exists()
+    assert all(c.get("missing") and c["text"] == "–" for c in json.loads((tmp_path / "reports" / "empty.json")
+               .read_text())["cells"] if c["column"] != "note")
+    assert not (tmp_path / "reports" / "models.png").exists()
     with Image.open(tmp_path / "reports" / "curve.png") as image:
         assert image.width > 300 and image.height > 200
     assert f"![curve](reports/curve.png)\n{markers('curve')[1]}" in text      # relative to the README
