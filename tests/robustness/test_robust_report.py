@@ -1,8 +1,11 @@
 """make report on damaged, missing, half-copied and duplicated-label runs: one line naming the file, never
-another run's (or another row's) numbers."""
+another run's (or another row's) numbers; a row without runs is written missing; a frozen table renders
+from its committed JSON alone."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 from pathlib import Path
 
@@ -65,6 +68,81 @@ def test_rows_sharing_a_label_keep_their_own_numbers(tmp_path):
     cells = report(tmp_path)
     assert cells[("wbh_k1", "DSC")]["mean"] == pytest.approx(0.815)
     assert cells[("wbh_k3", "DSC")]["mean"] == pytest.approx(0.915)
+
+
+def test_a_row_with_no_runs_is_an_empty_cell_marked_missing_never_its_committed_numbers(tmp_path):
+    good_runs(tmp_path)
+    report(tmp_path)                                                    # the committed JSON has both rows
+    for folder in (tmp_path / "runs" / "main").glob("k3-*"):          # k3's runs gone (never archived)
+        for path in sorted(folder.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+        folder.rmdir()
+    (tmp_path / "README.md").write_text("<!-- report:t:start -->\n| Ours (WBH) | 91.5 |\n<!-- report:t:end -->\n")
+    cells = report(tmp_path)
+    assert cells[("wbh_k3", "DSC")]["missing"] is True and cells[("wbh_k3", "DSC")]["text"] == "–"
+    assert cells[("wbh_k3", "DSC")]["mean"] is None and cells[("wbh_k3", "DSC")]["runs"] == []
+    assert "kept" not in cells[("wbh_k3", "DSC")] and "missing" not in cells[("wbh_k1", "DSC")]
+    text = (tmp_path / "README.md").read_text()
+    assert "91.5" not in text and "Missing (no finished run, live or archived): Ours (WBH)." in text
+
+
+def frozen_json(tmp_path: Path, mean: float = 0.5) -> Path:
+    cells = [{"row": "Ours (WBH)", "row_id": rid, "column": "DSC", "text": f"{mean * 100 + i:.1f} (n=1)",
+              "mean": mean + i / 100, "std": None, "n": 1, "runs": [f"runs/p/main/{rid}"]}
+             for i, rid in enumerate(("wbh_k1", "wbh_k3"))]
+    path = tmp_path / "out" / "t.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"table": "t", "cells": cells, "differences": [],
+                                "frozen": {"date": "2026-01-02", "commit": "abc1234", "from": "a study"}}))
+    return path
+
+
+def test_a_frozen_table_renders_from_its_json_alone_with_no_runs(tmp_path):
+    committed = frozen_json(tmp_path).read_text()
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- report:t:start -->\n| Ours (WBH) | 12.3 (n=9) |\n<!-- report:t:end -->\n")
+    paths = ReportPaths(runs=tmp_path / "no_runs", readme=readme, output_dir=tmp_path / "out", tables=tmp_path,
+                        project="p")
+    good_runs(tmp_path)                  # runs that would give other numbers: a frozen table never reads them
+    written = write_tables([parse_spec("t", {**SPEC, "frozen": True, "sweep": "s"})], [], paths)
+    assert written[0]["frozen"] and (tmp_path / "out" / "t.json").read_text() == committed   # never rewritten
+    text = readme.read_text()
+    assert "12.3" not in text and "50.0 (n=1)" in text and "51.0 (n=1)" in text and "81.5" not in text
+    assert ("Frozen: rendered from `" in text and "written 2026-01-02 at commit abc1234 from a study" in text
+            and "`make sweep PROJECT=p SWEEP=s`, then `frozen: false` in `configs/p/report/t.yaml`" in text)
+
+
+def test_a_frozen_table_without_its_json_is_one_error_naming_it(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- report:t:start -->\nold\n<!-- report:t:end -->\n")
+    paths = ReportPaths(runs=tmp_path, readme=readme, output_dir=tmp_path / "out", tables=tmp_path, project="p")
+    spec = parse_spec("t", {**SPEC, "frozen": True, "sweep": "s"})
+    with pytest.raises(DataError, match=r"out/t.json: the JSON of a frozen table is missing"):
+        write_tables([spec], [], paths)
+    frozen_json(tmp_path).write_text(json.dumps({"cells": []}))          # not stamped
+    with pytest.raises(DataError, match=r"out/t.json: not a frozen table's JSON"):
+        write_tables([spec], [], paths)
+    assert readme.read_text().count("old") == 1
+
+
+def test_the_readme_parser_is_gone():
+    from shared.paths import REPO_ROOT
+
+    assert importlib.util.find_spec("shared.report.kept") is None
+    users = [path for folder in ("shared", "projects", "tests") for path in (REPO_ROOT / folder).rglob("*.py")
+             if "shared.report.kept" in imported_modules(path)]
+    assert users == []
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports (``from a import b`` counts as a and a.b)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.update({node.module, *(f"{node.module}.{alias.name}" for alias in node.names)})
+    return names
 
 
 def test_an_archive_copy_is_whole_or_ignored_and_named(tmp_path, capsys):
