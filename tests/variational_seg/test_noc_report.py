@@ -44,15 +44,16 @@ def test_noc_sweep_runs_fill_the_noc_tables_and_curve(tmp_path):
     cfg = compose("variational_seg", [f"paths.log_dir={tmp_path}", f"report.readme={readme}",
                                       f"report.output_dir={tmp_path / 'reports'}"], task="report")
     result = report_run(cfg)
-    assert {t["table"] for t in result["tables"]} == {"noc", "noc_curve"}
+    assert {t["table"] for t in result["tables"] if t["runs"]} == {"noc", "noc_curve"}   # the others: missing
     block = readme.read_text().split(markers("noc")[0])[1].split(markers("noc")[1])[0]
-    rows = [line for line in block.splitlines() if line.startswith("| ") and not line.startswith("| method")]
-    assert len(rows) == 12 and sum("(published)" in r for r in rows) == 5
-    shipped = next(r for r in rows if r.startswith("| Shipped"))
-    assert "| 3.00 |" in shipped and "5.00 (n=1)" in shipped and "| 7 |" in shipped
-    assert next(r for r in rows if r.startswith("| Paper (WBH)")).count("not used: no background term") == 1
-    ritm = next(r for r in rows if r.startswith("| RITM"))
-    assert "| 1.54 |" in ritm and "published: RITM README" in ritm
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()
+            if line.startswith("| ") and not line.startswith("| method")]
+    assert len(rows) == 12 and sum("(published)" in r[0] for r in rows) == 5
+    shipped = next(r for r in rows if r[0].startswith("Shipped"))
+    assert "3.00" in shipped and "5.00 (n=1)" in shipped and "7" in shipped
+    assert next(r for r in rows if r[0].startswith("Paper (WBH)")).count("not used: no background term") == 1
+    ritm = next(r for r in rows if r[0].startswith("RITM"))
+    assert "1.54" in ritm and "published: RITM README" in " ".join(ritm)
     curve = json.loads((tmp_path / "reports" / "noc_curve.json").read_text())
     assert sum(c["mean"] is not None for c in curve["cells"]) == 20 * len(MODELS)
     assert (tmp_path / "reports" / "noc_curve.png").stat().st_size > 0
