@@ -94,7 +94,8 @@ def test_sweeps_make_the_old_runs_and_the_report_fills_every_table(tmp_path):
     cfg = compose("variational_seg", [f"paths.log_dir={tmp_path}", f"report.readme={readme}",
                                       f"report.output_dir={tmp_path / 'reports'}"], task="report")
     result = report_run(cfg)
-    assert len([t for t in result["tables"] if t["runs"]]) == 4 and result["per_image"] == ["anchors_per_image", "table1_per_image"]
+    assert len([t for t in result["tables"] if t["runs"]]) == 4       # the others: written missing
+    assert result["per_image"] == ["anchors_per_image", "table1_per_image"]
     text = readme.read_text()
     for spec in (s for s in specs if not s.name.startswith("noc")):   # the NoC tables: test_noc_report.py
         block = text.split(markers(spec.name)[0])[1].split(markers(spec.name)[1])[0]
