@@ -1,7 +1,7 @@
 """``make eval PROJECT=variational_seg data=grabcut model=<wbh|tv|rci|unet>``: run a model over a split
 through the Lightning Trainer, then write ``per_image.csv`` (DSC, HD, HD95, iterations, time, markers),
-``summary.json`` and ``metrics.json``. ``make train`` fits model=unet (then tests it the same way); on
-a parameter-free model it says so and evaluates."""
+``summary.json`` and ``metrics.json``. ``make train`` fits model=unet (unet_fit.py, then tests it the same
+way); on a parameter-free model it says so and evaluates."""
 
 from __future__ import annotations
 
@@ -107,9 +107,24 @@ def run_train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("noc"):   # the NoC protocol (a sweep's jobs run `train`); model=unet: a trained CKPT
         return run(cfg)
     if cfg.model.kind == "unet":
-        from projects.variational_seg.unet import train_unet
-
-        return train_unet(cfg)
+        return train_and_test_unet(cfg)
     print(f"note: model={cfg.model.name} has no trainable parameters (only model=unet trains): evaluating it, "
           f"as `make eval PROJECT=variational_seg model={cfg.model.name}` does")
     return run(cfg)
+
+
+def train_and_test_unet(cfg: DictConfig) -> dict[str, Any]:
+    """Fit the U-Net through the shared trainer (unet_fit.py), then, with ``test_after_fit``, test its
+    checkpoint on ``data`` as ``eval`` does; metrics.json holds the fit's results, the checkpoint and the test."""
+    from projects.variational_seg.unet import load_unet
+    from projects.variational_seg.unet_fit import fit_unet
+
+    run_dir = Path(cfg.paths.output_dir)
+    done = finished_results(cfg, run_dir)
+    if done is not None:
+        print(f"skip {run_dir} (done)")
+        return done
+    ckpt, fitted = fit_unet(cfg)
+    extra = {**fitted, "checkpoint": str(ckpt)}
+    print(f"U-Net checkpoint -> {ckpt}")
+    return evaluate_module(cfg, load_unet(ckpt) if cfg.get("test_after_fit", True) else None, extra=extra)

@@ -1,17 +1,15 @@
 """U-Net baseline that receives the same marker information as the variational models: input =
 RGB + the normalised geodesic distance D_G from the clicks (4 channels) at a fixed square size.
 
-Trained (``make train PROJECT=variational_seg model=unet``, AdamW from the common ``optim`` group) on
-synthetic products + CCP subject masks (``mask > 0``) with 1..k_max simulated clicks each, never on
-GrabCut, then tested on ``data`` like the solver; ``make eval ... model=unet
-CKPT=<run>/checkpoints/last.ckpt`` evaluates a trained one. Its "iterations" column is 1 (one forward pass).
+Trained (``make train PROJECT=variational_seg model=unet``, AdamW from the common ``optim`` group) by the
+shared trainer (unet_fit.py) on synthetic products + CCP subject masks (``mask > 0``) with 1..k_max simulated
+clicks each (unet_data.py), never on GrabCut, then tested on ``data`` like the solver; ``make eval ...
+model=unet CKPT=<run>/checkpoints/last.ckpt`` evaluates a trained one. Its "iterations" column is 1 (one
+forward pass).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,21 +20,18 @@ import pytorch_lightning as pl
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader, TensorDataset
+from omegaconf import DictConfig
 
 from projects.variational_seg.geodesic import geodesic_distance
-from projects.variational_seg.markers import points_to_mask, scale_points, simulate_markers
+from projects.variational_seg.markers import points_to_mask, scale_points
 from projects.variational_seg.pipeline import image_tensor, set_threads, upsample
 from projects.variational_seg.protocol import format_points, score
 from shared.checkpoints import load_module, stamp
 from shared.config import plain_dict
-from shared.datasets.registry import create_dataset
 from shared.errors import ConfigError
-from shared.files import write_atomic
+from shared.inference import read_spec
 from shared.lightning_utils import save_module_spec
 from shared.optim import configure
-from shared.tasks import build_trainer, finished_results
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -84,13 +79,14 @@ class UNetModule(pl.LightningModule):
     def __init__(self, base_channels: int = 16, image_size: int = 128, optim: Mapping[str, Any] | None = None,
                  encoder: Mapping[str, Any] | None = None, inference: Mapping[str, Any] | None = None) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        if inference is None:
-            self.hparams["inference"] = unet_inference(image_size)
+        encoder = plain_dict(encoder) or None   # plain values: a checkpoint holds no config objects
+        self.save_hyperparameters({"base_channels": int(base_channels), "image_size": int(image_size),
+                                   "optim": plain_dict(optim) or None, "encoder": encoder,
+                                   "inference": plain_dict(inference) or unet_inference(image_size)})
         if encoder:
             from projects.variational_seg.unet_pretrained import PretrainedUNet
 
-            self.net: nn.Module = PretrainedUNet(**dict(encoder))
+            self.net: nn.Module = PretrainedUNet(**encoder)
         else:
             self.net = UNet(4, base_channels)
         self.rows: list[dict[str, Any]] = []
@@ -140,7 +136,7 @@ class UNetModule(pl.LightningModule):
 
 
 UNET_OUTPUT = ("background", "foreground")
-UNET_TRAINED_ON = "synthetic+ccp"   # _training_arrays: whatever data it is tested on
+UNET_TRAINED_ON = "synthetic+ccp"   # unet_data.ClickTrainingData, whatever data it is tested on
 
 
 def unet_inference(image_size: int) -> dict[str, Any]:
@@ -148,97 +144,6 @@ def unet_inference(image_size: int) -> dict[str, Any]:
     encoder's own normalisation is inside the network), stretched to ``image_size``."""
     return {"size": int(image_size), "resize": "stretch", "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0],
             "data": UNET_TRAINED_ON}
-
-
-def _training_arrays(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs (N, 4, S, S) and targets (N, S, S) from synthetic + CCP train images, clicks simulated."""
-    t = cfg.model.train
-    size = int(cfg.model.image_size)
-    rng = np.random.default_rng(cfg.seed)
-    sources: list[tuple[Any, int]] = [(create_dataset("synthetic", "train", sizes={"train": int(t.synthetic)},
-                                                      image_size=size), int(t.synthetic))]
-    if int(t.ccp) > 0:
-        ccp = create_dataset("ccp", "train", root=cfg.data.get("root"))
-        sources.append((ccp, min(int(t.ccp), len(ccp))))  # type: ignore[arg-type]
-    xs, ys = [], []
-    for dataset, n in sources:
-        for i in range(n):
-            s = dataset[i]
-            gt = np.asarray(s["mask"]) > 0
-            pts = simulate_markers(gt, int(rng.integers(1, int(t.k_max) + 1)), "random", cfg.seed, i)
-            if len(pts) == 0:
-                continue
-            xs.append(unet_input(s["image"], pts, size))
-            y = F.interpolate(torch.from_numpy(gt.astype(np.float32))[None, None], size=(size, size), mode="area")
-            ys.append((y[0, 0] > 0.5).float())
-    return torch.stack(xs), torch.stack(ys)
-
-
-def resume_point(cfg: DictConfig, run_dir: Path) -> str | None:
-    """``ckpt_path`` when given (checked), else with ``resume_from_last`` the run folder's last.ckpt."""
-    resume = cfg.get("ckpt_path")
-    if resume and not Path(resume).is_file():
-        raise ConfigError(f"checkpoint not found: ckpt_path={resume}")
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if not resume and cfg.get("resume_from_last", False) and last.is_file():
-        print(f"resume {run_dir} from {last}")
-        return str(last)
-    return resume
-
-
-def trained_cache(cfg: DictConfig) -> Path:
-    """Where the weights of this exact training live once fitted: a key over everything the fit reads
-    (model and its training settings, optimiser, seed, CCP root, precision). A marker row does not enter:
-    training clicks are simulated from the training masks, so every row of a table trains the same net."""
-    model = {k: v for k, v in plain_dict(cfg.model).items() if k != "name"}
-    model["train"] = {k: v for k, v in model["train"].items() if k != "reuse"}
-    what = {"model": model, "optim": plain_dict(cfg.optim),
-            "seed": int(cfg.seed), "ccp_root": str(cfg.data.get("root")), "precision": str(cfg.trainer.precision)}
-    key = hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return Path(cfg.paths.log_dir) / "cache" / "variational_seg" / f"unet-{key}.ckpt"
-
-
-def train_unet(cfg: DictConfig) -> dict[str, Any]:
-    """Fit the U-Net (``ckpt_path=<run>/checkpoints/last.ckpt`` resumes an interrupted training exactly),
-    then, with ``test_after_fit``, test it on ``data`` as ``eval`` does (per_image.csv, summary.json);
-    metrics.json (written last) holds both. With ``model.train.reuse`` a training that was already done
-    with the same settings (:func:`trained_cache`) is not repeated: its weights are tested."""
-    from projects.variational_seg.evaluate import evaluate_module
-
-    run_dir = Path(cfg.paths.output_dir)
-    done = finished_results(cfg, run_dir)
-    if done is not None:
-        print(f"skip {run_dir} (done)")
-        return done
-    resume = resume_point(cfg, run_dir)
-    set_threads(cfg.working)
-    pl.seed_everything(cfg.seed, workers=True)
-    t, cache = cfg.model.train, trained_cache(cfg)
-    if t.reuse and resume is None and cache.is_file():
-        print(f"U-Net: the same training was done before, testing its weights {cache}")
-        module = load_module(UNetModule, cache)
-        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        ckpt = run_dir / "checkpoints" / "last.ckpt"
-        shutil.copyfile(cache, ckpt)
-        return evaluate_module(cfg, module if cfg.get("test_after_fit", True) else None,
-                               extra={"trained_in": str(cache), "checkpoint": str(ckpt)})
-    start = time.perf_counter()
-    x, y = _training_arrays(cfg)
-    print(f"U-Net training set: {len(x)} images ({time.perf_counter() - start:.0f} s to build)")
-    module = UNetModule(int(cfg.model.base_channels), int(cfg.model.image_size), plain_dict(cfg.optim),
-                        encoder=plain_dict(cfg.model.encoder) if cfg.model.get("encoder") else None)
-    loader = DataLoader(TensorDataset(x, y), batch_size=int(t.batch_size), shuffle=True)
-    trainer = build_trainer(OmegaConf.merge(cfg, {"trainer": {"max_epochs": int(t.epochs)}}), run_dir)
-    trainer.fit(module, train_dataloaders=loader, ckpt_path=resume)
-    ckpt = run_dir / "checkpoints" / "last.ckpt"
-    if not ckpt.is_file():   # callbacks.last_checkpoint (after every epoch) switched off
-        trainer.save_checkpoint(ckpt)
-    if trainer.current_epoch >= int(t.epochs) and not trainer.interrupted:   # a whole training only
-        write_atomic(cache, lambda f: f.write(ckpt.read_bytes()), binary=True)
-    results = {"train/loss": float(trainer.callback_metrics.get("train/loss", float("nan"))),
-               "train_images": len(x), "train_seconds": round(time.perf_counter() - start, 1), "checkpoint": str(ckpt)}
-    print(f"U-Net checkpoint -> {ckpt}")
-    return evaluate_module(cfg, module if cfg.get("test_after_fit", True) else None, trainer, extra=results)
 
 
 def unet_segmenter(module: UNetModule):
@@ -262,10 +167,18 @@ def unet_segmenter(module: UNetModule):
     return run
 
 
+def load_unet(path: str | Path) -> UNetModule:
+    """A trained U-Net from its checkpoint (shared reader: project stamp, weights only; one line for a
+    checkpoint without the inference spec)."""
+    read_spec(path)
+    return load_module(UNetModule, path)
+
+
 def load_unet_module(cfg: DictConfig) -> UNetModule:
+    """``make eval ... model=unet CKPT=...``: the checkpoint ``ckpt_path``, on ``working.threads``."""
     ckpt = cfg.get("ckpt_path")
     if not ckpt or not Path(ckpt).is_file():
         raise ConfigError(f"model=unet needs a trained checkpoint: CKPT=<run>/checkpoints/last.ckpt (got {ckpt}); "
                           "train one with `make train PROJECT=variational_seg model=unet`")
     set_threads(cfg.working)
-    return load_module(UNetModule, ckpt)
+    return load_unet(ckpt)

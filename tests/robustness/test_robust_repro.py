@@ -50,8 +50,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
         "model.out_channels=[8,8,16,16]", "method=mvpmatch"]),
     "variational_seg_unet": ("variational_seg", [   # the U-Net baseline: max_epochs = model.train.epochs
         "model=unet", "model.train.synthetic=12", "model.train.ccp=0", "model.image_size=32",
-        "model.base_channels=4", "model.train.epochs=2", "model.train.batch_size=4",
-        "model.train.reuse=false"]),   # each run trains (not the weights of an earlier run in the same log_dir)
+        "model.base_channels=4", "model.train.epochs=2", "model.train.batch_size=4"]),
 }
 
 SLOW_CASES = {"semiseg"}   # ~40 s for the three runs on 2 CPU cores

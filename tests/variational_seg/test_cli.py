@@ -78,22 +78,27 @@ def test_stopping_study_measures_iterations_and_agreement_with_the_converged_mas
     assert by[(1.0, 1e-4)]["agreement"] > 0.95
 
 
-def test_train_unet_fits_with_the_common_optimiser_keeps_last_ckpt_and_tests(run_project):
-    """model=unet trains (AdamW from the common optim group: optim.lr / optim.weight_decay), saves
-    checkpoints/last.ckpt (what resume needs) and no other checkpoint, then tests on `data`."""
-    cfg, result = run_project("variational_seg", [*TINY, "model=unet", "model.train.synthetic=8", "model.train.ccp=0",
-                                                  "model.image_size=32", "model.base_channels=4",
-                                                  "model.train.epochs=1", "model.train.batch_size=4",
+UNET_TINY = [*TINY, "model=unet", "model.train.synthetic=4", "model.train.ccp=0", "model.image_size=32",
+             "model.base_channels=4", "model.train.epochs=1", "model.train.batch_size=4"]
+
+
+def test_train_unet_fits_with_the_common_optimiser_keeps_last_ckpt_and_tests(run_project, capsys):
+    """model=unet trains through the shared trainer (AdamW from the common optim group: optim.lr /
+    optim.weight_decay) on its own training data, saves checkpoints/last.ckpt (what resume needs) and no
+    other checkpoint, then tests that checkpoint on `data`."""
+    cfg, result = run_project("variational_seg", [*UNET_TINY, "model.train.synthetic=8",
                                                   "optim.lr=1e-3", "optim.weight_decay=0.5"])
+    assert "U-Net training set: 8 images" in capsys.readouterr().out
     out = Path(cfg.paths.output_dir)
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["last.ckpt"]
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["train_images"] == 8 and metrics["test/n"] == 3 and result["model"] == "unet"
+    assert metrics["checkpoint"] == str(out / "checkpoints" / "last.ckpt") and "fit/train/loss" in metrics
+    assert metrics["test/n"] == 3 and result["model"] == "unet"
     import torch
     ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     group = ckpt["optimizer_states"][0]["param_groups"][0]
     assert (group["lr"], group["weight_decay"]) == (1e-3, 0.5)
-    assert ckpt["hyper_parameters"]["optim"]["lr"] == 1e-3
+    assert ckpt["hyper_parameters"]["optim"]["lr"] == 1e-3 and ckpt["epoch"] == 0   # model.train.epochs=1
 
 
 def test_train_unet_lite0_fits_the_pretrained_unet_and_its_checkpoint_loads(run_project):
@@ -106,24 +111,25 @@ def test_train_unet_lite0_fits_the_pretrained_unet_and_its_checkpoint_loads(run_
                                                   "model.train.epochs=1", "model.train.batch_size=4"])
     out = Path(cfg.paths.output_dir)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["train_images"] == 4 and metrics["test/n"] == 3 and result["model"] == "unet_lite0"
+    assert metrics["test/n"] == 3 and result["model"] == "unet_lite0"
     loaded = load_module(UNetModule, out / "checkpoints" / "last.ckpt")
     assert isinstance(loaded.net, PretrainedUNet) and loaded.hparams.encoder["arch"] == "tf_efficientnet_lite0"
 
 
-def test_a_unet_training_done_before_is_tested_not_repeated(run_project, tmp_path, capsys):
-    """Every marker row of a table trains the same net: the second row reuses the first row's weights
-    (same settings, other markers) and the test differs only by its markers; other settings train anew."""
-    import torch
-
-    tiny = [*TINY, "model=unet", "model.train.synthetic=4", "model.train.ccp=0", "model.image_size=32",
-            "model.base_channels=4", "model.train.epochs=1", "model.train.batch_size=4"]
-    first, _ = run_project("variational_seg", [*tiny, f"paths.output_dir={tmp_path / 'k3'}"])
-    second, _ = run_project("variational_seg", [*tiny, "markers.k=1", f"paths.output_dir={tmp_path / 'k1'}"])
-    assert "the same training was done before" in capsys.readouterr().out
-    one, two = (torch.load(Path(c.paths.output_dir) / "checkpoints" / "last.ckpt", map_location="cpu",
-                           weights_only=True)["state_dict"] for c in (first, second))
-    assert all(torch.equal(one[k], two[k]) for k in one)
-    assert "trained_in" in json.loads((tmp_path / "k1" / "metrics.json").read_text())
-    run_project("variational_seg", [*tiny, "optim.lr=1e-4", f"paths.output_dir={tmp_path / 'lr'}"])
-    assert "the same training was done before" not in capsys.readouterr().out
+def test_table_rows_test_one_unet_training_and_other_settings_train_anew(run_project, tmp_path, capsys):
+    """With unet_training_root (the table sweeps, which also set skip_finished) every marker row of a table
+    tests the one training of its settings: the second row finds it done (the shared skip) and tests the
+    same checkpoint; another learning rate is another training; a finished row is skipped."""
+    trainings = tmp_path / "trainings"
+    rows = [*UNET_TINY, f"unet_training_root={trainings}", "skip_finished=true", "resume_from_last=true"]
+    run_project("variational_seg", [*rows, f"paths.output_dir={tmp_path / 'k3'}"])
+    run_project("variational_seg", [*rows, "markers.k=1", f"paths.output_dir={tmp_path / 'k1'}"])
+    k3, k1 = (json.loads((tmp_path / row / "metrics.json").read_text()) for row in ("k3", "k1"))
+    (fitted,) = trainings.iterdir()
+    assert k3["checkpoint"] == k1["checkpoint"] == str(fitted / "checkpoints" / "last.ckpt")
+    assert fitted.name.startswith("unet-s0-") and f"skip {fitted} (done)" in capsys.readouterr().out
+    assert k1["fit/train/loss"] == k3["fit/train/loss"] and not (tmp_path / "k1" / "checkpoints").exists()
+    run_project("variational_seg", [*rows, "optim.lr=1e-4", f"paths.output_dir={tmp_path / 'lr'}"])
+    assert len(list(trainings.iterdir())) == 2
+    run_project("variational_seg", [*rows, f"paths.output_dir={tmp_path / 'k3'}"])
+    assert f"skip {tmp_path / 'k3'} (done)" in capsys.readouterr().out
