@@ -85,18 +85,18 @@ UNET = "unet_lite0"   # the U-Net on the ImageNet Lite0 encoder, when a trained 
 
 
 def trained_unet(cfg: DictConfig) -> tuple[Any, str] | None:
-    """(module, checkpoint) of the pretrained-encoder U-Net: ``bench.unet_ckpt``, else the newest U-Net
-    with an ``encoder`` in the training cache that ``make sweep PROJECT=variational_seg SWEEP=anchors``
-    fills (runs/cache/variational_seg/unet-*.ckpt); None when there is none."""
-    from projects.variational_seg.unet import UNetModule
-    from shared.checkpoints import load_module
+    """(module, checkpoint) of the pretrained-encoder U-Net: ``bench.unet_ckpt``, else the newest finished
+    U-Net training with an ``encoder`` among those the table sweeps make (``unet_training_root``:
+    runs/variational_seg/unet_trainings/<model>-s<seed>-<key>/); None when there is none."""
+    from projects.variational_seg.unet import load_unet
 
     given = cfg.bench.get("unet_ckpt")
     if given:
-        return load_module(UNetModule, given), str(given)
-    cache = Path(cfg.paths.log_dir) / "cache" / "variational_seg"
-    for ckpt in sorted(cache.glob("unet-*.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True):
-        module = load_module(UNetModule, ckpt)
+        return load_unet(given), str(given)
+    trainings = Path(cfg.paths.log_dir) / "variational_seg" / "unet_trainings"
+    finished = [run / "checkpoints" / "last.ckpt" for run in trainings.glob("*") if (run / "metrics.json").is_file()]
+    for ckpt in sorted((c for c in finished if c.is_file()), key=lambda p: p.stat().st_mtime, reverse=True):
+        module = load_unet(ckpt)
         if module.hparams.get("encoder"):
             return module, str(ckpt)
     return None

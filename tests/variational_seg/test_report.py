@@ -20,8 +20,8 @@ from shared.paths import CONFIG_ROOT, REPO_ROOT
 from shared.report import load_specs
 from shared.report.readme import markers
 
-BOOKKEEPING = ("run_name", "run_group", "run_tags", "skip_finished", "resume_from_last", "table_row", "logger",
-               "task", "hydra")
+BOOKKEEPING = ("run_name", "run_group", "run_tags", "skip_finished", "resume_from_last", "unet_training_root",
+               "table_row", "logger", "task", "hydra")
 # The deleted scripts' marker arguments per row.
 MARKER_ARGS = {"k1": ["markers.k=1"], "k3": ["markers.k=3"], "k5": ["markers.k=5"], "k10": ["markers.k=10"],
                "scribbles_set1": ["markers.source=scribbles_set1"], "scribbles_set2": ["markers.source=scribbles_set2"],
