@@ -29,9 +29,9 @@ A spec (every key but ``rows`` and ``columns`` optional)::
 A cell holds the finished runs that match the table, its row and its column; ``show`` is ``cell``
 (mean ± std, n), ``first`` (the first run's value, e.g. a parameter count), ``values`` (each run's
 config ``key``), ``epochs`` (each run's trained epochs) or ``text`` (the row's ``text`` for the column,
-which also replaces any other cell of that row). A row that no finished run matches (and whose cells are
-not all ``text``) is missing: its cells are "–", the JSON flags them ``"missing": true`` and the README
-names the row under the table.
+which also replaces any other cell of that row). A row that no finished run matches (and whose ``text``
+quotes no number, as a published row does) is missing: its cells are "–", the JSON flags them
+``"missing": true`` and the README names the row under the table.
 """
 
 from __future__ import annotations
@@ -218,8 +218,9 @@ def build_table(spec: TableSpec, records: Sequence[RunRecord]) -> Table:
     missing = []
     for row in spec.rows:
         row_runs = [r for r in pool if r.matches(row.match)]
-        wants_runs = [c for c in spec.columns if c.show != "text" and c.label not in row.text]
-        if wants_runs and not any(r.finished and r.matches(c.match) for r in row_runs for c in wants_runs):
+        measured = [c for c in spec.columns if c.show != "text"]
+        quoted = any(c.label in row.text for c in measured)   # e.g. a published number: no run of ours
+        if measured and not quoted and not any(r.finished and r.matches(c.match) for r in row_runs for c in measured):
             missing.append(row.id)
         for column in spec.columns:
             runs = sorted((r for r in row_runs if r.matches(column.match)), key=lambda r: r.name)

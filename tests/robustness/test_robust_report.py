@@ -84,6 +84,13 @@ def test_a_row_with_no_runs_is_an_empty_cell_marked_missing_never_its_committed_
     assert "kept" not in cells[("wbh_k3", "DSC")] and "missing" not in cells[("wbh_k1", "DSC")]
     text = (tmp_path / "README.md").read_text()
     assert "91.5" not in text and "Missing (no finished run, live or archived): Ours (WBH)." in text
+    quoted = {**SPEC, "rows": [*SPEC["rows"], {"id": "paper", "label": "Paper", "match": {"model.name": "none"},
+                                               "text": {"DSC": "0.9 (published)"}}]}
+    paths = ReportPaths(runs=tmp_path / "runs", readme=tmp_path / "README.md", output_dir=tmp_path / "out",
+                        tables=tmp_path)
+    write_tables([parse_spec("t", quoted)], load_records(paths, "p"), paths)
+    cells = {c["row_id"]: c for c in json.loads((tmp_path / "out" / "t.json").read_text())["cells"]}
+    assert "missing" not in cells["paper"] and cells["wbh_k3"]["missing"] is True   # a quoted row is no gap
 
 
 def frozen_json(tmp_path: Path, mean: float = 0.5) -> Path:
