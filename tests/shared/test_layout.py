@@ -87,15 +87,27 @@ def resolve(dotted: str) -> str | None:
     return None
 
 
+def from_module(node: ast.ImportFrom, importer: str, is_package: bool) -> str:
+    """The absolute module of ``from <module> import ...`` in module ``importer``, relative ones too
+    (``from . import x``, ``from ..a import b``)."""
+    if node.level == 0:
+        return node.module or ""
+    package = importer.split(".") if is_package else importer.split(".")[:-1]
+    base = package[:len(package) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
 def imported(path: Path) -> set[str]:
     """Every absolute module name ``path`` imports (``from a.b import c`` gives ``a.b`` and ``a.b.c``)."""
+    importer, is_package = module_name(path), path.name == "__init__.py"
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = from_module(node, importer, is_package)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
     return names
 
 
@@ -215,6 +227,44 @@ def test_shared_never_imports_a_project_by_name():
     found = [f"{m} imports {n}" for m, p in shared_modules().items() for n in sorted(imported(p))
              if n == "projects" or n.startswith("projects.")]
     assert not found, "\n".join(found)
+
+
+# The documented dispatch: the only module names under projects/ that shared/ builds (f-string fields as {}).
+DISPATCH = {
+    ("shared.datasets.registry", "projects.{}.{}"): "discovery imports projects/<p>/datasets.py (it registers them)",
+    ("shared.api", "projects.{}.api"): "load(path) hands a checkpoint or model.onnx to its project's Predictor",
+}
+
+
+def project_names_in(path: Path) -> set[str]:
+    """The strings of ``path``'s code (docstrings left out) that name a module under ``projects/``."""
+    tree = ast.parse(path.read_text())
+    skipped = {id(node.body[0].value) for node in ast.walk(tree)   # docstrings
+               if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+               and node.body and isinstance(node.body[0], ast.Expr)}
+    skipped |= {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for part in node.values}
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(p.value if isinstance(p, ast.Constant) else "{}" for p in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skipped:
+            text = node.value
+        else:
+            continue
+        if text.startswith("projects."):
+            found.add(text)
+    return found
+
+
+def test_shared_reaches_projects_only_through_the_documented_dispatch():
+    """Besides imports, shared/ could reach a project through a name it builds (importlib, Hydra's
+    get_method / _target_): only the two dispatch points above do, and the common configs name no project."""
+    found = {(m, name) for m, p in shared_modules().items() for name in project_names_in(p)}
+    assert found == set(DISPATCH), (f"undocumented: {sorted(found - set(DISPATCH))}; "
+                                    f"documented but gone (drop from DISPATCH): {sorted(set(DISPATCH) - found)}")
+    common = [f"{p.relative_to(REPO_ROOT)} names {n}" for p in sorted((CONFIG_ROOT / "common").rglob("*.yaml"))
+              for n in re.findall(r"\bprojects(?:\.\w+)+", p.read_text())]
+    assert not common, "\n".join(common)
 
 
 def test_the_checks_see_a_real_use():
