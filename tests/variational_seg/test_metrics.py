@@ -48,3 +48,15 @@ def test_ignored_pixels_do_not_count():
     assert seg_scores(pred, gt)["dice"] < 1.0
     assert seg_scores(pred, gt, ignore=band) == pytest.approx({"dice": 1.0, "hd": 0.0, "hd95": 0.0, "hd_pct": 0.0,
                                                                "empty_case": 0.0})
+
+
+def test_the_eval_summary_is_the_mean_and_sample_std_over_images():
+    """One summarise in the repo (shared.report.cells): an eval's ``<key>_std`` is the sample std (ddof 1),
+    the convention of every report cell; one image has no std."""
+    from projects.variational_seg.evaluate import SUMMARY_KEYS, summarise
+
+    rows = [{**{k: 0.0 for k in SUMMARY_KEYS}, "dice": d, "empty_case": 0.0} for d in (0.2, 0.4, 0.9)]
+    out = summarise(rows)
+    assert out["n"] == 3 and out["dice"] == pytest.approx(0.5)
+    assert out["dice_std"] == pytest.approx(np.std([0.2, 0.4, 0.9], ddof=1)) and out["hd_std"] == 0.0
+    assert np.isnan(summarise(rows[:1])["dice_std"])
