@@ -46,13 +46,13 @@ def comparable(cfg: DictConfig) -> dict:
 def fake_run(cfg: DictConfig, run_dir: Path, value: float) -> None:
     (run_dir / ".hydra").mkdir(parents=True)
     OmegaConf.save(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), run_dir / ".hydra" / "config.yaml")
-    metrics = {f"test/{k}": value for k in ("n", "dsc_mean", "dsc_std", "hd_mean", "hd95_mean", "hd_pct_mean",
-                                            "iterations_mean", "iterations_std", "seconds_mean")}
+    metrics = {f"test/{k}": value for k in ("n", "dice", "dice_std", "hd", "hd95", "hd_pct", "iterations",
+                                            "iterations_std", "seconds")}
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
     with (run_dir / "per_image.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["id", "dsc", "hd", "hd95", "iterations"])
+        writer = csv.DictWriter(f, fieldnames=["id", "dice", "hd", "hd95", "iterations"])
         writer.writeheader()
-        writer.writerows([{"id": f"img{i}", "dsc": value + i / 100, "hd": 10, "hd95": 9, "iterations": 30}
+        writer.writerows([{"id": f"img{i}", "dice": value + i / 100, "hd": 10, "hd95": 9, "iterations": 30}
                           for i in range(3)])
 
 
@@ -107,4 +107,4 @@ def test_sweeps_make_the_old_runs_and_the_report_fills_every_table(tmp_path):
     per_image = text.split(markers("table1_per_image")[0])[1].split(markers("table1_per_image")[1])[0]
     assert per_image.count("| img") == 3 and "–" not in per_image
     wins = json.loads((tmp_path / "reports" / "table1_per_image.json").read_text())["wins"]
-    assert wins["model"] == "wbh" and set(wins["images_with_higher_dsc_than"]) == {"rci", "tv", "unet"}
+    assert wins["model"] == "wbh" and set(wins["images_with_higher_dice_than"]) == {"rci", "tv", "unet"}
