@@ -25,7 +25,6 @@ import os
 import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -335,13 +334,12 @@ def write_study(records: Sequence[RunRecord], specs: Sequence[TableSpec], option
     index ``<out_dir>/<name>.md`` linking every ``<name>_<setting>.md`` there (a setting without runs on
     this machine keeps its committed page)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     protocol = ("Protocol: every \"best\" decision (the val-selected checkpoint, the historical queue) uses the "
                 "validation split; the test split is only evaluated, for the final teacher and for the "
                 "val-selected teacher.")
     for setting in sorted({r.setting for r in records}):
         lines = [f"# Label-ratio study (semiseg): setting `{setting}`", "",
-                 f"Written by `make report PROJECT=semiseg` on {stamp} from the run folders under `{source}`.",
+                 f"Written by `make report PROJECT=semiseg` from the run folders under `{source}` and the archive.",
                  protocol, "", *setting_section(setting, records, [s for s in specs if s.setting == (setting,)],
                                                 options, out_dir, name, readme)]
         text = "\n".join(lines).rstrip() + "\n"
