@@ -8,8 +8,8 @@
 
 Points are (x, y) = (pixel column, row) of the photo as a viewer shows it (EXIF orientation applied), as
 ``make select POINTS=...``. It runs exactly what ``make select`` runs (projects/variational_seg/select.py)
-with the configuration ``make select`` uses: the shipped model ``wbh_colour`` at its GrabCut-tuned working size
-(``model=`` picks another variational model or an anchor).
+with the configuration ``make select`` uses: the shipped click model ``wbh_colour_fullres`` (full-resolution
+cut-out) at its GrabCut-tuned working size (``model=`` picks another variational model or an anchor).
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+import numpy as np
+from omegaconf import DictConfig
 
 from shared.api import Input, as_rgb
 from shared.errors import ConfigError
 
-SHIPPED_MODEL, SHIPPED_DATA = "wbh_colour", "grabcut"   # what the Makefile's select and serve targets add
+SHIPPED_MODEL, SHIPPED_DATA = "wbh_colour_fullres", "grabcut"   # what the Makefile's select and serve targets add
 
 
 @lru_cache(maxsize=8)
@@ -33,31 +34,29 @@ def _config(model: str) -> DictConfig:
     return compose("variational_seg", [f"model={model}", f"data={SHIPPED_DATA}"], task="select")
 
 
-def _points_text(points: Sequence[Sequence[float]] | None, what: str) -> str | None:
-    """[(x, y), ...] -> ``"x,y;x,y"`` (select's POINTS format, checked there against the photo's size)."""
-    if points is None or len(points) == 0:
-        return None
-    try:
-        pairs = [(float(x), float(y)) for x, y in points]
-    except (TypeError, ValueError):
-        raise ConfigError(f"{what} must be (x, y) pixel pairs, e.g. [(120, 80), (140, 95)]; got {points!r}") from None
-    return ";".join(f"{x:g},{y:g}" for x, y in pairs)
-
-
 def cut_out(image: Input, fg_points: Sequence[Sequence[float]], bg_points: Sequence[Sequence[float]] | None = None,
-            model: str = SHIPPED_MODEL) -> dict[str, Any]:
+            model: str = SHIPPED_MODEL, order: Sequence[str] | None = None,
+            previous: np.ndarray | None = None) -> dict[str, Any]:
     """``{"mask": HxW bool, "cutout": HxWx4 uint8, "fraction": float}`` for a photo (path, PIL image or
-    HxWx3 uint8 array) and foreground clicks (optional background clicks); see the module docstring."""
+    HxWx3 uint8 array) and foreground clicks (optional background clicks); ``order``: 'fg' / 'bg' per click
+    in the order they were made (default: the foreground clicks first); ``previous``: the mask of the clicks
+    before the last one (then only the last click is solved, with that mask as its prior); see the module
+    docstring."""
     from projects.variational_seg.pipeline import set_threads
     from projects.variational_seg.select import cutout, select_mask
 
     rgb = as_rgb(image)
-    fg = _points_text(fg_points, "fg_points")
-    if fg is None:
+    if fg_points is None or len(fg_points) == 0:
         raise ConfigError("cut_out needs at least one foreground click: fg_points=[(x, y), ...] inside the product")
-    cfg = OmegaConf.create(OmegaConf.to_container(_config(model)))
-    with open_dict(cfg):
-        cfg.bg_points = _points_text(bg_points, "bg_points")
+    cfg = _config(model)
     set_threads(cfg.working)
-    mask = select_mask(rgb, fg, cfg)
+    mask = select_mask(rgb, _as_list(fg_points), cfg, _as_list(bg_points) or [], order, previous,
+                       names=("fg_points", "bg_points"))
     return {"mask": mask, "cutout": cutout(rgb, mask), "fraction": float(mask.mean())}
+
+
+def _as_list(points: Sequence[Sequence[float]] | None) -> list | None:
+    """Points as a list (a NumPy array of pairs too), for ``markers.parse_points``."""
+    if points is None:
+        return None
+    return [list(p) if isinstance(p, tuple | list | np.ndarray) else p for p in points]

@@ -17,7 +17,8 @@ the same GrabCut images at the working resolution, in one run; plus batched thro
 
 ``noc85_<m>``, ``noc90_<m>``, ``nof90_<m>``, ``s_per_click_<m>``: the field's click protocol (issue 29,
 ``bench_noc.py``; ``bench.noc``: from the ``SWEEP=noc`` runs, measured here, or skipped; ``bench.only_noc``:
-only these keys, added to the existing results).
+only these keys, added to the existing results). ``s_per_click_1mp_<m>``, ``s_per_click_12mp_<m>``: time per click
+of ``bench.cutout_models`` on a 1- and a 12-megapixel photo (``bench_cutout.py``; with ``only_noc`` too).
 
 The legacy keys ``*_ours`` (``dsc_ours``, ``s_per_image_ours``, ``speedup_vs_skimage``, ...) are the
 paper's model ``wbh`` against ``chan_vese``, as in the reproduction's targets.
@@ -155,11 +156,14 @@ def run(cfg: DictConfig) -> Path:
     if cfg.bench.get("only_noc"):   # the NoC keys added to the committed results, the other keys kept
         import json
 
+        from projects.variational_seg.bench_cutout import cutout_keys
         from projects.variational_seg.bench_noc import noc_keys
 
         output = Path(cfg.bench.output)
         kept = json.loads(output.read_text()) if output.is_file() else {}   # its measured_at stays: the old keys'
-        return write_results(output, {**kept, **noc_keys(cfg), "noc_added_at": time.strftime("%Y-%m-%d %H:%M:%S")})
+        cutout = cutout_keys(cfg) if cfg.bench.get("cutout_models") else {}
+        return write_results(output, {**kept, **noc_keys(cfg), **cutout,
+                                      "noc_added_at": time.strftime("%Y-%m-%d %H:%M:%S")})
     unet = trained_unet(cfg)   # first: a wrong bench.unet_ckpt fails before minutes of timing
     max_side = int(cfg.working.max_side)
     dataset = build_dataset(cfg.data, cfg.markers, cfg.seed, split=cfg.bench.split)
@@ -194,6 +198,10 @@ def run(cfg: DictConfig) -> Path:
     from projects.variational_seg.bench_noc import noc_keys
 
     results.update(noc_keys(cfg, required=False))
+    if cfg.bench.get("cutout_models"):
+        from projects.variational_seg.bench_cutout import cutout_keys
+
+        results.update(cutout_keys(cfg))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     results["batched_imgs_per_s"] = round(batched_throughput(samples, cfg, device), 2)
     results["batched_setting"] = f"batch {cfg.bench.batch_size} x {cfg.bench.batch_image_size}^2 on {device_name()}"

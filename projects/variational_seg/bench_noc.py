@@ -16,8 +16,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from projects.variational_seg.methods import model_config, segmenter_for
-from projects.variational_seg.noc import ClickRun, from_points, run_clicks, summarise, uses_negative_clicks
+from projects.variational_seg.click_model import click_segmenter_for
+from projects.variational_seg.methods import model_config
+from projects.variational_seg.noc import ClickRun, run_clicks, summarise
 from projects.variational_seg.protocol import ground_truth
 from shared.config import plain_dict
 from shared.datasets.registry import dataset_from_config
@@ -30,17 +31,26 @@ MODES = ("measure", "runs", "skip")
 THRESHOLDS = (0.85, 0.90)
 
 
+OPTIONAL = {"worse_share": "worse_pct", "iou_at_1": "iou1", "bf_at_5": "bf5", "bf_at_20": "bf20"}  # metric -> key
+
+
 def keys_from(name: str, values: dict[str, Any]) -> dict[str, Any]:
-    return {f"noc85_{name}": round(float(values["noc85"]), 3), f"noc90_{name}": round(float(values["noc90"]), 3),
-            f"nof90_{name}": int(values["nof90"]), f"s_per_click_{name}": round(float(values["s_per_click"]), 4)}
+    """The four NoC keys, and where the run has them ``worse_pct_<m>`` (share of clicks that lower the IoU,
+    %), ``iou1_<m>`` (IoU after one click), ``bf5_<m>`` / ``bf20_<m>`` (boundary F after 5 / 20 clicks)."""
+    out = {f"noc85_{name}": round(float(values["noc85"]), 3), f"noc90_{name}": round(float(values["noc90"]), 3),
+           f"nof90_{name}": int(values["nof90"]), f"s_per_click_{name}": round(float(values["s_per_click"]), 4)}
+    for metric, key in OPTIONAL.items():
+        if values.get(metric) is not None:
+            scale = 100.0 if metric == "worse_share" else 1.0
+            out[f"{key}_{name}"] = round(float(values[metric]) * scale, 3)
+    return out
 
 
 def measured(cfg: DictConfig, models: list[str], subset: str, max_clicks: int) -> dict[str, Any]:
     """The protocol for every model on the subset's images, per image the models in turn."""
     data = plain_dict(cfg.data)
-    segmenters = {m: segmenter_for(model_config(m), data, int(cfg.working.max_side), int(cfg.markers.radius))
-                  for m in models}
-    negatives = {m: uses_negative_clicks(model_config(m)) for m in models}
+    segmenters = {m: click_segmenter_for(model_config(m), data, int(cfg.working.max_side), int(cfg.markers.radius),
+                                         strict=False) for m in models}
     dataset = dataset_from_config(cfg.data, str(cfg.data.split), subset=subset)
     runs: dict[str, list[ClickRun]] = {m: [] for m in models}
     for i in range(min(len(dataset), int(cfg.bench.get("limit") or len(dataset)))):
@@ -49,14 +59,13 @@ def measured(cfg: DictConfig, models: list[str], subset: str, max_clicks: int) -
         if not gt.any():
             continue
         for name, segment in segmenters.items():
-            def call(image, positive, negative, seg=segment):
-                return seg([image], [positive], [negative])[0].prob
-            runs[name].append(run_clicks(from_points(call, negatives[name]), sample["image"], gt, ignore, max_clicks))
+            runs[name].append(run_clicks(segment, sample["image"], gt, ignore, max_clicks))
         print(f"noc bench [{i + 1}/{len(dataset)}] {sample['id']}")
     out: dict[str, Any] = {}
     for name, per in runs.items():
         out.update(keys_from(name, summarise([r.ious for r in per], THRESHOLDS, max_clicks,
-                                             [r.cpu_seconds for r in per])))
+                                             [r.cpu_seconds for r in per], [r.worse for r in per],
+                                             [r.boundary for r in per])))
     out["noc_n_images"] = len(next(iter(runs.values())))
     return out
 
@@ -76,7 +85,8 @@ def from_runs(cfg: DictConfig, models: list[str], subset: str) -> dict[str, Any]
                             f"{cfg.report.archive}/noc; run `make sweep PROJECT=variational_seg SWEEP=noc` first "
                             f"or set bench.noc=measure")
         metrics = found[0].metrics
-        out.update(keys_from(name, {k: metrics[f"{subset}/{k}"] for k in ("noc85", "noc90", "nof90", "s_per_click")}))
+        wanted = ("noc85", "noc90", "nof90", "s_per_click", *OPTIONAL)
+        out.update(keys_from(name, {k: metrics.get(f"{subset}/{k}") for k in wanted}))
         sources[name] = in_repo(found[0].run_dir)
         out["noc_n_images"] = metrics[f"{subset}/n"]
     out["noc_runs"] = sources

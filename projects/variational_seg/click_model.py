@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
@@ -39,9 +40,10 @@ from projects.variational_seg.colour_term import (
     to_lab,
 )
 from projects.variational_seg.markers import scale_points
-from projects.variational_seg.noc import ClickSegmenter
+from projects.variational_seg.noc import ClickSegmenter, from_points, uses_negative_clicks
 from projects.variational_seg.params import SolverParams, resolve_params
 from projects.variational_seg.pipeline import area_resize, image_tensor, upsample, working_size
+from projects.variational_seg.refine import RefineOptions, refine, refine_options
 from projects.variational_seg.solver import prepare, solve
 from shared.errors import ConfigError
 
@@ -59,6 +61,8 @@ class ClickOptions:
     rounds: int = 2            # colour re-estimations after the first click (colour models from the previous mask)
     warm_start: bool = True    # ADMM starts from the previous mask (else from the click disks, as the first click)
     incremental: bool = True   # False: every click re-solved from the clicks alone (the shipped model's rounds)
+    full_res: float = 0.0      # > 0: after the solve, each click's disk of this many full-resolution px (trimmed
+                               # by ``edge_tol``) takes the click's label in the full-resolution mask, latest last
 
 
 def click_options(cfg: Mapping[str, Any] | None) -> ClickOptions:
@@ -98,8 +102,38 @@ def prior_weight(shape: tuple[int, int], latest: tuple[int, int], prior: float, 
     return prior * (1.0 - np.exp(-d2 / (2.0 * sigma * sigma)))
 
 
+def paint_clicks(prob: np.ndarray, image: np.ndarray, clicks: Sequence[Click], radius: float,
+                 edge_tol: float) -> np.ndarray:
+    """``prob`` (H, W) with each click's full-resolution disk of ``radius`` px set to its label, in click
+    order (the latest click wins); ``edge_tol`` > 0 keeps only the disk pixels within that Lab distance of
+    the clicked pixel's colour, so a disk stops at a colour edge."""
+    h, w = prob.shape
+    r = int(np.ceil(radius))
+    for c in clicks:
+        top, bottom, left, right = max(0, c.row - r), min(h, c.row + r + 1), max(0, c.col - r), min(w, c.col + r + 1)
+        yy, xx = np.mgrid[top:bottom, left:right]
+        disk = (yy - c.row) ** 2 + (xx - c.col) ** 2 <= radius * radius
+        if edge_tol > 0:
+            patch = cv2.cvtColor(np.ascontiguousarray(image[top:bottom, left:right]), cv2.COLOR_RGB2Lab)
+            lab = patch.astype(np.float32) * np.array([100.0 / 255.0, 1.0, 1.0], np.float32)
+            disk &= np.linalg.norm(lab - lab[c.row - top, c.col - left], axis=-1) <= edge_tol
+        prob[top:bottom, left:right][disk] = 1.0 if c.positive else 0.0
+    return prob
+
+
+def to_full(image: np.ndarray, u: torch.Tensor, clicks: Sequence[Click], copts: ClickOptions,
+            ropts: RefineOptions | None) -> np.ndarray:
+    """Working-size u (1, h, w) -> probability at the photo's resolution: refined onto the photo's edges
+    (``refine``) or upsampled bilinearly, then the clicks painted at full resolution (``full_res``)."""
+    prob = upsample(u[0], image.shape[:2]) if ropts is None else refine(image, u[0].numpy(), ropts)
+    if copts.full_res > 0:
+        prob = paint_clicks(prob, image, clicks, copts.full_res, copts.edge_tol)
+    return prob
+
+
 def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.ndarray | None,
-                      params: SolverParams, opts: ColourOptions, copts: ClickOptions, max_side: int) -> np.ndarray:
+                      params: SolverParams, opts: ColourOptions, copts: ClickOptions, max_side: int,
+                      ropts: RefineOptions | None = None) -> np.ndarray:
     """Foreground probability at image resolution after ``clicks`` (in order), given the previous one."""
     h, w = image.shape[:2]
     size = working_size(h, w, max_side)
@@ -112,7 +146,7 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     markers, background = torch.from_numpy(fg)[None], torch.from_numpy(bg)[None]
     if previous is None or not copts.incremental:
         u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts)
-        return upsample(u[0], (h, w))
+        return to_full(image, u, clicks, copts, ropts)
     prev = torch.from_numpy(np.clip(area_resize(previous.astype(np.float32), size), 0.0, 1.0))[None]
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
     fg_w, bg_w = round_weights(prev, fg_seed, bg_seed)
@@ -130,14 +164,86 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
         fg_w, bg_w = round_weights(u, fg_seed, bg_seed)
     if opts.keep_marked:
         u = keep_marked_components(u, markers)
-    return upsample(u[0], (h, w))
+    return to_full(image, u, clicks, copts, ropts)
 
 
 def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | None, max_side: int) -> ClickSegmenter:
     """The configured model with a ``clicks`` block as a ``noc.ClickSegmenter``."""
     params = resolve_params(model, data)
     opts, copts = colour_options(model.get("colour")), click_options(model.get("clicks"))
+    ropts = refine_options(model.get("refine"))
 
     def run(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
-        return incremental_solve(image, clicks, previous, params, opts, copts, max_side)
+        return incremental_solve(image, clicks, previous, params, opts, copts, max_side, ropts)
     return run
+
+
+def ordered_clicks(fg: np.ndarray, bg: np.ndarray | None, order: Sequence[str] | None = None) -> list[Click]:
+    """(row, col) foreground and background points -> clicks in the order they were made: ``order`` one
+    'fg' / 'bg' per click (the page sends it); None: the foreground points first, then the background
+    ones (a background click then wins where it overlaps a foreground one)."""
+    bg = np.zeros((0, 2), dtype=np.int64) if bg is None else bg
+    if order is None:
+        order = ["fg"] * len(fg) + ["bg"] * len(bg)
+    if sorted(order) != sorted(["fg"] * len(fg) + ["bg"] * len(bg)):
+        raise ConfigError(f"click order names {order.count('fg')} foreground and {order.count('bg')} background "
+                          f"clicks, but {len(fg)} and {len(bg)} points were given")
+    taken = {"fg": iter(fg), "bg": iter(bg)}
+    return [Click(int(r), int(c), kind == "fg") for kind in order for r, c in [next(taken[kind])]]
+
+
+class ClickSession:
+    """One photo's clicks and the model's probability after each: ``update(image, clicks)`` re-uses the
+    probabilities of the clicks it shares with the last call (an undo costs nothing) and runs the model
+    once per new click, each with its previous mask, as the NoC protocol does. ``incremental`` False (a
+    model that re-solves from the clicks alone): only the last click list is solved."""
+
+    def __init__(self, segment: ClickSegmenter, incremental: bool = True) -> None:
+        self.segment, self.incremental = segment, incremental
+        self.clicks: list[Click] = []
+        self.probs: list[np.ndarray] = []
+
+    def update(self, image: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
+        shared = 0
+        while shared < min(len(clicks), len(self.clicks)) and clicks[shared] == self.clicks[shared]:
+            shared += 1
+        self.clicks, self.probs = self.clicks[:shared], self.probs[:shared]
+        if not self.incremental and shared < len(clicks):
+            self.clicks, self.probs = list(clicks), [self.segment(image, list(clicks), None)]
+        for click in clicks[len(self.clicks):]:
+            self.clicks.append(click)
+            self.probs.append(self.segment(image, list(self.clicks), self.probs[-1] if self.probs else None))
+        return self.probs[-1]
+
+
+def is_incremental(model: Mapping[str, Any]) -> bool:
+    """Whether the configured model uses the click order and its previous mask (a ``clicks`` block)."""
+    return model.get("clicks") is not None and click_options(model.get("clicks")).incremental
+
+
+def click_segmenter_for(model: Mapping[str, Any], data: Mapping[str, Any] | None, max_side: int,
+                        markers_radius: int = 0, strict: bool = True) -> ClickSegmenter:
+    """Any configured model as a ``ClickSegmenter``: a model with a ``clicks`` block is the incremental click
+    model; the others get the clicks' positions (``noc.from_points``). ``strict``: a background click given
+    to a model without a background term (the paper's wbh, tv, rci) is one ConfigError line (the NoC
+    protocol passes False: it places them anyway and the method never sees them)."""
+    if model.get("clicks") is not None:
+        return incremental_segmenter(model, data, max_side)
+    from projects.variational_seg.methods import segmenter_for
+
+    segmenter = segmenter_for(model, data, max_side, markers_radius)
+    negatives = uses_negative_clicks(model)
+
+    def segment(image: np.ndarray, positive: np.ndarray, negative: np.ndarray | None) -> np.ndarray:
+        return segmenter([image], [positive], [negative])[0].prob
+
+    run = from_points(segment, negatives)
+    if negatives or not strict:
+        return run
+
+    def refuse_background(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
+        if not all(c.positive for c in clicks):
+            raise ConfigError(f"model={model.get('name')} has no background term and cannot use background clicks; "
+                              f"drop them or use the shipped model (model=wbh_colour_fullres)")
+        return run(image, clicks, previous)
+    return refuse_background

@@ -3,6 +3,10 @@ from the command line, and scaled to the working resolution. Points are (row, co
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 from scipy import ndimage
 
@@ -72,27 +76,56 @@ def points_to_mask(points: np.ndarray, shape: tuple[int, int], radius: int = 0) 
     return mask
 
 
-def parse_points(text: str | None, width: int, height: int) -> np.ndarray:
-    """``"x,y;x,y"`` (pixel column, row; spaces around the numbers are fine) -> (n, 2) (row, col);
-    a point that is not two numbers, or lies outside the image, is an error quoting what was received."""
-    if text is None or not str(text).strip():
-        raise ConfigError('no marker points given: pass POINTS="x,y;x,y" (pixel column,row inside the product)')
-    received = str(text)
-    points = []
-    for part in received.strip().strip(";").split(";"):
-        x, y = _point(part.strip(), received)
+def parse_points(raw: str | Sequence[Any] | None, width: int, height: int, what: str = "POINTS",
+                 required: bool = True, max_points: int | None = None) -> np.ndarray:
+    """The one reader of clicked points (``make select``, ``cut_out``, the page): ``"x,y;x,y"`` (pixel column,
+    row; spaces around the numbers are fine) or ``[[x, y], ...]`` -> (n, 2) int (row, col). A point that is
+    not two finite numbers (``true`` is not 1), lies off the photo, or more than ``max_points`` points are a
+    ConfigError quoting what was received; none given is one too when ``required``."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()) or (not isinstance(raw, str) and len(raw) == 0):
+        if required:
+            raise ConfigError(f'no {what} given: pass {what}="x,y;x,y" (pixel column,row inside the product)')
+        return np.zeros((0, 2), dtype=np.int64)
+    if isinstance(raw, str):
+        pairs = [_text_point(part.strip(), raw, what) for part in raw.strip().strip(";").split(";")]
+    elif isinstance(raw, list | tuple):
+        pairs = [_pair(p, what) for p in raw]
+    else:
+        raise ConfigError(f"{what} must be x,y pairs, got {shorten(raw)}")
+    if max_points is not None and len(pairs) > max_points:
+        raise ConfigError(f"{len(pairs)} {what} points; at most {max_points} clicks are taken at once")
+    for x, y in pairs:
         if not (0 <= x < width and 0 <= y < height):
-            raise ConfigError(f"point ({x:g},{y:g}) is outside the image ({width}x{height}, width x height)")
-        points.append((int(y), int(x)))
-    return np.array(points, dtype=np.int64)
+            raise ConfigError(f"{what} point ({shorten(x)}, {shorten(y)}) is off the photo ({width}x{height}, "
+                              f"width x height)")
+    return np.array([(int(y), int(x)) for x, y in pairs], dtype=np.int64).reshape(-1, 2)
 
 
-def _point(part: str, received: str) -> tuple[float, float]:
+def _is_number(value: Any) -> bool:
+    """A finite number, not a bool (JSON ``true`` is not 1); a huge int is compared exactly."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def shorten(value: Any, limit: int = 40) -> str:
+    """A received value for a message, cut to ``limit`` characters (a coordinate may have 400 digits)."""
+    text = f"{value:g}" if isinstance(value, float) else str(value) if isinstance(value, int) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _pair(point: Any, what: str) -> tuple[float, float]:
+    if not isinstance(point, list | tuple) or len(point) != 2 or not all(_is_number(v) for v in point):
+        raise ConfigError(f"cannot read {what} point {shorten(point)}: expected [x, y] numbers")
+    return point[0], point[1]
+
+
+def _text_point(part: str, received: str, what: str) -> tuple[float, float]:
     try:
         x, y = (float(v) for v in part.split(","))  # ValueError unless exactly two numbers
         if not (np.isfinite(x) and np.isfinite(y)):
             raise ValueError(part)
     except ValueError:
-        raise ConfigError(f"cannot read point {part!r} of POINTS={received!r}: expected x,y pairs (pixel "
-                          f'column,row) separated by ";", e.g. POINTS="120,80;140,95"') from None
+        raise ConfigError(f"cannot read point {part!r} of {what}={shorten(received)}: expected x,y pairs (pixel "
+                          f'column,row) separated by ";", e.g. {what}="120,80;140,95"') from None
     return x, y

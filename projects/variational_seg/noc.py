@@ -22,7 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from projects.variational_seg.boundary import boundary_f
 from projects.variational_seg.clicker import Click, iou, next_click
+
+BOUNDARY_AT = (1, 5, 10, 20)   # click counts after which the boundary F-score is measured (it costs 2 EDTs)
 
 # f(image, clicks so far in order, previous probability or None) -> foreground probability at image size
 ClickSegmenter = Callable[[np.ndarray, list[Click], np.ndarray | None], np.ndarray]
@@ -62,6 +65,7 @@ class ClickRun:
     # no error left, the method was not run)
     clicks: list[Click] = field(default_factory=list)
     worse: int = 0                                            # clicks after which the IoU went down
+    boundary: dict[int, float] = field(default_factory=dict)  # boundary F-score after the clicks of BOUNDARY_AT
 
 
 def run_clicks(segment: ClickSegmenter, image: np.ndarray, gt: np.ndarray, ignore: np.ndarray | None,
@@ -72,11 +76,13 @@ def run_clicks(segment: ClickSegmenter, image: np.ndarray, gt: np.ndarray, ignor
     prob: np.ndarray | None = None
     pred = np.zeros(gt.shape, dtype=bool)
     clicked = np.zeros(gt.shape, dtype=bool)
-    for _ in range(max_clicks):
+    for k in range(1, max_clicks + 1):
         click = next_click(pred, gt, ignore, clicked)
         if click is None:   # nothing left to correct: the mask stays as it is
             run.ious.append(run.ious[-1] if run.ious else iou(pred, gt, ignore))
             run.cpu_seconds.append(None)
+            if k in BOUNDARY_AT:
+                run.boundary[k] = boundary_f(pred, gt, ignore)
             continue
         run.clicks.append(click)
         clicked[click.row, click.col] = True
@@ -88,6 +94,8 @@ def run_clicks(segment: ClickSegmenter, image: np.ndarray, gt: np.ndarray, ignor
         if run.ious and score < run.ious[-1]:
             run.worse += 1
         run.ious.append(score)
+        if k in BOUNDARY_AT:
+            run.boundary[k] = boundary_f(pred, gt, ignore)
     return run
 
 
@@ -105,10 +113,11 @@ def failed(ious: Sequence[float], threshold: float, max_clicks: int = 20) -> boo
 
 
 def summarise(runs: Sequence[Sequence[float]], thresholds: Sequence[float], max_clicks: int = 20,
-              cpu_seconds: Sequence[Sequence[float | None]] = (), worse: Sequence[int] = ()) -> dict[str, float]:
+              cpu_seconds: Sequence[Sequence[float | None]] = (), worse: Sequence[int] = (),
+              boundary: Sequence[Mapping[int, float]] = ()) -> dict[str, float]:
     """``noc<X>`` (mean), ``nof<X>`` (count) per threshold (X in percent), ``iou_at_<k>`` (mean IoU after
     k clicks), ``s_per_click`` (mean CPU seconds of the clicks that ran the method), ``worse_share``
-    (share of clicks 2.. that lowered the IoU), ``n``."""
+    (share of clicks 2.. that lowered the IoU), ``bf_at_<k>`` (mean boundary F-score after k clicks), ``n``."""
     out: dict[str, float] = {"n": len(runs)}
     for thr in thresholds:
         tag = f"{round(100 * thr)}"
@@ -121,4 +130,6 @@ def summarise(runs: Sequence[Sequence[float]], thresholds: Sequence[float], max_
         out["s_per_click"] = float(np.mean(ran))
     if worse:
         out["worse_share"] = float(sum(worse) / max(1, len(runs) * (max_clicks - 1)))
+    for k in sorted({k for per in boundary for k in per}):
+        out[f"bf_at_{k}"] = float(np.mean([per[k] for per in boundary if k in per]))
     return out

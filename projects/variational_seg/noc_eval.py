@@ -4,7 +4,8 @@
 * ``per_image.csv``: per object NoC@X, the IoU after each click, CPU seconds per click, the clicks;
 * ``metrics.json``: for each ``noc.subsets`` entry ``<prefix>: <subset>`` (experiment=noc: ``all`` = every
   object of the run, the 50 GrabCut images; ``test`` = its 40 test images) ``<prefix>/noc85``, ``/noc90``,
-  ``/nof85``, ``/nof90``, ``/iou_at_1..20``, ``/s_per_click``, ``/worse_share``, ``/n``;
+  ``/nof85``, ``/nof90``, ``/iou_at_1..20``, ``/bf_at_1|5|10|20`` (boundary F-score, full resolution),
+  ``/s_per_click``, ``/worse_share``, ``/n``;
   ``negative_clicks_used`` (1 or 0);
 * ``summary.json``: the same with the settings.
 
@@ -42,23 +43,18 @@ def click_segmenter(cfg: DictConfig) -> ClickSegmenter:
     """The configured model as a ``ClickSegmenter`` (model=unet: ``ckpt_path``; a model with a ``clicks``
     block: the incremental click model of ``click_model``)."""
     model = plain_dict(cfg.model)
-    if model.get("clicks") is not None:
-        from projects.variational_seg.click_model import incremental_segmenter
-
-        return incremental_segmenter(model, plain_dict(cfg.module.data), int(cfg.working.max_side))
     if model.get("kind") == "unet":
         from projects.variational_seg.unet import load_unet_module, unet_segmenter
 
         segmenter = unet_segmenter(load_unet_module(cfg))
-    else:
-        from projects.variational_seg.methods import segmenter_for
 
-        segmenter = segmenter_for(model, plain_dict(cfg.module.data), int(cfg.working.max_side),
-                                  int(cfg.markers.radius))
+        def segment(image, positive, negative):
+            return segmenter([image], [positive], [negative])[0].prob
+        return from_points(segment, uses_negative_clicks(model))
+    from projects.variational_seg.click_model import click_segmenter_for
 
-    def segment(image, positive, negative):
-        return segmenter([image], [positive], [negative])[0].prob
-    return from_points(segment, uses_negative_clicks(model))
+    return click_segmenter_for(model, plain_dict(cfg.module.data), int(cfg.working.max_side),
+                               int(cfg.markers.radius), strict=False)
 
 
 def subset_ids(data: DictConfig, subset: str) -> set[str]:
@@ -75,10 +71,11 @@ def format_clicks(run: ClickRun) -> str:
 
 
 def image_row(name: str, run: ClickRun, thresholds: list[float], max_clicks: int) -> dict[str, Any]:
-    stats = summarise([run.ious], thresholds, max_clicks, [run.cpu_seconds], [run.worse])
+    stats = summarise([run.ious], thresholds, max_clicks, [run.cpu_seconds], [run.worse], [run.boundary])
     row: dict[str, Any] = {"id": name}
     row.update({k: int(stats[k]) for k in stats if k.startswith(("noc", "nof"))})
     row.update({f"iou_{k}": run.ious[k - 1] for k in range(1, max_clicks + 1)})
+    row.update({f"bf_{k}": value for k, value in run.boundary.items()})
     row.update({"s_per_click": stats.get("s_per_click", 0.0), "worse": run.worse,
                 "positive": sum(c.positive for c in run.clicks),
                 "negative": sum(not c.positive for c in run.clicks), "clicks": format_clicks(run)})
@@ -105,7 +102,8 @@ def subset_metrics(cfg: DictConfig, runs: Mapping[str, ClickRun], thresholds: li
                   f"(left out)")
             continue
         out[prefix] = summarise([r.ious for r in chosen], thresholds, max_clicks,
-                                [r.cpu_seconds for r in chosen], [r.worse for r in chosen])
+                                [r.cpu_seconds for r in chosen], [r.worse for r in chosen],
+                                [r.boundary for r in chosen])
     return out
 
 

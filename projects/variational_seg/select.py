@@ -15,14 +15,16 @@ is replaced by the new file, its target is never written through. The mask is sa
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
 from PIL import Image
 
+from projects.variational_seg.click_model import ClickSession, click_segmenter_for, is_incremental, ordered_clicks
 from projects.variational_seg.markers import parse_points, points_to_mask, scale_points
-from projects.variational_seg.methods import segmenter_for
 from projects.variational_seg.params import marker_radius
 from projects.variational_seg.pipeline import set_threads, working_size
 from shared.config import plain_dict
@@ -36,6 +38,7 @@ from shared.predict import drop_unused_run_folder
 MIN_SIDE = 16
 # What is left unclicked at the working size: the background colour model needs pixels to fit.
 MIN_BACKGROUND_FRACTION = 0.02
+PointsInput = str | Sequence[Any] | None   # "x,y;x,y" or [(x, y), ...] (markers.parse_points)
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")   # lossless formats Pillow writes
 # Failures of the numerical solvers on degenerate input (a flat photo, clicks everywhere).
 SOLVER_ERRORS = (np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError, ValueError, RuntimeError)
@@ -83,18 +86,29 @@ def run_segmenter(segment, *args):
                         f"unclicked, or use a larger photo") from None
 
 
-def select_mask(image: np.ndarray, points_text: str | None, cfg: DictConfig) -> np.ndarray:
-    points = parse_points(points_text, image.shape[1], image.shape[0])
-    bg_text = cfg.get("bg_points")  # BG_POINTS: background clicks (used by wbh_colour and the anchors)
-    background = parse_points(bg_text, image.shape[1], image.shape[0]) if bg_text else None
-    if cfg.model.kind not in ("variational", "anchor"):
-        raise ConfigError("select uses a variational model (wbh_colour, wbh, tv, rci, ...) or an anchor, not the U-Net")
+def select_mask(image: np.ndarray, points: PointsInput, cfg: DictConfig, background: PointsInput = None,
+                order: Sequence[str] | None = None, previous: np.ndarray | None = None,
+                names: tuple[str, str] = ("POINTS", "BG_POINTS")) -> np.ndarray:
+    """The mask for foreground ``points`` and ``background`` points (else ``cfg.bg_points``), text
+    ``"x,y;x,y"`` or [(x, y), ...]: the clicks in ``order`` ('fg' / 'bg' per click; None: foreground first)
+    through the configured model one at a time, each with the previous mask (``click_model.ClickSession``);
+    ``previous``: the mask (or probability) before the last click, so only the last click is solved;
+    ``names``: what the messages call the two point sets."""
+    h, w = image.shape[:2]
+    fg = parse_points(points, w, h, names[0])
+    bg = parse_points(cfg.get("bg_points") if background is None else background, w, h, names[1], required=False)
+    if cfg.model.kind not in ("variational", "anchor", "click_model"):
+        raise ConfigError("select uses a variational model (wbh_colour_fullres, wbh_colour, wbh, ...) or an anchor, "
+                          "not the U-Net")
     max_side = int(cfg.working.max_side)
     check_size(image, max_side)
-    check_clicks_leave_background(points, image.shape[:2], max_side,
-                                  marker_radius(cfg.model, int(cfg.markers.radius)))
-    run_model = segmenter_for(plain_dict(cfg.model), cfg.data, max_side, int(cfg.markers.radius))
-    return run_segmenter(run_model, [image], [points], [background])[0].prob > 0.5
+    check_clicks_leave_background(fg, image.shape[:2], max_side, marker_radius(cfg.model, int(cfg.markers.radius)))
+    model = plain_dict(cfg.model)
+    segment = click_segmenter_for(model, plain_dict(cfg.data), max_side, int(cfg.markers.radius))
+    clicks = ordered_clicks(fg, bg, order)
+    if previous is not None:
+        return run_segmenter(segment, image, clicks, np.asarray(previous, dtype=np.float32)) > 0.5
+    return run_segmenter(ClickSession(segment, is_incremental(model)).update, image, clicks) > 0.5
 
 
 def mask_path(cfg: DictConfig) -> Path:

@@ -28,13 +28,12 @@ import asyncio
 import base64
 import io
 import json
-import math
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,9 @@ from aiohttp import web
 from omegaconf import DictConfig
 from PIL import Image
 
-from projects.variational_seg.methods import segmenter_for
+from projects.variational_seg.click_model import ClickSession, click_segmenter_for, is_incremental, ordered_clicks
+from projects.variational_seg.markers import parse_points, shorten
+from projects.variational_seg.noc import ClickSegmenter
 from projects.variational_seg.params import marker_radius
 from projects.variational_seg.pipeline import set_threads, working_size
 from projects.variational_seg.select import check_clicks_leave_background, check_dimensions, run_segmenter
@@ -81,8 +82,8 @@ class Forbidden(InputError):
 class Photo:
     image: np.ndarray
     name: str
+    session: ClickSession
     mask: np.ndarray | None = None
-    points: dict[str, list] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,17 +95,11 @@ class Limits:
     max_json_bytes: int = 256 * 1024   # a segment request (2000 clicks are ~30 kB of JSON)
 
 
-Segmenter = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-
-
-def make_segmenter(model: Any, data: Any, max_side: int, radius: int) -> Segmenter:
-    """(photo, fg (n, 2) row/col, bg (m, 2)) -> foreground probability at full resolution, for the
-    configured model (``methods.segmenter_for``: the paper's grey models ignore background points)."""
-    run_model = segmenter_for(plain_dict(model), plain_dict(data), max_side, radius)
-
-    def segment_one(image: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
-        return run_model([image], [fg], [bg])[0].prob
-    return segment_one
+def make_segmenter(model: Any, data: Any, max_side: int, radius: int) -> ClickSegmenter:
+    """(photo, clicks in order, previous probability) -> foreground probability at full resolution, for the
+    configured model (``click_model.click_segmenter_for``: a background click given to one of the paper's
+    models, which have no background term, is a one-line error)."""
+    return click_segmenter_for(plain_dict(model), plain_dict(data), max_side, radius)
 
 
 def decode_upload(data: bytes, name: str, limits: Limits, max_side: int = 160) -> np.ndarray:
@@ -132,40 +127,6 @@ def decode_upload(data: bytes, name: str, limits: Limits, max_side: int = 160) -
         return read_image_bytes(data, name)
     except DataError:
         raise InputError(unreadable) from None
-
-
-def parse_points(raw: Any, width: int, height: int, what: str, max_points: int = 2000) -> np.ndarray:
-    """[[x, y], ...] in photo pixels (column, row) -> (n, 2) int (row, col); InputError for a point
-    that is not two numbers (``true`` is not 1) or lies off the photo, or for too many points."""
-    if raw is None:
-        return np.zeros((0, 2), dtype=np.int64)
-    if not isinstance(raw, list):
-        raise InputError(f"{what} points must be a list of [x, y] pairs")
-    if len(raw) > max_points:
-        raise InputError(f"{len(raw)} {what} points; the page takes at most {max_points} clicks per request")
-    out = []
-    for p in raw:
-        if not isinstance(p, list | tuple) or len(p) != 2 or not all(_is_number(v) for v in p):
-            raise InputError(f"cannot read {what} point {_short(p)}: expected [x, y] numbers")
-        x, y = p
-        if not (0 <= x < width and 0 <= y < height):
-            raise InputError(f"{what} point ({_short(x)}, {_short(y)}) is off the photo ({width}x{height}, "
-                             "width x height)")
-        out.append((int(y), int(x)))
-    return np.array(out, dtype=np.int64).reshape(-1, 2)
-
-
-def _is_number(value: Any) -> bool:
-    """A JSON number (not ``true``/``false``, which Python counts as ints); a huge int is compared exactly."""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    """A received value for a message, cut to ``limit`` characters (a coordinate may have 400 digits)."""
-    text = f"{value:g}" if isinstance(value, float) else str(value) if isinstance(value, int) else repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def parse_json(raw: bytes) -> dict[str, Any]:
@@ -212,9 +173,10 @@ def preview_png(image: np.ndarray) -> tuple[bytes, tuple[int, int]]:
 class App:
     """The page's state (the last ``limits.keep`` photos, by token) and its handlers."""
 
-    def __init__(self, segmenter: Segmenter, limits: Limits | None = None, max_side: int = 160,
-                 radius: int = 5) -> None:
+    def __init__(self, segmenter: ClickSegmenter, limits: Limits | None = None, max_side: int = 160,
+                 radius: int = 5, incremental: bool = True) -> None:
         self.segmenter, self.limits, self.max_side, self.radius = segmenter, limits or Limits(), max_side, radius
+        self.incremental = incremental   # the model takes the clicks one at a time with its previous mask
         self.photos: OrderedDict[str, Photo] = OrderedDict()
         self.executor = ThreadPoolExecutor(max_workers=1)  # the solver: one photo at a time
         self.parser = ThreadPoolExecutor(max_workers=2)    # request bodies: JSON and points
@@ -255,14 +217,14 @@ class App:
         host = request.headers.get("Host", "")
         if host not in {f"{name}:{port}" for name in HOST_NAMES}:
             raise Forbidden(f"refused: this server answers only its own page at http://{HOST}:{port}/ "
-                            f"(the request named the host {_short(host)})")
+                            f"(the request named the host {shorten(host)})")
         origin = request.headers.get("Origin")
         referer = request.headers.get("Referer")
         fetch_site = request.headers.get("Sec-Fetch-Site", "")
         sender = origin if origin is not None else referer if request.method != "GET" else None
         if (sender is not None and sender not in origins and not any(sender.startswith(o + "/") for o in origins)) \
                 or fetch_site in ("cross-site", "same-site"):
-            raise Forbidden(f"refused: another page ({_short(sender or fetch_site)}) may not use this server; open "
+            raise Forbidden(f"refused: another page ({shorten(sender or fetch_site)}) may not use this server; open "
                             f"http://{HOST}:{port}/ itself")
         return await handler(request)
 
@@ -284,7 +246,7 @@ class App:
         image = await loop.run_in_executor(self.parser, decode_upload, bytes(data), name, self.limits, self.max_side)
         preview, size = await loop.run_in_executor(self.parser, preview_png, image)
         token = uuid.uuid4().hex
-        self.photos[token] = Photo(image, name)
+        self.photos[token] = Photo(image, name, ClickSession(self.segmenter, self.incremental))
         while len(self.photos) > self.limits.keep:
             self.photos.popitem(last=False)
         h, w = image.shape[:2]
@@ -316,36 +278,41 @@ class App:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def read_points(self, body: dict[str, Any], h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-        """(foreground, background) points of a segment request, checked (in a worker thread)."""
-        fg = body.get("fg")
-        bg = body.get("bg")
+    def read_points(self, body: dict[str, Any], h: int, w: int) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+        """(foreground, background) points of a segment request, checked (in a worker thread), and the
+        click order ('fg' / 'bg' per click, as the page made them; absent: foreground first)."""
+        fg, bg, order = body.get("fg"), body.get("bg"), body.get("order")
         count = sum(len(v) for v in (fg, bg) if isinstance(v, list))
         if count > self.limits.max_points:
             raise InputError(f"{count} points; the page takes at most {self.limits.max_points} clicks per request")
-        return (parse_points(fg, w, h, "foreground", self.limits.max_points),
-                parse_points(bg, w, h, "background", self.limits.max_points))
+        if order is not None and (not isinstance(order, list) or not all(o in ("fg", "bg") for o in order)):
+            raise InputError('"order" must be a list of "fg" / "bg", one per click')
+        return (parse_points(fg, w, h, "foreground", required=False, max_points=self.limits.max_points),
+                parse_points(bg, w, h, "background", required=False, max_points=self.limits.max_points), order)
 
-    def solve(self, photo: Photo, fg: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, bytes, float]:
-        """(mask, overlay PNG, seconds) for the clicks (in the solver's thread)."""
+    def solve(self, photo: Photo, fg: np.ndarray, bg: np.ndarray,
+              order: list[str] | None) -> tuple[np.ndarray, bytes, float]:
+        """(mask, overlay PNG, seconds) for the clicks (in the solver's thread): the photo's session re-uses
+        the masks of the clicks it already solved and runs each new click with its previous mask."""
         check_clicks_leave_background(fg, photo.image.shape[:2], self.max_side, self.radius)
+        clicks = ordered_clicks(fg, bg, order)
         start = time.perf_counter()
-        mask = run_segmenter(self.segmenter, photo.image, fg, bg) > 0.5
+        mask = run_segmenter(photo.session.update, photo.image, clicks) > 0.5
         seconds = time.perf_counter() - start
         return mask, overlay_png(mask), seconds
 
     async def segment(self, request: web.Request) -> web.Response:
         if request.content_type != "application/json":
             raise UnsupportedMediaType(f"send the clicks as JSON (Content-Type: application/json), not "
-                             f"{_short(request.content_type or 'no content type')}")
+                             f"{shorten(request.content_type or 'no content type')}")
         loop = asyncio.get_running_loop()
         body = await loop.run_in_executor(self.parser, parse_json, await self.read_body(request))
         photo = self.photo(str(body.get("token")))
         h, w = photo.image.shape[:2]
-        fg, bg = await loop.run_in_executor(self.parser, self.read_points, body, h, w)
+        fg, bg, order = await loop.run_in_executor(self.parser, self.read_points, body, h, w)
         if len(fg) == 0:
             raise InputError("no foreground click yet: left-click on the product (right-click marks background)")
-        photo.mask, overlay, seconds = await loop.run_in_executor(self.executor, self.solve, photo, fg, bg)
+        photo.mask, overlay, seconds = await loop.run_in_executor(self.executor, self.solve, photo, fg, bg, order)
         return web.json_response({"overlay": data_url(overlay), "fraction": float(photo.mask.mean()),
                                   "seconds": round(seconds, 3), "working_size": self.working_size(h, w)})
 
@@ -376,12 +343,12 @@ def _attachment(name: str, kind: str) -> dict[str, str]:
 
 
 def build_app(cfg: DictConfig) -> App:
-    if cfg.model.kind != "variational":
-        raise ConfigError("serve uses a variational model (wbh_colour, wbh, ...), not the U-Net")
+    if cfg.model.kind not in ("variational", "click_model"):
+        raise ConfigError("serve uses a variational model (wbh_colour_fullres, wbh_colour, wbh, ...), not the U-Net")
     radius = marker_radius(cfg.model, int(cfg.markers.radius))
     segmenter = make_segmenter(cfg.model, cfg.data, int(cfg.working.max_side), radius)
     limits = Limits(max_pixels=int(cfg.serve.max_pixels), max_bytes=int(cfg.serve.max_megabytes) * 2 ** 20)
-    return App(segmenter, limits, int(cfg.working.max_side), radius)
+    return App(segmenter, limits, int(cfg.working.max_side), radius, is_incremental(plain_dict(cfg.model)))
 
 
 def port_number(value: Any) -> int:

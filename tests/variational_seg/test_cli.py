@@ -57,9 +57,9 @@ def test_select_writes_mask_and_cutout(run_project, tmp_path):
 
 def test_select_bad_input_messages(run_project, tmp_path):
     photo = _photo(tmp_path)
-    with pytest.raises(ConfigError, match="no marker points"):
+    with pytest.raises(ConfigError, match="no POINTS given"):
         run_project("variational_seg", [f"image={photo}"], task="select")
-    with pytest.raises(ConfigError, match="outside the image"):
+    with pytest.raises(ConfigError, match="off the photo"):
         run_project("variational_seg", [f"image={photo}", "points='60,3'"], task="select")
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not an image")

@@ -43,6 +43,6 @@ def test_points_parse_and_scale():
     for bad in ("", None, "3", "a,b"):
         with pytest.raises(ConfigError):
             parse_points(bad, 10, 8)
-    with pytest.raises(ConfigError, match="outside the image"):
+    with pytest.raises(ConfigError, match="off the photo"):
         parse_points("10,2", 10, 8)
     assert scale_points(np.array([[0, 0], [99, 199]]), (100, 200), (50, 100)).tolist() == [[0, 0], [49, 99]]

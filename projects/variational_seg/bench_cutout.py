@@ -1,0 +1,57 @@
+"""The bench's time per click on large photos (issue 29, the full-resolution cut-out):
+``s_per_click_1mp_<m>`` and ``s_per_click_12mp_<m>`` for the methods of ``bench.cutout_models``.
+
+A GrabCut photo and its mask are enlarged (OpenCV bicubic / nearest) to ``bench.cutout_sizes`` (1 and 12
+megapixels, 4:3: rows, columns); the
+field's click simulator places ``bench.cutout_clicks`` clicks on it, one at a time, as in the NoC protocol,
+and each method gets them through ``click_model.click_segmenter_for`` (the click order and its previous
+mask for the click model). The time is the process CPU time of the method call per click (resize to the
+working size, solve, cut-out at full resolution; 1 thread), as ``s_per_click_<m>`` of the NoC protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+from omegaconf import DictConfig
+
+from projects.variational_seg.click_model import click_segmenter_for
+from projects.variational_seg.methods import model_config
+from projects.variational_seg.noc import run_clicks
+from projects.variational_seg.protocol import ground_truth
+from shared.config import plain_dict
+from shared.datasets.registry import dataset_from_config
+
+
+def enlarged(image: np.ndarray, gt: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The photo (bicubic) and its object mask (nearest) at ``size`` = (height, width)."""
+    photo = cv2.resize(image, size[::-1], interpolation=cv2.INTER_CUBIC)
+    mask = cv2.resize(gt.astype(np.uint8), size[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+    return photo, mask
+
+
+def cutout_keys(cfg: DictConfig) -> dict[str, Any]:
+    """``s_per_click_<size>_<m>`` for every model of ``bench.cutout_models`` and size of ``bench.cutout_sizes``."""
+    data = plain_dict(cfg.data)
+    dataset = dataset_from_config(cfg.data, str(cfg.data.split), subset="test")
+    sample = dataset[0]
+    gt, _ = ground_truth(sample)
+    clicks = int(cfg.bench.cutout_clicks)
+    out: dict[str, Any] = {}
+    sizes = {str(tag): (int(hw[0]), int(hw[1])) for tag, hw in cfg.bench.cutout_sizes.items()}
+    for tag, size in sizes.items():
+        photo, mask = enlarged(sample["image"], gt, size)
+        for name in cfg.bench.cutout_models:
+            segment = click_segmenter_for(model_config(str(name)), data, int(cfg.working.max_side),
+                                          int(cfg.markers.radius))
+            run = run_clicks(segment, photo, mask, None, clicks)
+            seconds = [s for s in run.cpu_seconds if s is not None]
+            out[f"s_per_click_{tag}_{name}"] = round(float(np.mean(seconds)), 4)
+            print(f"cut-out bench {tag} {name}: {out[f's_per_click_{tag}_{name}']:.3f} CPU s per click, IoU after "
+                  f"{clicks} clicks {run.ious[-1]:.3f}")
+    out["cutout_setting"] = (f"GrabCut test image {sample['id']} enlarged to "
+                             f"{', '.join(f'{h}x{w}' for h, w in sizes.values())} (rows x columns); {clicks} simulated "
+                             "clicks, CPU s of the method call per click (1 thread)")
+    return out
