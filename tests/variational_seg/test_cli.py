@@ -133,3 +133,19 @@ def test_table_rows_test_one_unet_training_and_other_settings_train_anew(run_pro
     assert len(list(trainings.iterdir())) == 2
     run_project("variational_seg", [*rows, f"paths.output_dir={tmp_path / 'k3'}"])
     assert f"skip {tmp_path / 'k3'} (done)" in capsys.readouterr().out
+
+
+def test_a_unet_training_another_process_holds_is_one_line(run_project, tmp_path):
+    """A second sweep reaching a training that the first one is fitting (the shared job lock) stops with one
+    line naming the training folder, instead of testing a half-trained checkpoint."""
+    from projects.variational_seg.unet_fit import training_dir
+    from shared.config import compose
+    from shared.errors import CheckpointError
+    from shared.job_lock import job_lock
+
+    rows = [*UNET_TINY, f"unet_training_root={tmp_path / 'trainings'}", "skip_finished=true"]
+    folder = training_dir(compose("variational_seg", ["debug=smoke", f"paths.log_dir={tmp_path}",
+                                                      f"paths.output_dir={tmp_path / 'row'}", *rows]))
+    with job_lock(folder) as mine, pytest.raises(CheckpointError, match="has not finished"):
+        assert mine
+        run_project("variational_seg", rows)
