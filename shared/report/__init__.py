@@ -5,7 +5,8 @@ README between per-table markers, ``reports/<project>/<table>.json`` and PNG plo
 * :mod:`shared.report.cells`: :class:`Cell`, ``summarise``, ``cell_of`` (final / val-selected metrics), ``format_cell``
 * :mod:`shared.report.tables`: YAML table specs -> ``build_table`` -> ``to_markdown`` / ``to_json``
 * :mod:`shared.report.readme`: ``write_block`` (one marker pair per table)
-* :mod:`shared.report.plots`: ``plot_table``, ``save_figure``
+* :mod:`shared.report.plots`: ``plot_table`` (``plot_rows``), ``save_figure``
+* :mod:`shared.report.frozen`: a ``frozen: true`` table rendered from its committed JSON alone
 * :mod:`shared.report.build`: ``run(cfg)``, the generic ``report`` task of a project's ``tasks:``
 """
 
