@@ -13,7 +13,7 @@ from shared.paths import CONFIG_ROOT
 PROJECTS = ["classification", "multimodal_tagging", "quality", "semiseg"]
 FLAGS = {"test_after_fit": True, "skip_finished": False, "resume_from_last": False, "ckpt_path": None}
 OPTIM_KEYS = {"name", "lr", "weight_decay", "betas", "schedule", "warmup_steps", "poly_power"}
-COMMON_FIRST = ["paths", "hydra", "trainer", "logger", "callbacks", "optim", "flags", "_self_"]
+COMMON_FIRST = ["paths", "hydra", "trainer", "logger", "callbacks", "optim", "flags", "report_paths", "_self_"]
 
 
 @pytest.mark.parametrize("project", PROJECTS)
@@ -36,7 +36,7 @@ def test_optim_group_has_the_common_keys_and_self_follows_the_common_groups(proj
 @pytest.mark.parametrize(("project", "overrides", "key", "value"), [
     ("multimodal_tagging", [], "trainer.max_epochs", 30),          # config.yaml over trainer/default
     ("semiseg", [], "trainer.max_epochs", 5),
-    ("semiseg", ["model=resnet18"], "optim.lr", 1e-3),              # model config over config.yaml
+    ("semiseg", ["model=resnet18"], "optim.lr", 1e-3),              # the model's recipe over config.yaml
     ("semiseg", ["model=dinov2_small"], "optim.lr", 5e-6),
     ("quality", ["model=seed_cnn"], "optim.schedule", "constant"),
     ("quality", ["model=timm_iqa"], "optim.warmup_steps", 40),

@@ -1,10 +1,13 @@
-"""Config composition: every group option composes, struct mode names unknown keys, projects are checked."""
+"""Config composition: every group option and sweep job composes, model files package `model` only,
+experiments are global presets, struct mode names unknown keys, projects are checked."""
 
+import copy
 from pathlib import Path
 
 import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from shared.config import compose, project_config_dir
 from shared.errors import ConfigError
@@ -21,7 +24,7 @@ def _projects_with_configs() -> list[str]:
 
 @pytest.mark.parametrize("project", _projects_with_configs())
 def test_every_group_option_composes_and_resolves(project):
-    not_groups = ("sweep", "report")  # multirun configs and table specs, not Hydra config groups
+    not_groups = ("sweep", "report", "recipe")  # multirun configs, table specs, and what the model choice picks
     groups = [d.name for d in (CONFIG_ROOT / project).iterdir() if d.is_dir() and d.name not in not_groups]
     for group in groups:
         for option in _options(project, group):
@@ -30,6 +33,63 @@ def test_every_group_option_composes_and_resolves(project):
                 cfg.data[key] = "/tmp/x"
             container = OmegaConf.to_container(cfg, resolve=True)
             assert container["project"] == project
+
+
+def test_model_files_package_model_and_experiments_are_global_presets():
+    for path in CONFIG_ROOT.glob("*/model/*.yaml"):   # model=X sets `model` only (recipe/X.yaml the rest)
+        assert "@package" not in path.read_text(), f"{path} packages more than `model`"
+    for path in CONFIG_ROOT.glob("*/recipe/*.yaml"):  # picked by `optional recipe: ${model}`: named after a model
+        assert (path.parent.parent / "model" / path.name).is_file(), f"{path} names no model config"
+    experiments = list(CONFIG_ROOT.glob("*/experiment/*.yaml"))
+    assert experiments and all(p.read_text().startswith("# @package _global_\n") for p in experiments)
+
+
+def _sweep_grid(project: str, sweep: str) -> dict[str, list]:
+    """A sweep's hydra.sweeper.params as {key: [values]}, each value as a job's override gives it."""
+    cfg = compose(project, [f"+sweep={sweep}"], return_hydra_config=True)
+    parser = OverridesParser.create()
+    grid = {}
+    for key, value in (cfg.hydra.sweeper.params or {}).items():
+        override = parser.parse_override(f"{key}={value}")
+        texts = list(override.sweep_string_iterator()) if override.is_sweep_override() else [
+            override.get_value_element_as_str()]
+        grid[key] = [parser.parse_override(f"{key}={text}").value() for text in texts]
+    return grid
+
+
+def _is_group(project: str, key: str) -> bool:
+    return (CONFIG_ROOT / project / key).is_dir() or (CONFIG_ROOT / "common" / key).is_dir()
+
+
+@pytest.mark.parametrize("project", _projects_with_configs())
+def test_every_sweep_job_composes_into_its_own_resumable_folder(project):
+    """Each sweep's first job composes, with every value of its grid that is not a group option (seed, lr, ratio)
+    set on it, and each in a folder of its own; every group option a grid names composes in a job of the first
+    sweep that names it (a sweep adds the same keys to any option: once per option keeps this test fast)."""
+    seen = set()
+    for sweep in sorted(p.stem for p in (CONFIG_ROOT / project / "sweep").glob("*.yaml")):
+        grid = _sweep_grid(project, sweep)
+        groups = {key: grid.pop(key) for key in list(grid) if _is_group(project, key)}
+        first = {key: options[0] for key, options in groups.items()}
+        choices = [first] + [{**first, key: option} for key, options in groups.items() for option in options[1:]
+                             if (key, option) not in seen]
+        seen |= {(key, option) for key, options in groups.items() for option in options}
+        given = {key: options[0] for key, options in grid.items()}
+        values = [given] + [{**given, key: value} for key, options in grid.items() for value in options[1:]]
+        folders = []
+        for choice in choices:
+            cfg = compose(project, [f"+sweep={sweep}", *(f"{k}={v}" for k, v in choice.items()),
+                                    "paths.output_dir=/tmp/x"], return_hydra_config=True)
+            for job in values if choice is first else [given]:
+                job_cfg = copy.deepcopy(cfg)
+                with open_dict(job_cfg):
+                    for key, value in job.items():
+                        OmegaConf.update(job_cfg, key, value, merge=False)
+                    folders.append(f"{job_cfg.hydra.sweep.dir}/{job_cfg.hydra.sweep.subdir}")
+                    del job_cfg["hydra"]
+                assert OmegaConf.to_container(job_cfg, resolve=True)["skip_finished"], f"sweep={sweep} redoes jobs"
+        assert len(set(folders)) == len(folders), f"sweep={sweep}: two jobs share a run folder"
+        assert not any("/multirun/" in f for f in folders), f"sweep={sweep} lacks configs/common/sweep/base.yaml"
 
 
 def test_unknown_key_fails_naming_the_key():
