@@ -14,6 +14,8 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from projects.variational_seg.unet import load_unet, load_unet_module
+from projects.variational_seg.unet_fit import fit_unet
 from shared.errors import ConfigError
 from shared.loggers import finish_loggers
 from shared.report.cells import summarise as summarise_values
@@ -44,8 +46,6 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def _module(cfg: DictConfig):
     if cfg.model.kind == "unet":
-        from projects.variational_seg.unet import load_unet_module
-
         return load_unet_module(cfg)
     return instantiate(cfg.module, _recursive_=False)
 
@@ -116,9 +116,6 @@ def run_train(cfg: DictConfig) -> dict[str, Any]:
 def train_and_test_unet(cfg: DictConfig) -> dict[str, Any]:
     """Fit the U-Net through the shared trainer (unet_fit.py), then, with ``test_after_fit``, test its
     checkpoint on ``data`` as ``eval`` does; metrics.json holds the fit's results, the checkpoint and the test."""
-    from projects.variational_seg.unet import load_unet
-    from projects.variational_seg.unet_fit import fit_unet
-
     run_dir = Path(cfg.paths.output_dir)
     done = finished_results(cfg, run_dir)
     if done is not None:
