@@ -364,7 +364,7 @@ def test_smoke_sweep_runs_resumes_and_reports(tmp_path, monkeypatch, capsys):
     specs, options = _study_specs()
     report.write_study(records, specs, options, tmp_path / "out", "smoke", tmp_path / "README.md")
     text = (tmp_path / "out" / "smoke_smoke.md").read_text()
-    assert _cells(text, "unimatch_v2")[1:3] == ["1", "1 of 1"] or _cells(text, "unimatch_v2")[1] == "1"
+    assert _cells(text, "unimatch_v2")[1] == "1"                              # one run in the teacher-lead table
     assert (tmp_path / "out" / "smoke_smoke_mask_ratio.png").is_file()      # from the real CSV log
 
 
