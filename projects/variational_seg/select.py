@@ -4,8 +4,10 @@ Writes the binary mask (0/255 PNG) to OUT and a cut-out with a transparent backg
 (``<OUT stem>_cutout.png``). OUT may be a folder (``<photo stem>_mask.png`` inside it); without OUT
 both go to a fresh run folder (never beside the photo, where they could overwrite the user's files),
 and the paths are printed. The photo is read upright (EXIF orientation applied), so the clicks are
-pixel column,row of the photo as any viewer shows it. Uses the proposed model with the spec defaults
-(or ``model=...``).
+pixel column,row of the photo as any viewer shows it. The clicks go to the model one at a time (POINTS
+first, then BG_POINTS, so a background click wins where the two overlap), each with the mask of the
+clicks before it, as the page does (``click_model.ClickSession``); the Makefile's model is the shipped
+``wbh_colour_fullres`` (the cut-out fitted to the photo's edges at full resolution), ``model=...`` another.
 
 Both files are written atomically (a temporary file, then a rename): an OUT that is a symbolic link
 is replaced by the new file, its target is never written through. The mask is saved losslessly only

@@ -66,6 +66,10 @@ def test_bad_inputs_get_clear_messages_and_the_server_keeps_serving():
         assert resp.status == 400 and "no foreground click" in (await resp.json())["error"]
         resp = await client.post("/api/segment", json={"token": token, "fg": [[500, 40]]})
         assert resp.status == 400 and "(500, 40) is off the photo (120x90" in (await resp.json())["error"]
+        resp = await client.post("/api/segment", json={"token": token, "fg": [[60, 45]], "order": ["fg", "up"]})
+        assert resp.status == 400 and '"order" must be' in (await resp.json())["error"]
+        resp = await client.post("/api/segment", json={"token": token, "fg": [[60, 45]], "order": ["fg", "bg"]})
+        assert resp.status == 400 and "click order names 1 foreground and 1 background" in (await resp.json())["error"]
         resp = await client.post("/api/segment", json={"token": "nope", "fg": [[50, 40]]})
         assert resp.status == 400 and "no longer on the server" in (await resp.json())["error"]
         resp = await client.get(f"/api/cutout/{token}.png")
