@@ -164,6 +164,10 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
             selected = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)
             results.update({f"best/{k}": v for k, v in selected[0].items()})
             results["best_checkpoint"] = best  # type: ignore[assignment]
+    if trainer.state.status.value != "finished":   # interrupted: no metrics.json, so a sweep resumes it
+        finish_loggers(trainer)
+        raise EcomvisionError(f"training of {run_dir} was interrupted ({trainer.state.status.value}); run the same "
+                              f"command again to resume from {run_dir / 'checkpoints' / 'last.ckpt'}")
     log_summary(trainer, results)
     print_results_table(results, run_dir / "metrics.json")  # before W&B's summary (finish_loggers)
     finish_loggers(trainer)
