@@ -31,7 +31,7 @@ METHODS = ("supervised", "unimatch_v2", "mvpmatch")
 def semiseg_config(model: str, method: str, scale: Scale, data: str = "synthetic",
                    extra: tuple[str, ...] = ()) -> DictConfig:
     sizes = [f"data.base_size={scale.crop}", f"data.eval_size={scale.crop}"] if data == "synthetic" else []
-    return compose("semiseg", [f"model={model}", f"method={method}", f"data={data}", *scale.vit_overrides,
+    return compose("semiseg", [f"model={model}", f"method={method}", f"data={data}", *scale.model_overrides,
                                f"data.crop_size={scale.crop}", *sizes, f"data.batch_size={scale.batch}",
                                f"data.eval_batch_size={scale.batch}", f"data.num_workers={scale.num_workers}",
                                "logger=none", "seed=0", f"paths.output_dir={tempfile.mkdtemp(prefix='gpu-bench-')}",

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from benchmarks.gpu.__main__ import main as gpu_bench_main
 from benchmarks.gpu.peaks import bf16_peak_tflops
 from benchmarks.gpu.preflight import missing_imports, report
 from shared.paths import REPO_ROOT
@@ -66,14 +67,13 @@ def test_preflight_names_the_module_and_the_pip_line():
     assert "pip install 'surely-not-a-package==1.0'" in report(missing)
 
 
-def test_full_mode_refuses_to_run_without_a_gpu(tmp_path):
+def test_full_mode_refuses_to_run_without_a_gpu(tmp_path, capsys):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.gpu", "--output", str(tmp_path / "x.json")],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2 and "no CUDA device" in proc.stderr
+    assert gpu_bench_main(["--output", str(tmp_path / "x.json")]) == 2   # the exit status of python -m
+    assert "no CUDA device" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
 
 
@@ -84,11 +84,15 @@ def test_bf16_peaks_by_device_name(name, peak):
 
 
 def test_a_spent_budget_skips_sections_and_says_so(tmp_path):
+    import torch
+
     out = tmp_path / "gpu.json"
     args = ["--smoke", "--budget-s", "0", "--only", "variational", "--output", str(out)]
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.gpu", *args], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 1
+    precision = torch.get_float32_matmul_precision()
+    try:
+        assert gpu_bench_main(args) == 1   # the exit status of python -m
+    finally:
+        torch.set_float32_matmul_precision(precision)   # the bench sets it for the whole process
     assert json.loads(out.read_text())["errors"] == {
         "variational": "skipped: the 0 s budget was spent before it started"}
 
