@@ -1,6 +1,6 @@
 """The two methods a user would otherwise pick, run on exactly what our models get (issue 15):
 
-* ``grabcut``: OpenCV's ``cv2.grabCut`` (``GC_INIT_WITH_MASK``, 5 iterations by default): the marker
+* ``cv2_grabcut``: OpenCV's ``cv2.grabCut`` (``GC_INIT_WITH_MASK``, 5 iterations by default): the marker
   pixels are sure foreground, the background seeds (the 1-px image border and any background strokes)
   sure background, every other pixel "probably background";
 * ``random_walker``: scikit-image's ``random_walker`` on the colour image (label 1 on the marker pixels,
@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from skimage.segmentation import random_walker as skimage_random_walker
 
-ANCHORS = ("grabcut", "random_walker")
+ANCHORS = ("cv2_grabcut", "random_walker")
 
 
 def border_mask(shape: tuple[int, int], width: int = 1) -> np.ndarray:
@@ -76,7 +76,7 @@ def run_anchor(name: str, image: np.ndarray, fg: np.ndarray, bg: np.ndarray, opt
     """(foreground probability at working size, seconds of the method call) for anchor ``name``.
     ``image`` is the working-size (H, W, 3) float image on the 0-1 scale."""
     start = time.perf_counter()
-    if name == "grabcut":
+    if name == "cv2_grabcut":
         rgb = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
         prob = grabcut_mask(rgb, fg, bg, int(options.get("iterations", 5))).astype(np.float32)
     elif name == "random_walker":

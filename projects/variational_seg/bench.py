@@ -9,7 +9,7 @@ the same GrabCut images at the working resolution, in one run; plus batched thro
   comparison with the project's solver defaults (over-relaxation 1.5, tol 1e-3; README "Speed");
 * ``batched_imgs_per_s``: B images of 256^2 solved as one batch on the benchmark device;
 * ``dsc_<m>_k1|k3|k5`` and ``s_per_image_<m>`` for the shipped model (``wbh_colour``), the paper's
-  ``wbh``, the anchors ``grabcut`` and ``random_walker`` (issue 15) and, when a trained one is found,
+  ``wbh``, the anchors ``cv2_grabcut`` and ``random_walker`` (issue 15) and, when a trained one is found,
   the pretrained-encoder U-Net ``unet_lite0`` (issue 13; ``bench.unet_ckpt``): each image with 1, 3 and 5
   simulated clicks, the four methods run in turn per image and click count (same working-size photo;
   each method's own marker radius, ``marker_radius`` of its model config); ``s_per_image_<m>`` is the
@@ -81,7 +81,7 @@ def batched_throughput(samples: list[dict[str, Any]], cfg: DictConfig, device: s
     return len(x) / (time.perf_counter() - start)
 
 
-COMPARED = ("wbh_colour", "wbh", "grabcut", "random_walker")
+COMPARED = ("wbh_colour", "wbh", "cv2_grabcut", "random_walker")
 UNET = "unet_lite0"   # the U-Net on the ImageNet Lite0 encoder, when a trained checkpoint is found
 
 
@@ -147,7 +147,8 @@ def anchor_comparison(cfg: DictConfig, max_side: int, unet: tuple[Any, str] | No
         for k in ks:
             out[f"dsc_{name}_k{k}"] = round(float(np.mean(dsc[(name, k)])), 4)
         out[f"s_per_image_{name}"] = round(float(np.mean(seconds[name])), 4)
-    out["wbh_colour_vs_grabcut_time_ratio"] = round(out["s_per_image_wbh_colour"] / out["s_per_image_grabcut"], 3)
+    out["wbh_colour_vs_cv2_grabcut_time_ratio"] = round(
+        out["s_per_image_wbh_colour"] / out["s_per_image_cv2_grabcut"], 3)
     return out
 
 

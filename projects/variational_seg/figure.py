@@ -18,8 +18,8 @@ from projects.variational_seg.pipeline import set_threads  # noqa: E402
 from projects.variational_seg.protocol import ground_truth, score  # noqa: E402
 from projects.variational_seg.seg_metrics import boundary  # noqa: E402
 
-MODELS = ("wbh_colour", "wbh", "grabcut", "random_walker")
-LABELS = {"wbh_colour": "Shipped (WBH + colour)", "wbh": "Paper (WBH)", "grabcut": "cv2.grabCut",
+MODELS = ("wbh_colour", "wbh", "cv2_grabcut", "random_walker")
+LABELS = {"wbh_colour": "Shipped (WBH + colour)", "wbh": "Paper (WBH)", "cv2_grabcut": "cv2.grabCut",
           "random_walker": "random_walker"}
 
 

@@ -38,7 +38,7 @@ class PerImageTable:
 
 PER_IMAGE = (
     PerImageTable("anchors_per_image", "anchors", "k3", (("wbh_colour", "Shipped (WBH + colour)"),
-                  ("wbh", "Paper (WBH)"), ("grabcut", "cv2.grabCut"), ("random_walker", "random_walker"))),
+                  ("wbh", "Paper (WBH)"), ("cv2_grabcut", "cv2.grabCut"), ("random_walker", "random_walker"))),
     PerImageTable("table1_per_image", "tables", "k3", (("wbh", "Ours (WBH)"), ("rci", "RCI"), ("tv", "TV"),
                                                        ("unet", "U-Net"))),
 )

@@ -27,7 +27,7 @@ def test_border_mask_is_the_frame_and_background_seeds_add_strokes():
     assert not background_seeds((5, 6), None, 0).any()
 
 
-@pytest.mark.parametrize("name", ["grabcut", "random_walker"])
+@pytest.mark.parametrize("name", ["cv2_grabcut", "random_walker"])
 def test_anchor_recovers_the_square_from_one_click(name):
     image, target = square_scene()
     click = disk(*target.shape, 22, 25, 3)
@@ -50,7 +50,7 @@ def test_bench_writes_the_anchor_keys(run_project, shared_data, tmp_path):
     run_project("variational_seg", ["data=grabcut", "data.max_side=48", "bench.limit=2", "bench.batch_size=2",
                                     "bench.batch_image_size=32", f"bench.output={out}"], task="bench")
     res = json.loads(out.read_text())
-    for name in ("wbh_colour", "wbh", "grabcut", "random_walker"):
+    for name in ("wbh_colour", "wbh", "cv2_grabcut", "random_walker"):
         assert res[f"s_per_image_{name}"] > 0, name
         for k in (1, 3, 5):
             assert 0.0 <= res[f"dsc_{name}_k{k}"] <= 1.0, (name, k)
@@ -59,7 +59,7 @@ def test_bench_writes_the_anchor_keys(run_project, shared_data, tmp_path):
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("model", ["grabcut", "random_walker", "wbh_colour"])
+@pytest.mark.parametrize("model", ["cv2_grabcut", "random_walker", "wbh_colour"])
 def test_eval_runs_each_method_with_background_strokes(run_project, shared_data, model):
     from pathlib import Path
 

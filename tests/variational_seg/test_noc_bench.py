@@ -12,7 +12,7 @@ from shared.config import compose
 from shared.errors import DataError
 from tests.variational_seg.test_noc_report import fake_noc_run
 
-MODELS = ("wbh_colour", "grabcut")
+MODELS = ("wbh_colour", "cv2_grabcut")
 
 
 def test_noc_keys_from_the_sweep_runs_are_added_to_the_results(run_project, tmp_path):
@@ -23,12 +23,12 @@ def test_noc_keys_from_the_sweep_runs_are_added_to_the_results(run_project, tmp_
     out = tmp_path / "bench.json"
     out.write_text(json.dumps({"dsc_ours": 0.61, "measured_at": "then"}))
     args = [f"bench.output={out}", "bench.only_noc=true", "bench.cutout_models=[]",
-            "bench.noc_models=[wbh_colour,grabcut]", f"report.archive={tmp_path / 'archive'}"]
+            "bench.noc_models=[wbh_colour,cv2_grabcut]", f"report.archive={tmp_path / 'archive'}"]
     run_project("variational_seg", args, task="bench")
     res = json.loads(out.read_text())
     assert res["dsc_ours"] == 0.61 and res["measured_at"] == "then" and res["noc_n_images"] == 50
     assert (res["noc85_wbh_colour"], res["noc90_wbh_colour"], res["nof90_wbh_colour"]) == (3.0, 5.0, 7)
-    assert res["noc90_grabcut"] == 5.1 and res["s_per_click_grabcut"] == 0.05
+    assert res["noc90_cv2_grabcut"] == 5.1 and res["s_per_click_cv2_grabcut"] == 0.05
     with pytest.raises(DataError, match="SWEEP=noc"):
         run_project("variational_seg", [*args[:3], "bench.noc_models=[tv]", f"report.archive={tmp_path / 'a'}"],
                     task="bench")
@@ -37,13 +37,13 @@ def test_noc_keys_from_the_sweep_runs_are_added_to_the_results(run_project, tmp_
 def test_noc_keys_measured_on_one_grabcut_image(run_project, shared_data, tmp_path):
     out = tmp_path / "bench.json"
     run_project("variational_seg", ["data=grabcut", "data.max_side=48", "bench.limit=1", "bench.noc=measure",
-                                    "bench.only_noc=true", "bench.noc_models=[grabcut,wbh]", f"bench.output={out}",
+                                    "bench.only_noc=true", "bench.noc_models=[cv2_grabcut,wbh]", f"bench.output={out}",
                                     "bench.cutout_models=[wbh_colour_fullres]", "bench.cutout_clicks=2",
                                     "bench.cutout_sizes={1mp:[60,80],12mp:[45,60]}"], task="bench")
     res = json.loads(out.read_text())
     assert res["noc_n_images"] == 1 and "measured in this bench" in res["noc_setting"]
     assert res["s_per_click_1mp_wbh_colour_fullres"] > 0 and res["s_per_click_12mp_wbh_colour_fullres"] > 0
     assert "60x80, 45x60" in res["cutout_setting"]
-    for model in ("grabcut", "wbh"):
+    for model in ("cv2_grabcut", "wbh"):
         assert 1 <= res[f"noc85_{model}"] <= res[f"noc90_{model}"] <= 20 and res[f"nof90_{model}"] in (0, 1)
         assert res[f"s_per_click_{model}"] > 0
