@@ -6,7 +6,8 @@ megapixels, 4:3: rows, columns); the
 field's click simulator places ``bench.cutout_clicks`` clicks on it, one at a time, as in the NoC protocol,
 and each method gets them through ``click_model.click_segmenter_for`` (the click order and its previous
 mask for the click model). The time is the process CPU time of the method call per click (resize to the
-working size, solve, cut-out at full resolution; 1 thread), as ``s_per_click_<m>`` of the NoC protocol.
+working size, solve, cut-out at full resolution; 1 thread), as ``s_per_click_<m>`` of the NoC protocol,
+after one untimed click per model (one-off set-up: OpenCV's colour tables, torch's first calls).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def cutout_keys(cfg: DictConfig) -> dict[str, Any]:
         for name in cfg.bench.cutout_models:
             segment = click_segmenter_for(model_config(str(name)), data, int(cfg.working.max_side),
                                           int(cfg.markers.radius))
+            if tag == next(iter(sizes)):   # untimed warm-up: OpenCV's Lab tables, torch's first FFT plans
+                run_clicks(segment, photo, mask, None, 1)
             run = run_clicks(segment, photo, mask, None, clicks)
             seconds = [s for s in run.cpu_seconds if s is not None]
             out[f"s_per_click_{tag}_{name}"] = round(float(np.mean(seconds)), 4)

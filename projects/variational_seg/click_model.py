@@ -56,6 +56,8 @@ class ClickOptions:
     first_radius: float | None = None   # the first click's radius (full-resolution px; None: ``radius``): it sits
                                         # at the object's deepest point, where a large disk is safe
     edge_tol: float = 0.0      # > 0: keep only disk pixels within this Lab distance of the clicked colour
+    min_working: float = 0.0   # the disk's least radius on the working grid (px): on a 12-MP photo 24 full-resolution
+                               # px are one working px, too few for the colour models
     prior: float = 0.5         # weight of the previous mask in the data term (0: none)
     prior_fade: float = 0.1    # sigma of the prior's fade around the latest click, x the working diagonal
     rounds: int = 2            # colour re-estimations after the first click (colour models from the previous mask)
@@ -75,12 +77,13 @@ def click_options(cfg: Mapping[str, Any] | None) -> ClickOptions:
 
 
 def click_masks(clicks: Sequence[Click], src: tuple[int, int], dst: tuple[int, int], radius: float,
-                lab: np.ndarray | None = None, edge_tol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                lab: np.ndarray | None = None, edge_tol: float = 0.0,
+                min_radius: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(foreground, background) bool masks on the ``dst`` grid: each click a disk of ``radius`` full-
-    resolution px around its scaled position, painted in click order (the latest click wins); ``lab``
-    (H*W, 3) with ``edge_tol`` > 0 trims each disk to the pixels of similar colour."""
+    resolution px (at least ``min_radius`` ``dst`` px) around its scaled position, painted in click order (the
+    latest click wins); ``lab`` (H*W, 3) with ``edge_tol`` > 0 trims each disk to the pixels of similar colour."""
     fg, bg = np.zeros(dst, dtype=bool), np.zeros(dst, dtype=bool)
-    r = radius * min(dst[0] / src[0], dst[1] / src[1])
+    r = max(radius * min(dst[0] / src[0], dst[1] / src[1]), min_radius)
     yy, xx = np.mgrid[:dst[0], :dst[1]]
     centres = [scale_points(np.array([[c.row, c.col]]), src, dst)[0] for c in clicks]
     for click, (row, col) in zip(clicks, centres):
@@ -140,7 +143,7 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     x = image_tensor(area_resize(image, size) if size != (h, w) else image)
     lab = to_lab(x[0])
     radius = copts.radius if len(clicks) > 1 or copts.first_radius is None else copts.first_radius
-    fg, bg = click_masks(clicks, (h, w), size, radius, lab, copts.edge_tol)
+    fg, bg = click_masks(clicks, (h, w), size, radius, lab, copts.edge_tol, copts.min_working)
     if not fg.any():   # every positive pixel overwritten by later negative clicks
         return np.zeros((h, w), dtype=np.float32)
     markers, background = torch.from_numpy(fg)[None], torch.from_numpy(bg)[None]

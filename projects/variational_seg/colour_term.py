@@ -150,8 +150,10 @@ class WeightedGMM:
     def initialise(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         """(K, N) hard responsibilities from the principal-axis quantile split of the weighted pixels."""
         mean = (w[:, None] * x).sum(0) / w.sum()
+        if len(x) < 2:   # one pixel (a click of a few full-resolution px on a large photo): no axis to split on
+            return np.ones((self.k, len(x))) / self.k
         cov = np.cov((x - mean).T, aweights=w + 1e-12)
-        axis = np.linalg.eigh(cov)[1][:, -1]
+        axis = np.linalg.eigh(cov)[1][:, -1] if np.isfinite(cov).all() else np.eye(x.shape[1])[0]
         proj = (x - mean) @ axis
         order = np.argsort(proj)
         cum = np.cumsum(w[order]) / w.sum()

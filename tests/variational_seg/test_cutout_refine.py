@@ -87,3 +87,13 @@ def test_the_full_resolution_click_model_on_a_tiny_scene():
     model = model_config("wbh_colour_fullres")
     run = run_clicks(incremental_segmenter(model, None, 48), image, gt, None, max_clicks=2)
     assert run.ious[-1] > 0.95 and set(run.boundary) == {1} and run.boundary[1] > 0.9
+
+
+def test_clicks_on_a_large_photo_keep_a_least_working_size_and_one_pixel_fits():
+    from projects.variational_seg.click_model import click_masks
+    from projects.variational_seg.colour_term import WeightedGMM
+
+    fg, _ = click_masks([Click(1500, 2000, True)], (3000, 4000), (120, 160), radius=24.0, min_radius=2.0)
+    assert fg.sum() == 13                                     # a disk of radius 2, not the one pixel 24 px make
+    gmm = WeightedGMM(3, 1).fit(np.array([[50.0, 0.0, 0.0]]), np.array([1.0]))
+    assert np.isfinite(gmm.means).all()
