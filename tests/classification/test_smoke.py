@@ -11,13 +11,14 @@ from tests.metric_names import assert_conventional
 TINY = ["data.options.image_size=32", "data.image_size=32", "data.batch_size=4", "data.num_workers=0"]
 
 MODELS = sorted(p.stem for p in (REPO_ROOT / "configs" / "classification" / "model").glob("*.yaml"))
+FAST = {"msff_base"}   # make test-fast smokes the cheapest config; make test runs every one
 
 
 def test_model_configs_are_found():
     assert {"msff_ecomnet", "resnet50", "mobilenetv3_large_100", "efficientnet_b0"} <= set(MODELS)
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", [m if m in FAST else pytest.param(m, marks=pytest.mark.slow) for m in MODELS])
 def test_model_config_runs_one_step(run_project, model):
     cfg, results = run_project("classification", [f"model={model}", *TINY])
     assert "final/test/acc" in results and 0.0 <= results["final/test/acc"] <= 1.0

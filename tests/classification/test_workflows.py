@@ -89,6 +89,7 @@ def test_eval_and_predict_without_checkpoint_are_clear_errors(run_project):
         run_project("classification", [*TINY, "ckpt_path=/nope.ckpt", "input=/tmp"], task="predict")
 
 
+@pytest.mark.slow   # every Table 3 model, ONNX exports and a predict child process (make bench's code at 32 px)
 def test_bench_writes_the_issue_keys(run_project, tmp_path):
     out = tmp_path / "bench.json"
     run_project("classification", ["bench.batch_size=2", "bench.image_size=32", "bench.repeats=1",

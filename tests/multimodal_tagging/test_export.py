@@ -19,6 +19,7 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(path.open()))
 
 
+@pytest.mark.slow   # a training, an ONNX export and predict
 def test_export_then_predict_with_onnx_gives_the_pytorch_output(run_project, tmp_path, capsys):
     products = write_shop(tmp_path / "shop", tagged=12, untagged=2)
     text = tiny_text_encoder(tmp_path / "tiny_bert")

@@ -29,6 +29,7 @@ def scores_from_predictions(path: Path, names: list[str], truth: dict[str, list[
     return {k: float(v) for k, v in metrics.compute().items()}
 
 
+@pytest.mark.slow   # train, eval and predict end to end
 def test_train_eval_predict_on_a_products_csv(run_project, tmp_path):
     products = write_shop(tmp_path / "my_shop")
     csv_args = ["data=csv", f"data.csv={products}", *SMALL]

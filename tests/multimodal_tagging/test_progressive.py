@@ -84,6 +84,7 @@ class ModeProbe(pl.Callback):
             f.write(f"{trainer.current_epoch} {net.image_encoder.training} {net.attention.training}\n")
 
 
+@pytest.mark.slow   # two real fits with validation
 @pytest.mark.parametrize("frozen_eval", [True, False])
 def test_frozen_groups_run_in_eval_mode_through_a_real_fit_with_validation(run_project, tmp_path, frozen_eval):
     """A frozen pretrained encoder must keep its BatchNorm statistics in every training batch, also after

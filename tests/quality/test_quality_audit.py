@@ -87,6 +87,7 @@ def test_audit_with_trained_checkpoints(run_project, photo_folder, tmp_path):
             assert all(r["top_defects"] == "" for r in rows)
 
 
+@pytest.mark.slow   # every model, ONNX exports and an audit child process (make bench's code at tiny sizes)
 def test_bench_writes_the_issue_keys(run_project, tmp_path):
     out = tmp_path / "bench.json"
     run_project("quality", ["bench.images=4", "bench.batch_size=2", "bench.repeats=1", "bench.warmup=0",

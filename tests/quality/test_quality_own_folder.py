@@ -32,6 +32,7 @@ def own_folder(root: Path, count: int = 6) -> Path:
     return root
 
 
+@pytest.mark.slow   # fine-tune, eval and audit end to end
 def test_finetune_eval_and_audit_on_a_folder_agree(run_project, tmp_path):
     root = own_folder(tmp_path / "my_catalogue")
     cfg, results = run_project("quality", ["data=folder", f"data.root={root}", *TINY])

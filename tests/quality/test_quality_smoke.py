@@ -15,7 +15,8 @@ CLASSIFICATION_KEYS = ("acc", "precision_binary", "recall_binary", "f1_binary", 
                        "plcc_logistic")
 
 
-@pytest.mark.parametrize("model", ["seed_cnn", "timm_iqa", "timm_iqa_lite0"])
+@pytest.mark.parametrize("model", ["seed_cnn", *(pytest.param(m, marks=pytest.mark.slow)   # timm backbones: make test
+                                                  for m in ("timm_iqa", "timm_iqa_lite0"))])
 def test_learned_model_config_runs_one_step(run_project, model):
     cfg, results = run_project("quality", [f"model={model}", *TINY])
     for key in CLASSIFICATION_KEYS:

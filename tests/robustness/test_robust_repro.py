@@ -53,7 +53,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
         "model.base_channels=4", "model.train.epochs=2", "model.train.batch_size=4"]),
 }
 
-SLOW_CASES = {"semiseg"}   # ~40 s for the three runs on 2 CPU cores
+SLOW_CASES = {"semiseg", "classification", "multimodal_tagging"}   # the longest runs (semiseg ~40 s on 2 cores)
 PARAMS = [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES else c for c in CASES]
 
 

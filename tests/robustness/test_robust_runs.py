@@ -65,6 +65,7 @@ def test_default_run_folder_names_the_seed_and_is_new_per_run(tmp_path):
     assert compose("classification", ["seed=5"]).logger.wandb.name.endswith("-s5")
 
 
+@pytest.mark.slow   # two CLI trainings (shared.__main__.main)
 def test_two_cli_runs_with_the_same_timestamp_keep_both_results(tmp_path):
     """Both runs get the folder name <base> (as two runs started in the same second do): the second
     gets <base>-1, and both metrics.json exist."""

@@ -140,6 +140,7 @@ def test_variational_unet_refuses_the_checkpoint(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow   # a `python -m shared` child process
 def test_cli_prints_one_line_and_the_payload_never_runs(tmp_path):
     path, marker = _malicious(tmp_path, "evil.pth")
     proc = subprocess.run([sys.executable, "-m", "shared", "train", "classification", *CLASSIFICATION,

@@ -4,6 +4,7 @@ method's shared.callbacks) and writes the committed result file's keys, with val
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from projects.semiseg import bench
@@ -21,6 +22,7 @@ def _config(method: str):
     return cfg, bench.method_config(method, bench.bench_overrides(cfg))
 
 
+@pytest.mark.slow   # make bench's code end to end, ONNX exports included
 def test_bench_writes_the_committed_keys(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "child_peak_rss", lambda method, overrides: 123.0)
     cfg = compose("semiseg", [*TINY_BENCH, f"bench.output={tmp_path / 'semiseg.json'}"], task="bench")
@@ -63,6 +65,7 @@ def test_every_step_runs_the_methods_callbacks():
     assert len(trainer.timed()["wall"]) == 1                    # one timed step per round of two
 
 
+@pytest.mark.slow   # a child Python process that imports torch
 def test_child_process_reports_its_own_peak_memory():
     cfg = compose("semiseg", TINY_BENCH, task="bench")
     rss = bench.child_peak_rss("supervised", bench.bench_overrides(cfg))

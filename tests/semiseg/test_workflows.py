@@ -44,6 +44,7 @@ def _state(ckpt: Path) -> dict:
             "step": state["global_step"]}
 
 
+@pytest.mark.slow   # three trainings
 def test_resume_equals_uninterrupted_training(tmp_path):
     """train(2 epochs) == train(2 epochs, killed after 1) + resume(1 epoch): student, teacher and queue."""
     epochs = ["method=mvpmatch", "test_after_fit=false"]
@@ -64,6 +65,7 @@ def test_resume_equals_uninterrupted_training(tmp_path):
         assert all(torch.allclose(sa[k].float(), sb[k].float(), atol=1e-5) for k in sa)
 
 
+@pytest.mark.slow   # two DDP processes
 def test_ddp_two_processes_keep_identical_teachers(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, str(Path(__file__).with_name("ddp_teacher_check.py")), str(tmp_path)],
@@ -124,6 +126,7 @@ def test_method_without_its_callback_fails_before_the_first_step(tmp_path, metho
     assert _CountSteps.steps == 0
 
 
+@pytest.mark.slow   # a training with validation and two tests
 def test_metrics_file_has_student_and_teacher(tmp_path):
     cfg, results = _run(tmp_path / "m", ["method=mvpmatch"])
     saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())

@@ -69,6 +69,7 @@ def test_weights_round_trip_from_a_checkpoint_the_test_saves(tmp_path):
     assert report["skipped"] == ["2.weight", "2.bias"]  # classifier with another class count
 
 
+@pytest.mark.slow   # a `python -m shared` child process
 def test_cli_reports_missing_data_root_in_one_line(tmp_path):
     import subprocess
     import sys
