@@ -58,12 +58,7 @@ def plot_table(table: Table, path: Path) -> Path | None:
     if opts.get("xscale"):
         ax.set_xscale(opts["xscale"])
     ax.set_xticks(xs_all, [r.label for r in rows])
-    ax.minorticks_off()
-    ax.set_xlabel(opts.get("xlabel", ""))
-    ax.set_ylabel(opts.get("ylabel", ""))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return save_figure(fig, path, opts.get("title", spec.title))
+    return _finish(fig, ax, path, opts, spec.title)
 
 
 def plot_rows(table: Table, path: Path) -> Path | None:
@@ -90,9 +85,14 @@ def plot_rows(table: Table, path: Path) -> Path | None:
     if log:
         ax.set_xscale("log", base=opts.get("xbase", 10))
     ax.set_xticks([c.x for c in columns], [c.label for c in columns])
+    return _finish(fig, ax, path, opts, spec.title)
+
+
+def _finish(fig, ax, path: Path, opts: dict, title: str) -> Path:
+    """Labels, grid and legend of a report plot, then the file."""
     ax.minorticks_off()
     ax.set_xlabel(opts.get("xlabel", ""))
     ax.set_ylabel(opts.get("ylabel", ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return save_figure(fig, path, opts.get("title", spec.title))
+    return save_figure(fig, path, opts.get("title", title))
