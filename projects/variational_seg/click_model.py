@@ -11,7 +11,9 @@
   latest click and fading to 0 around it (Gaussian, sigma = ``prior_fade`` x the working diagonal), so
   a click changes its neighbourhood and leaves the rest of the mask as it was; ``rounds`` warm-started
   re-estimations instead of the shipped model's from-scratch rounds;
-* background clicks always reach the model (the colour term's background seeds).
+* background clicks always reach the model (the colour term's background seeds);
+* ``data_term: features``: beside the colour mixtures, a linear discriminant on the packaged ImageNet encoder's
+  features (``feature_term``; the encoder runs once per photo).
 
 The first click has no previous mask: it is the shipped model (``colour_term.solve_colour``) on the
 click's disk.
@@ -39,6 +41,7 @@ from projects.variational_seg.colour_term import (
     solve_colour,
     to_lab,
 )
+from projects.variational_seg.feature_term import FeatureTerm, feature_options
 from projects.variational_seg.markers import scale_points
 from projects.variational_seg.noc import ClickSegmenter, from_points, uses_negative_clicks
 from projects.variational_seg.params import SolverParams, resolve_params
@@ -46,6 +49,8 @@ from projects.variational_seg.pipeline import area_resize, image_tensor, upsampl
 from projects.variational_seg.refine import RefineOptions, refine, refine_options
 from projects.variational_seg.solver import prepare, solve
 from shared.errors import ConfigError
+
+CLICK_DATA_TERMS = ("colour", "features")   # Lab mixtures; the same plus the encoder features' discriminant
 
 
 @dataclass(frozen=True)
@@ -136,8 +141,9 @@ def to_full(image: np.ndarray, u: torch.Tensor, clicks: Sequence[Click], copts: 
 
 def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.ndarray | None,
                       params: SolverParams, opts: ColourOptions, copts: ClickOptions, max_side: int,
-                      ropts: RefineOptions | None = None) -> np.ndarray:
-    """Foreground probability at image resolution after ``clicks`` (in order), given the previous one."""
+                      ropts: RefineOptions | None = None, features: FeatureTerm | None = None) -> np.ndarray:
+    """Foreground probability at image resolution after ``clicks`` (in order), given the previous one.
+    ``features``: the encoder features' log-ratio added to the colour's (``feature_term``)."""
     h, w = image.shape[:2]
     size = working_size(h, w, max_side)
     x = image_tensor(area_resize(image, size) if size != (h, w) else image)
@@ -148,7 +154,8 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
         return np.zeros((h, w), dtype=np.float32)
     markers, background = torch.from_numpy(fg)[None], torch.from_numpy(bg)[None]
     if previous is None or not copts.incremental:
-        u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts)
+        extra = None if features is None else features.term(image, first_click=len(clicks) == 1)
+        u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts, extra)
         return to_full(image, u, clicks, copts, ropts)
     prev = torch.from_numpy(np.clip(area_resize(previous.astype(np.float32), size), 0.0, 1.0))[None]
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
@@ -157,10 +164,12 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     g = prior_weight(size, (int(latest[0]), int(latest[1])), copts.prior, copts.prior_fade).reshape(-1)
     pull = 1.0 - 2.0 * prev[0].numpy().reshape(-1).astype(np.float64)
     models = colour_models(opts)
+    extra = None if features is None else features.term(image, first_click=False)
     inputs = prepare(x, markers, params)
     u = prev if copts.warm_start else inputs["u0"]
     for _ in range(max(1, copts.rounds)):
-        fit = (1.0 - g) * colour_fit(lab, models, fg_w, bg_w, fg_seed, bg_seed, opts) + g * pull
+        more = None if extra is None else extra(x[0], fg_w, bg_w)
+        fit = (1.0 - g) * colour_fit(lab, models, fg_w, bg_w, fg_seed, bg_seed, opts, extra_ratio=more) + g * pull
         fit[bg_seed], fit[fg_seed] = 1.0, -1.0
         f = torch.from_numpy(fit.reshape(1, *size).astype(np.float32))
         u, _, _ = solve(x, markers, params, diagnostics=False, fit=f, init=u, prepared=inputs)
@@ -171,13 +180,19 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
 
 
 def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | None, max_side: int) -> ClickSegmenter:
-    """The configured model with a ``clicks`` block as a ``noc.ClickSegmenter``."""
+    """The configured model with a ``clicks`` block as a ``noc.ClickSegmenter`` (``data_term``: colour, or
+    features: plus the packaged encoder's features, built here so that absent weights fail at once)."""
+    term = model.get("data_term", "colour")
+    if term not in CLICK_DATA_TERMS:
+        raise ConfigError(f"model={model.get('name')}: data_term {term!r} is not one a click model has; "
+                          f"use one of {list(CLICK_DATA_TERMS)}")
     params = resolve_params(model, data)
     opts, copts = colour_options(model.get("colour")), click_options(model.get("clicks"))
     ropts = refine_options(model.get("refine"))
+    features = FeatureTerm(feature_options(model.get("features"))) if term == "features" else None
 
     def run(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
-        return incremental_solve(image, clicks, previous, params, opts, copts, max_side, ropts)
+        return incremental_solve(image, clicks, previous, params, opts, copts, max_side, ropts, features)
     return run
 
 

@@ -20,6 +20,7 @@ computed once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -36,6 +37,9 @@ from projects.variational_seg.params import SolverParams
 from projects.variational_seg.solver import disks, init_radius, prepare, solve
 
 LAB_RANGES = ((0.0, 100.0), (-128.0, 128.0), (-128.0, 128.0))
+# (grid (3, H, W) in [0, 1], foreground weights, background weights) -> (H * W,) log p_bg - log p_fg of another
+# cue (feature_term), added to the colour mixtures' before the scaling
+ExtraTerm = Callable[[Tensor, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -206,14 +210,18 @@ def colour_models(opts: ColourOptions) -> tuple[Any, Any]:
 
 
 def colour_fit(lab: np.ndarray, models: tuple[Any, Any], fg_w: np.ndarray, bg_w: np.ndarray,
-               fg_seed: np.ndarray, bg_seed: np.ndarray, opts: ColourOptions, steps: int | None = None) -> np.ndarray:
+               fg_seed: np.ndarray, bg_seed: np.ndarray, opts: ColourOptions, steps: int | None = None,
+               extra_ratio: np.ndarray | None = None) -> np.ndarray:
     """The data term F in [-1, 1] (flat): the clipped, scaled log p_bg - log p_fg (after ``steps`` EM
-    steps of each mixture); seeds clamped when ``seed_hard``."""
+    steps of each mixture; plus ``extra_ratio``, another cue's log-ratio, when given); seeds clamped when
+    ``seed_hard``."""
     subset = None
     if opts.model == "gmm" and opts.fit_stride > 1:  # every n-th pixel, and every seed (a click is ~80 px)
         subset = fg_seed | bg_seed
         subset[::opts.fit_stride] = True
     ratio = models[1].loglik(lab, bg_w, subset, steps) - models[0].loglik(lab, fg_w, subset, steps)
+    if extra_ratio is not None:
+        ratio = ratio + extra_ratio
     fit = np.clip(ratio / opts.scale, -1.0, 1.0)
     if opts.seed_hard:
         fit[bg_seed] = 1.0
@@ -243,11 +251,13 @@ def coarse(image: Tensor, markers: Tensor, background: Tensor | None,
 
 def colour_rounds(image: Tensor, markers: Tensor, background: Tensor | None, params: SolverParams,
                   last: SolverParams, opts: ColourOptions, models: tuple[Any, Any], rounds: int,
-                  init: Tensor | None, dg: Tensor | None = None) -> tuple[Tensor, int, dict, np.ndarray]:
+                  init: Tensor | None, dg: Tensor | None = None,
+                  extra: ExtraTerm | None = None) -> tuple[Tensor, int, dict, np.ndarray]:
     """``rounds`` alternations (colour models <- u; u <- ADMM with their data term) on one grid, the
     last with ``last`` solver parameters. ``init`` (1, H, W): a u to start from (and to estimate the
     first colour models from); None: the marker disks and the seeds + ``rest_weight`` start. ``dg``
-    (1, H, W): a geodesic distance to use instead of computing D_G on this grid."""
+    (1, H, W): a geodesic distance to use instead of computing D_G on this grid. ``extra``: another cue's
+    log-ratio, added to the colour's each round."""
     _, _, h, w = image.shape
     lab = to_lab(image[0])
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
@@ -265,7 +275,8 @@ def colour_rounds(image: Tensor, markers: Tensor, background: Tensor | None, par
     total, log, fit = 0, {}, np.zeros(h * w)
     for r in range(rounds):
         keep = init is not None and r == 0 and not opts.refit_last  # the coarse rounds' mixtures as they are
-        fit = colour_fit(lab, models, fg_w, bg_w, fg_seed, bg_seed, opts, 0 if keep else None)
+        more = None if extra is None else extra(image[0], fg_w, bg_w)
+        fit = colour_fit(lab, models, fg_w, bg_w, fg_seed, bg_seed, opts, 0 if keep else None, more)
         f = torch.from_numpy(fit.reshape(1, h, w).astype(np.float32)).to(image.device)
         u, iters, log = solve(image, markers, last if r == rounds - 1 else params, diagnostics=False, fit=f,
                               init=u, prepared=inputs)
@@ -287,13 +298,14 @@ def _uses_geodesic(params: SolverParams) -> bool:
 
 
 def solve_colour(image: Tensor, markers: Tensor, background: Tensor | None, params: SolverParams,
-                 opts: ColourOptions) -> tuple[Tensor, int, dict]:
+                 opts: ColourOptions, extra: ExtraTerm | None = None) -> tuple[Tensor, int, dict]:
     """One image: image (1, 3, H, W) in [0, 1], markers / background (1, H, W) bool -> (w (1, H, W),
     ADMM iterations summed over the rounds, log of the last solve plus the last data term ``fit``).
 
     With ``coarse > 1`` the rounds before the last run on the image shrunk by that factor (a quarter
     of the pixels at 2: the colour models only need a rough u), and the last round, at full size,
-    starts from their u upsampled."""
+    starts from their u upsampled. ``extra``: another cue's log p_bg - log p_fg on a grid given the round's
+    pixel weights (``feature_term``: the encoder features' linear discriminant), added to the colour's."""
     _, _, h, w = image.shape
     rounds = max(1, opts.rounds)
     early = params.with_(tol=max(params.tol, opts.round_tol), max_iter=min(params.max_iter, opts.round_max_iter),
@@ -302,12 +314,14 @@ def solve_colour(image: Tensor, markers: Tensor, background: Tensor | None, para
     init, dg, total = None, None, 0
     if rounds > 1 and opts.coarse > 1:
         xc, mc, bc = coarse(image, markers, background, opts.coarse)
-        uc, total, log_c, _ = colour_rounds(xc, mc, bc, early, early, opts, models, rounds - 1, None)
+        uc, total, log_c, _ = colour_rounds(xc, mc, bc, early, early, opts, models, rounds - 1, None,
+                                            extra=extra)
         init = F.interpolate(uc[:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0].clamp(0, 1)
         if opts.coarse_geodesic and _uses_geodesic(params):  # D_G of the coarse grid, upsampled
             dg = F.interpolate(log_c["dg"][:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
         rounds = 1
-    u, iters, log, fit = colour_rounds(image, markers, background, early, params, opts, models, rounds, init, dg)
+    u, iters, log, fit = colour_rounds(image, markers, background, early, params, opts, models, rounds, init, dg,
+                                       extra)
     log["fit"] = fit
     if opts.keep_marked:
         u = keep_marked_components(u, markers)

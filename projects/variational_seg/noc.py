@@ -52,9 +52,9 @@ def from_points(segment: PointSegmenter, negatives: bool = True) -> ClickSegment
 
 
 def uses_negative_clicks(model: Mapping[str, Any]) -> bool:
-    """Whether the configured method takes background points: the anchors and the colour-term model do;
-    the paper's energies (wbh, tv, rci and their ablations) and the U-Nets have no background input."""
-    return model.get("kind") == "anchor" or model.get("data_term") == "colour"
+    """Whether the configured method takes background points: the anchors and the colour- and feature-term
+    models do; the paper's energies (wbh, tv, rci and their ablations) and the U-Nets have no background input."""
+    return model.get("kind") == "anchor" or model.get("data_term") in ("colour", "features")
 
 
 @dataclass
