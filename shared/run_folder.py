@@ -17,11 +17,15 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from shared.errors import ConfigError
+from shared.files import write_atomic
 
 MAX_SUFFIX = 10_000
 # What a failed run may leave that is no result: Hydra's saved config and job log, the W&B offline
 # run, the CSV logger's hyperparameters and progress log lines.
-BOOKKEEPING_DIRS = (".hydra", "wandb")
+BOOKKEEPING_DIRS = (".hydra", ".hydra_launch", "wandb")
+# Sweeps (configs/common/sweep/base.yaml) have Hydra save each launch's config here, not in .hydra/:
+# it becomes the run's .hydra/ only when the job runs (settle_launch_config).
+LAUNCH_CONFIG_DIR = ".hydra_launch"
 BOOKKEEPING_FILES = ("hparams.yaml", "progress.log", ".train.lock")
 BOOKKEEPING_SUFFIXES = (".log",)
 
@@ -117,3 +121,17 @@ def drop_empty_run(run_dir: Path, log_dir: Path | None = None) -> bool:
             parent.rmdir()
             parent = parent.parent
     return not run_dir.exists()
+
+
+def settle_launch_config(run_dir: Path, runs: bool) -> None:
+    """A sweep job's launch config (``.hydra_launch/``) becomes its ``.hydra/`` when the job ``runs``
+    (trains, resumes or evaluates); a skipped job discards it, so re-running a sweep whose configs
+    changed since never rewrites what a finished run was made with (``make report`` reads .hydra/)."""
+    launch = Path(run_dir) / LAUNCH_CONFIG_DIR
+    if not launch.is_dir():
+        return
+    if runs:
+        for source in sorted(launch.glob("*.yaml")):
+            text = source.read_text(encoding="utf-8")
+            write_atomic(Path(run_dir) / ".hydra" / source.name, lambda f, text=text: f.write(text))
+    shutil.rmtree(launch, ignore_errors=True)

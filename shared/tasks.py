@@ -20,7 +20,12 @@ from shared.inference import InferenceSpec, apply_spec, command_line_overrides, 
 from shared.job_lock import job_lock
 from shared.loggers import build_loggers, finish_loggers, log_config, log_summary
 from shared.results_table import EVAL_COLUMNS, print_results_table
-from shared.run_folder import check_writable, drop_empty_run, output_folders  # also registers ${unique_dir:...}
+from shared.run_folder import (  # also registers ${unique_dir:...}
+    check_writable,
+    drop_empty_run,
+    output_folders,
+    settle_launch_config,
+)
 
 # Integer settings checked before any work (a missing or null key is left to its user).
 POSITIVE_INTS = ("data.batch_size", "data.eval_batch_size", "audit.batch_size")
@@ -137,6 +142,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         return _train(cfg, run_dir)
     with job_lock(run_dir) as mine:  # a sweep job: one process at a time trains it
         if not mine:
+            settle_launch_config(run_dir, runs=False)
             print(f"skip {run_dir} (another process is training it)")
             return {}
         done = finished_results(cfg, run_dir)
@@ -177,10 +183,16 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
 
 def finished_results(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
     """With ``skip_finished``: the results of a run folder that already holds a readable metrics.json
-    (written last, so its presence means the run finished), else None."""
+    (written last, so its presence means the run finished), else None. Either way this launch's
+    config is settled: kept as the run's .hydra/ when the job runs, discarded when it is skipped."""
     if not cfg.get("skip_finished", False):
         return None
-    path = run_dir / "metrics.json"
+    done = _read_results(run_dir / "metrics.json")
+    settle_launch_config(run_dir, runs=done is None)
+    return done
+
+
+def _read_results(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf, open_dict
 from shared.config import compose, project_config_dir
 from shared.errors import ConfigError
 from shared.paths import CONFIG_ROOT, PROJECTS
+from shared.run_folder import LAUNCH_CONFIG_DIR
 
 
 def _options(project: str, group: str) -> list[str]:
@@ -86,6 +87,7 @@ def test_every_sweep_job_composes_into_its_own_resumable_folder(project):
                     for key, value in job.items():
                         OmegaConf.update(job_cfg, key, value, merge=False)
                     folders.append(f"{job_cfg.hydra.sweep.dir}/{job_cfg.hydra.sweep.subdir}")
+                    assert job_cfg.hydra.output_subdir == LAUNCH_CONFIG_DIR, f"sweep={sweep} lacks sweep/base.yaml"
                     del job_cfg["hydra"]
                 assert OmegaConf.to_container(job_cfg, resolve=True)["skip_finished"], f"sweep={sweep} redoes jobs"
         assert len(set(folders)) == len(folders), f"sweep={sweep}: two jobs share a run folder"
