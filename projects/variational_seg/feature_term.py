@@ -28,13 +28,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from projects.variational_seg.colour_term import ExtraTerm
-from projects.variational_seg.pipeline import area_resize, working_size
+from projects.variational_seg.pipeline import working_size
 from shared.errors import ConfigError
 from shared.weights import Renormalize, load_pretrained, weights_input
 
@@ -146,8 +147,9 @@ class ImageEncoder:
     def __call__(self, image: np.ndarray) -> list[Tensor]:
         h, w = image.shape[:2]
         size = working_size(h, w, self.opts.input_side)
-        rgb = area_resize(image, size) if size != (h, w) else image.astype(np.float32)
-        x = self.norm(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None] / 255.0)
+        # uint8 INTER_AREA: a 12-MP photo is not converted to float first
+        rgb = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA) if size != (h, w) else image
+        x = self.norm(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0)
         y = self.net.bn1(self.net.conv_stem(x))
         maps = []
         for i, block in enumerate(self.net.blocks[:max(self.taps) + 1]):
