@@ -97,11 +97,16 @@ QUALITY_SHIP_RUN ?= runs/quality/default_model/train
 data: $(STAMP)
 	$(PY) $(WITH_ARGS) $(PY) -m shared.datasets.prepare "$(DATASET)"
 
+# Two pytest-xdist workers, one thread each (tests/conftest.py): the suite's tests are small and mostly
+# single-threaded, so two workers use a 2-core machine fully. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist worksteal)
+
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PYTEST) tests
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PYTEST) -m "not slow" tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

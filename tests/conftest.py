@@ -18,7 +18,13 @@ import torch  # noqa: E402
 
 from shared.paths import data_root  # noqa: E402
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# Under pytest-xdist (``make test`` runs two workers on the 2-core machine) each worker, and every
+# child process a test starts, keeps to one thread so the two workers do not fight over the cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+else:
+    torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
 @pytest.fixture(scope="session")
