@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 import torch
 
+from projects.variational_seg.band_solve import band_solve
 from projects.variational_seg.clicker import Click
 from projects.variational_seg.colour_term import (
     ColourOptions,
@@ -130,10 +131,16 @@ def paint_clicks(prob: np.ndarray, image: np.ndarray, clicks: Sequence[Click], r
 
 
 def to_full(image: np.ndarray, u: torch.Tensor, clicks: Sequence[Click], copts: ClickOptions,
-            ropts: RefineOptions | None) -> np.ndarray:
+            ropts: RefineOptions | None, models: tuple[Any, Any], opts: ColourOptions) -> np.ndarray:
     """Working-size u (1, h, w) -> probability at the photo's resolution: refined onto the photo's edges
-    (``refine``) or upsampled bilinearly, then the clicks painted at full resolution (``full_res``)."""
-    prob = upsample(u[0], image.shape[:2]) if ropts is None else refine(image, u[0].numpy(), ropts)
+    (``refine``: the guided filter; ``band_solve``: a min cut on a finer grid with the colour ``models``) or
+    upsampled bilinearly, then the clicks painted at full resolution (``full_res``)."""
+    if ropts is None:
+        prob = upsample(u[0], image.shape[:2])
+    elif ropts.mode in ("band_solve", "band_guided"):
+        prob = band_solve(image, u[0].numpy(), models, clicks, ropts, opts.scale, copts.full_res, copts.edge_tol)
+    else:
+        prob = refine(image, u[0].numpy(), ropts)
     if copts.full_res > 0:
         prob = paint_clicks(prob, image, clicks, copts.full_res, copts.edge_tol)
     return prob
@@ -153,17 +160,17 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     if not fg.any():   # every positive pixel overwritten by later negative clicks
         return np.zeros((h, w), dtype=np.float32)
     markers, background = torch.from_numpy(fg)[None], torch.from_numpy(bg)[None]
+    models = colour_models(opts)
     if previous is None or not copts.incremental:
         extra = None if features is None else features.term(image, first_click=len(clicks) == 1)
-        u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts, extra)
-        return to_full(image, u, clicks, copts, ropts)
+        u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts, extra, models)
+        return to_full(image, u, clicks, copts, ropts, models, opts)
     prev = torch.from_numpy(np.clip(area_resize(previous.astype(np.float32), size), 0.0, 1.0))[None]
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
     fg_w, bg_w = round_weights(prev, fg_seed, bg_seed)
     latest = scale_points(np.array([[clicks[-1].row, clicks[-1].col]]), (h, w), size)[0]
     g = prior_weight(size, (int(latest[0]), int(latest[1])), copts.prior, copts.prior_fade).reshape(-1)
     pull = 1.0 - 2.0 * prev[0].numpy().reshape(-1).astype(np.float64)
-    models = colour_models(opts)
     extra = None if features is None else features.term(image, first_click=False)
     inputs = prepare(x, markers, params)
     u = prev if copts.warm_start else inputs["u0"]
@@ -176,7 +183,7 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
         fg_w, bg_w = round_weights(u, fg_seed, bg_seed)
     if opts.keep_marked:
         u = keep_marked_components(u, markers)
-    return to_full(image, u, clicks, copts, ropts)
+    return to_full(image, u, clicks, copts, ropts, models, opts)
 
 
 def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | None, max_side: int) -> ClickSegmenter:

@@ -298,19 +298,22 @@ def _uses_geodesic(params: SolverParams) -> bool:
 
 
 def solve_colour(image: Tensor, markers: Tensor, background: Tensor | None, params: SolverParams,
-                 opts: ColourOptions, extra: ExtraTerm | None = None) -> tuple[Tensor, int, dict]:
+                 opts: ColourOptions, extra: ExtraTerm | None = None,
+                 models: tuple[Any, Any] | None = None) -> tuple[Tensor, int, dict]:
     """One image: image (1, 3, H, W) in [0, 1], markers / background (1, H, W) bool -> (w (1, H, W),
     ADMM iterations summed over the rounds, log of the last solve plus the last data term ``fit``).
 
     With ``coarse > 1`` the rounds before the last run on the image shrunk by that factor (a quarter
     of the pixels at 2: the colour models only need a rough u), and the last round, at full size,
     starts from their u upsampled. ``extra``: another cue's log p_bg - log p_fg on a grid given the round's
-    pixel weights (``feature_term``: the encoder features' linear discriminant), added to the colour's."""
+    pixel weights (``feature_term``: the encoder features' linear discriminant), added to the colour's.
+    ``models``: the (foreground, background) colour models to fit (None: new ones), so a caller can use them
+    afterwards (the band solve of the cut-out)."""
     _, _, h, w = image.shape
     rounds = max(1, opts.rounds)
     early = params.with_(tol=max(params.tol, opts.round_tol), max_iter=min(params.max_iter, opts.round_max_iter),
                          min_iter=min(params.min_iter, opts.round_max_iter))
-    models = colour_models(opts)
+    models = colour_models(opts) if models is None else models
     init, dg, total = None, None, 0
     if rounds > 1 and opts.coarse > 1:
         xc, mc, bc = coarse(image, markers, background, opts.coarse)

@@ -27,6 +27,8 @@ import numpy as np
 
 from shared.errors import ConfigError
 
+REFINE_MODES = ("guided", "band_solve", "band_guided")
+
 
 @dataclass(frozen=True)
 class RefineOptions:
@@ -36,6 +38,15 @@ class RefineOptions:
     eps: float = 1e-3       # regularisation (colours in [0, 1]); larger: smoother, follows only strong edges
     grid: int = 320         # long side of the grid the coefficients are computed on (speed: 1 MP in ~0.03 s)
     band: float = 0.02      # the band: coarse probability in (band, 1 - band), dilated by ``radius``
+    mode: str = "guided"    # guided: this filter | band_solve: a min cut on a finer grid in the band (band_solve.py)
+                            # | band_guided: the min cut, then this filter on its result
+    scale: float = 2.0      # band_solve: the fine grid's px per working px (capped at the photo's resolution)
+    smooth: float = 1.0     # band_solve: weight of the contrast-weighted smoothness (the data term is in [-1, 1])
+    prior: float = 0.0      # band_solve: weight of the coarse mask's pull 1 - 2u in the data term
+
+    def __post_init__(self) -> None:
+        if self.mode not in REFINE_MODES:
+            raise ConfigError(f"model.refine.mode: {self.mode!r} is not one of {list(REFINE_MODES)}")
 
 
 def refine_options(cfg: Mapping[str, Any] | None) -> RefineOptions | None:
@@ -94,6 +105,38 @@ def band_box(coarse: np.ndarray, opts: RefineOptions) -> tuple[int, int, int, in
             min(w, cols.max() + pad + 1))
 
 
+def full_box(box: tuple[int, int, int, int], working: tuple[int, int],
+             full: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A (top, bottom, left, right) box on the ``working`` grid -> the box covering it on the ``full`` grid."""
+    sy, sx = full[0] / working[0], full[1] / working[1]
+    return (int(np.floor(box[0] * sy)), min(full[0], int(np.ceil(box[1] * sy))), int(np.floor(box[2] * sx)),
+            min(full[1], int(np.ceil(box[3] * sx))))
+
+
+def guided_fit(image: np.ndarray, prob: np.ndarray, box: tuple[int, int, int, int], radius: float,
+               opts: RefineOptions) -> np.ndarray:
+    """``prob`` (H, W) float32 at ``image``'s resolution with its ``box`` (full-resolution px) replaced by
+    its colour guided filter of window ``radius`` full-resolution px (coefficients on the ``grid``)."""
+    top, bottom, left, right = box
+    crop = image[top:bottom, left:right]
+    ch, cw = crop.shape[:2]
+    shrink = min(1.0, opts.grid / max(ch, cw))
+    gh, gw = max(1, round(ch * shrink)), max(1, round(cw * shrink))
+    small = cv2.resize(crop, (gw, gh), interpolation=cv2.INTER_AREA) if (gh, gw) != (ch, cw) else crop
+    guide = small.astype(np.float32) / 255.0
+    src = prob[top:bottom, left:right]
+    src = cv2.resize(src, (gw, gh), interpolation=cv2.INTER_AREA) if (gh, gw) != (ch, cw) else src
+    r = max(1, round(radius * shrink))
+    a, b = guided_coefficients(guide, src, r, opts.eps)
+    if (gh, gw) != (ch, cw):
+        a = cv2.resize(a, (cw, ch), interpolation=cv2.INTER_LINEAR)
+        b = cv2.resize(b, (cw, ch), interpolation=cv2.INTER_LINEAR)
+    full = crop.astype(np.float32) * (1.0 / 255.0)
+    q = b + a[..., 0] * full[..., 0] + a[..., 1] * full[..., 1] + a[..., 2] * full[..., 2]
+    prob[top:bottom, left:right] = np.clip(q, 0.0, 1.0)
+    return prob
+
+
 def refine(image: np.ndarray, coarse: np.ndarray, opts: RefineOptions) -> np.ndarray:
     """Foreground probability at ``image``'s resolution (H, W) float32 from the working-size probability
     ``coarse`` (h, w), its boundary moved onto the photo's edges (module docstring)."""
@@ -106,23 +149,5 @@ def refine(image: np.ndarray, coarse: np.ndarray, opts: RefineOptions) -> np.nda
     box = band_box(coarse, opts)
     if box is None:
         return out
-    sy, sx = h_full / h, w_full / w
-    top, bottom = int(np.floor(box[0] * sy)), min(h_full, int(np.ceil(box[1] * sy)))
-    left, right = int(np.floor(box[2] * sx)), min(w_full, int(np.ceil(box[3] * sx)))
-    crop = image[top:bottom, left:right]
-    ch, cw = crop.shape[:2]
-    shrink = min(1.0, opts.grid / max(ch, cw))
-    gh, gw = max(1, round(ch * shrink)), max(1, round(cw * shrink))
-    small = cv2.resize(crop, (gw, gh), interpolation=cv2.INTER_AREA) if (gh, gw) != (ch, cw) else crop
-    guide = small.astype(np.float32) / 255.0
-    src = out[top:bottom, left:right]
-    src = cv2.resize(src, (gw, gh), interpolation=cv2.INTER_AREA) if (gh, gw) != (ch, cw) else src
-    r = max(1, round(opts.radius * max(sy, sx) * shrink))
-    a, b = guided_coefficients(guide, src, r, opts.eps)
-    if (gh, gw) != (ch, cw):
-        a = cv2.resize(a, (cw, ch), interpolation=cv2.INTER_LINEAR)
-        b = cv2.resize(b, (cw, ch), interpolation=cv2.INTER_LINEAR)
-    full = crop.astype(np.float32) * (1.0 / 255.0)
-    q = b + a[..., 0] * full[..., 0] + a[..., 1] * full[..., 1] + a[..., 2] * full[..., 2]
-    out[top:bottom, left:right] = np.clip(q, 0.0, 1.0)
-    return out
+    radius = opts.radius * max(h_full / h, w_full / w)
+    return guided_fit(image, out, full_box(box, (h, w), (h_full, w_full)), radius, opts)
