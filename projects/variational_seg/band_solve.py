@@ -60,17 +60,19 @@ def click_labels(clicks: Sequence[Click], lab: np.ndarray, origin: tuple[int, in
     order (the latest wins)."""
     h, w = lab.shape[:2]
     fixed, fg = np.zeros((h, w), dtype=bool), np.zeros((h, w), dtype=bool)
-    yy, xx = np.mgrid[:h, :w]
+    ry, rx = int(np.ceil(radius / step[0])), int(np.ceil(radius / step[1]))
     for c in clicks:
         i, j = int((c.row - origin[0]) / step[0]), int((c.col - origin[1]) / step[1])
         if not (0 <= i < h and 0 <= j < w):
             continue
+        top, bottom, left, right = max(0, i - ry), min(h, i + ry + 1), max(0, j - rx), min(w, j + rx + 1)
+        yy, xx = np.mgrid[top:bottom, left:right]
         disk = ((yy - i) * step[0]) ** 2 + ((xx - j) * step[1]) ** 2 <= radius * radius
         if edge_tol > 0:
-            disk &= np.linalg.norm(lab - lab[i, j], axis=-1) <= edge_tol
-        disk[i, j] = True
-        fixed |= disk
-        fg[disk] = c.positive
+            disk &= np.linalg.norm(lab[top:bottom, left:right] - lab[i, j], axis=-1) <= edge_tol
+        disk[i - top, j - left] = True
+        fixed[top:bottom, left:right] |= disk
+        fg[top:bottom, left:right][disk] = c.positive
     return fixed, fg
 
 

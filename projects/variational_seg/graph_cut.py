@@ -21,7 +21,7 @@ def contrast_weights(colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(right (H, W-1), down (H-1, W)) edge weights exp(-beta |I_p - I_q|^2) of an (H, W, C) image, beta =
     1 / (2 mean |I_p - I_q|^2) over both directions (GrabCut's contrast term, Rother et al. 2004): 1 in flat
     regions, small across a colour edge."""
-    x = colours.astype(np.float64)
+    x = colours.astype(np.float32)
     right = ((x[:, 1:] - x[:, :-1]) ** 2).sum(-1)
     down = ((x[1:] - x[:-1]) ** 2).sum(-1)
     mean = (right.sum() + down.sum()) / max(1, right.size + down.size)
@@ -52,8 +52,8 @@ def grid_cut(cost_fg: np.ndarray, cost_bg: np.ndarray, w_right: np.ndarray, w_do
         a, b = node[sa], node[sb]
         for p, q, q_fg in ((a, b, fixed_fg[sb]), (b, a, fixed_fg[sa])):
             edge = (p >= 0) & (q < 0)   # a free p beside a fixed q pays w when its label differs from q's
-            np.add.at(to_source, p[edge & q_fg], wgt[edge & q_fg])
-            np.add.at(to_sink, p[edge & ~q_fg], wgt[edge & ~q_fg])
+            to_source += np.bincount(p[edge & q_fg], wgt[edge & q_fg], minlength=n)
+            to_sink += np.bincount(p[edge & ~q_fg], wgt[edge & ~q_fg], minlength=n)
         both = (a >= 0) & (b >= 0)
         rows += [a[both], b[both]]
         cols += [b[both], a[both]]
