@@ -196,6 +196,9 @@ def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | No
     params = resolve_params(model, data)
     opts, copts = colour_options(model.get("colour")), click_options(model.get("clicks"))
     ropts = refine_options(model.get("refine"))
+    if ropts is not None and ropts.mode != "guided" and opts.model != "gmm":
+        raise ConfigError(f"model={model.get('name')}: refine.mode {ropts.mode} needs the colour mixtures "
+                          f"(colour.model gmm, not {opts.model}); set refine.mode guided or colour.model gmm")
     features = FeatureTerm(feature_options(model.get("features"))) if term == "features" else None
 
     def run(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:

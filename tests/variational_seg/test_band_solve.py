@@ -16,8 +16,8 @@ from shared.errors import ConfigError
 
 
 def test_grid_cut_on_a_row_of_four():
-    # pixel 0 fixed foreground, 3 fixed background; 1 leans foreground (costs 0.2 as fg, 0 as bg: no,
-    # 0 as bg is cheaper), 2 leans background; every edge 0.5. Labellings of (1, 2):
+    # pixel 0 fixed foreground, 3 fixed background; pixel 1 costs 0.2 as foreground, 0 as background; pixel 2
+    # 0 as foreground, 0.3 as background; every edge 0.5. Labellings of (1, 2):
     # fg fg 0.2 + 0.5 = 0.7 | fg bg 0.2 + 0.3 + 0.5 = 1.0 | bg bg 0.3 + 0.5 = 0.8 | bg fg 1.5
     free = np.array([[False, True, True, False]])
     fixed_fg = np.array([[True, False, False, False]])
@@ -26,8 +26,8 @@ def test_grid_cut_on_a_row_of_four():
     assert labels.tolist() == [[True, True, True, False]]
     cheap_edges = grid_cut(cost_fg, cost_bg, np.full((1, 3), 0.1), np.zeros((0, 4)), free, fixed_fg)
     assert cheap_edges.tolist() == [[True, False, True, False]]   # 0.0 + 0.0 + 3 x 0.1 = 0.3: the data wins
-    assert grid_cut(cost_fg, cost_bg, np.ones((1, 3)), np.zeros((0, 4)), ~free & False, fixed_fg).tolist() \
-        == fixed_fg.tolist()                                        # nothing free: the fixed labels
+    nothing_free = grid_cut(cost_fg, cost_bg, np.ones((1, 3)), np.zeros((0, 4)), np.zeros_like(free), fixed_fg)
+    assert nothing_free.tolist() == fixed_fg.tolist()
 
 
 def test_contrast_weights_are_one_in_flat_regions_and_small_across_an_edge():
@@ -85,3 +85,6 @@ def test_the_band_solve_model_on_a_tiny_scene():
     image = np.where(gt[..., None], [200, 60, 40], [40, 120, 200]).astype(np.uint8)
     run = run_clicks(incremental_segmenter(model_config("wbh_colour_band"), None, 48), image, gt, None, max_clicks=2)
     assert run.ious[-1] > 0.95
+    histogram = {**model_config("wbh_colour_band"), "colour": {"model": "histogram"}}
+    with pytest.raises(ConfigError, match="needs the colour mixtures"):
+        incremental_segmenter(histogram, None, 48)
