@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from shared.config import compose
 from shared.paths import CONFIG_ROOT, REPO_ROOT
@@ -78,18 +79,30 @@ def comparable(cfg: DictConfig) -> dict:
     return data
 
 
-def old_config(project: str, overrides: list[str], composed: dict[tuple[str, ...], dict]) -> dict:
-    """``comparable`` of the old command's config. Commands that differ only in ``seed=`` share one
-    composition (a Hydra composition is ~0.3 s; semiseg has ~150 jobs): compared unresolved, the config
-    holds the seed in ``seed`` alone, which is set to this command's."""
-    seeds = [o for o in overrides if o.startswith("seed=")]
-    rest = tuple(o for o in overrides if not o.startswith("seed="))
-    if rest not in composed:
-        composed[rest] = comparable(compose(project, [*rest, *seeds]))
-    data = copy.deepcopy(composed[rest])
-    if seeds:
-        data["seed"] = int(seeds[-1].split("=", 1)[1])
-    return data
+def _is_group(project: str, key: str) -> bool:
+    return (CONFIG_ROOT / project / key).is_dir() or (CONFIG_ROOT / "common" / key).is_dir()
+
+
+def composed_with(project: str, overrides: list[str], cache: dict[tuple[str, ...], DictConfig],
+                  return_hydra_config: bool = False) -> DictConfig:
+    """``compose(project, overrides)``, with one Hydra composition (~0.3 s; semiseg has ~150 jobs) per set of
+    config-group choices: the plain values (seed, ratio, lr) are set on a copy afterwards, as Hydra sets them."""
+    groups = [o for o in overrides if _is_group(project, o.split("=", 1)[0].lstrip("+"))]
+    values = [o for o in overrides if o not in groups]
+    key = (str(return_hydra_config), *groups)
+    if key not in cache:
+        cache[key] = compose(project, groups, return_hydra_config=return_hydra_config)
+    cfg = copy.deepcopy(cache[key])
+    with open_dict(cfg):
+        for override in values:
+            name, value = override.split("=", 1)
+            OmegaConf.update(cfg, name.lstrip("+"), yaml.safe_load(value), merge=False)
+    return cfg
+
+
+def old_config(project: str, overrides: list[str], cache: dict[tuple[str, ...], DictConfig]) -> dict:
+    """``comparable`` of the old command's config."""
+    return comparable(composed_with(project, overrides, cache))
 
 
 @functools.cache   # the specs are read once per project, not once per fake run folder
@@ -108,17 +121,18 @@ def fake_metrics(project: str, seed: int) -> dict[str, float]:
     return {**prefixed, **{m: value for m in spec_metrics(project)}}   # bare: tables with `which: null`
 
 
-@pytest.mark.slow   # ~150 Hydra compositions for semiseg (~60 s); the others 5-15 s
+@pytest.mark.slow   # one Hydra composition per sweep and group choice
 @pytest.mark.parametrize("project", list(PROJECTS))
 def test_sweeps_make_the_old_runs_and_every_report_table_fills_from_them(project, tmp_path):
     sweeps, folders, n_cells = PROJECTS[project]
     made: set[Path] = set()
-    composed: dict[tuple[str, ...], dict] = {}
+    composed: dict[tuple[str, ...], DictConfig] = {}
     for sweep, count in sweeps.items():
         jobs = sweep_jobs(project, sweep, tmp_path)
         assert len(jobs) == count, sweep
         for job in jobs:
-            cfg = compose(project, [f"+sweep={sweep}", *job, f"paths.log_dir={tmp_path}"], return_hydra_config=True)
+            cfg = composed_with(project, [f"+sweep={sweep}", *job, f"paths.log_dir={tmp_path}"], composed,
+                                return_hydra_config=True)
             assert cfg.skip_finished is True and cfg.task == "train"
             run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
             assert run_dir.parent.parent == tmp_path / project / "sweeps"
