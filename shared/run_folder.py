@@ -132,6 +132,9 @@ def settle_launch_config(run_dir: Path, runs: bool) -> None:
         return
     if runs:
         for source in sorted(launch.glob("*.yaml")):
-            text = source.read_text(encoding="utf-8")
+            try:
+                text = source.read_text(encoding="utf-8")
+            except FileNotFoundError:   # another rank of the same job (torchrun) settled it first
+                continue
             write_atomic(Path(run_dir) / ".hydra" / source.name, lambda f, text=text: f.write(text))
     shutil.rmtree(launch, ignore_errors=True)
