@@ -11,6 +11,7 @@ os.environ["WANDB_MODE"] = os.environ.get("WANDB_MODE", "offline") if os.environ
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("WANDB_SILENT", "true")
 
+import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -52,3 +53,18 @@ def run_project(tmp_path):
         return cfg, dispatch(cfg)
 
     return _run
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_handlers_left_behind():
+    """A test that runs Hydra in-process (``shared.__main__.main``) leaves Hydra's job-logging handlers on the
+    root logger, one bound to that test's captured stderr; a later test in the same process (xdist workers
+    run tests in any order) would log into the closed stream. Handlers a test added go at its end (pytest's
+    own capture handlers are left to pytest)."""
+    root = logging.getLogger()
+    before, level = set(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in before and not type(h).__module__.startswith("_pytest")]:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
