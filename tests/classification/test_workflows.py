@@ -16,6 +16,7 @@ TINY = ["data.options.image_size=32", "data.image_size=32", "data.batch_size=4",
         "model=msff_base"]
 
 
+@pytest.mark.slow   # two trainings; test-fast keeps test_robust_runs.py's resume check
 def test_resume_continues_from_last_checkpoint(run_project):
     cfg, _ = run_project("classification", TINY)
     last = f"{cfg.paths.output_dir}/checkpoints/last.ckpt"

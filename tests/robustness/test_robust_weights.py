@@ -108,6 +108,7 @@ def test_backbone_variants_take_the_full_file_but_not_another_architecture(tmp_p
         load_pretrained(timm.create_model("resnet18", num_classes=0), r34)
 
 
+@pytest.mark.slow   # builds two timm networks and loads a weights file into each
 def test_config_key_asks_for_a_partial_load_and_a_typo_is_caught(tmp_path):
     model = timm.create_model("resnet50", num_classes=15)
     keys = [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]

@@ -40,6 +40,7 @@ def test_bench_writes_the_committed_keys(tmp_path, monkeypatch):
     assert out["images_per_step"] == 4 and out["repeats"] == 2 and out["model"] == "efficientnet_lite0"  # 2 + 2 images
 
 
+@pytest.mark.slow   # the bench's step loop with every method's callbacks
 def test_every_step_runs_the_methods_callbacks():
     """unimatch_v2: the EMA callback updates the teacher once per step; mvpmatch at K = Kmax: each step's
     historical ensemble is a draw of exactly queue_models models from the callback's queue."""

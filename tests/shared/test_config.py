@@ -62,6 +62,7 @@ def _is_group(project: str, key: str) -> bool:
     return (CONFIG_ROOT / project / key).is_dir() or (CONFIG_ROOT / "common" / key).is_dir()
 
 
+@pytest.mark.slow   # one Hydra composition per sweep and group option (~25 CPU s in all)
 @pytest.mark.parametrize("project", _projects_with_configs())
 def test_every_sweep_job_composes_into_its_own_resumable_folder(project):
     """Each sweep's first job composes, with every value of its grid that is not a group option (seed, lr, ratio)

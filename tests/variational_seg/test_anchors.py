@@ -43,6 +43,7 @@ def test_unknown_anchor_is_refused():
 
 
 @pytest.mark.realdata
+@pytest.mark.slow   # make bench with the anchors over the GrabCut test images
 def test_bench_writes_the_anchor_keys(run_project, shared_data, tmp_path):
     import json
 

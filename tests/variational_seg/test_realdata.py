@@ -26,6 +26,7 @@ def test_grabcut_splits_and_samples(shared_data):
     assert len(scribbles) > 10 and gt[scribbles[:, 0], scribbles[:, 1]].all()  # set 1 is always inside
 
 
+@pytest.mark.slow   # make bench over the GrabCut test images (real data)
 def test_bench_writes_the_issue_keys(run_project, shared_data, tmp_path):
     out = tmp_path / "bench.json"
     run_project("variational_seg", ["data=grabcut", "data.max_side=48", "bench.limit=2", "bench.batch_size=2",
