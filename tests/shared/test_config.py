@@ -13,6 +13,7 @@ from shared.config import compose, project_config_dir
 from shared.errors import ConfigError
 from shared.paths import CONFIG_ROOT, PROJECTS
 from shared.run_folder import LAUNCH_CONFIG_DIR
+from tests.config_groups import is_group
 
 
 def _options(project: str, group: str) -> list[str]:
@@ -58,10 +59,6 @@ def _sweep_grid(project: str, sweep: str) -> dict[str, list]:
     return grid
 
 
-def _is_group(project: str, key: str) -> bool:
-    return (CONFIG_ROOT / project / key).is_dir() or (CONFIG_ROOT / "common" / key).is_dir()
-
-
 @pytest.mark.slow   # one Hydra composition per sweep and group option (~25 CPU s in all)
 @pytest.mark.parametrize("project", _projects_with_configs())
 def test_every_sweep_job_composes_into_its_own_resumable_folder(project):
@@ -71,7 +68,7 @@ def test_every_sweep_job_composes_into_its_own_resumable_folder(project):
     seen = set()
     for sweep in sorted(p.stem for p in (CONFIG_ROOT / project / "sweep").glob("*.yaml")):
         grid = _sweep_grid(project, sweep)
-        groups = {key: grid.pop(key) for key in list(grid) if _is_group(project, key)}
+        groups = {key: grid.pop(key) for key in list(grid) if is_group(project, key)}
         first = {key: options[0] for key, options in groups.items()}
         choices = [first] + [{**first, key: option} for key, options in groups.items() for option in options[1:]
                              if (key, option) not in seen]

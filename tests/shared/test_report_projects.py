@@ -19,6 +19,7 @@ from shared.config import compose
 from shared.paths import CONFIG_ROOT, REPO_ROOT
 from shared.report import build_table, collect_runs, load_specs
 from shared.report.readme import markers
+from tests.config_groups import is_group
 
 # Keys that only name, tag or resume a sweep run (or log it), not what it trains.
 BOOKKEEPING = ("run_name", "run_group", "run_tags", "skip_finished", "resume_from_last", "table_row", "logger")
@@ -79,15 +80,11 @@ def comparable(cfg: DictConfig) -> dict:
     return data
 
 
-def _is_group(project: str, key: str) -> bool:
-    return (CONFIG_ROOT / project / key).is_dir() or (CONFIG_ROOT / "common" / key).is_dir()
-
-
 def composed_with(project: str, overrides: list[str], cache: dict[tuple[str, ...], DictConfig],
                   return_hydra_config: bool = False) -> DictConfig:
     """``compose(project, overrides)``, with one Hydra composition (~0.3 s; semiseg has ~150 jobs) per set of
     config-group choices: the plain values (seed, ratio, lr) are set on a copy afterwards, as Hydra sets them."""
-    groups = [o for o in overrides if _is_group(project, o.split("=", 1)[0].lstrip("+"))]
+    groups = [o for o in overrides if is_group(project, o.split("=", 1)[0].lstrip("+"))]
     values = [o for o in overrides if o not in groups]
     key = (str(return_hydra_config), *groups)
     if key not in cache:
