@@ -40,6 +40,7 @@ from projects.variational_seg.colour_term import (
     round_weights,
     seed_masks,
     solve_colour,
+    spread_weights,
     to_lab,
 )
 from projects.variational_seg.feature_term import FeatureTerm, feature_options
@@ -69,6 +70,8 @@ class ClickOptions:
     rounds: int = 2            # colour re-estimations after the first click (colour models from the previous mask)
     warm_start: bool = True    # ADMM starts from the previous mask (else from the click disks, as the first click)
     incremental: bool = True   # False: every click re-solved from the clicks alone (the shipped model's rounds)
+    spread: float = 0.0        # > 0: the latest click's label spread into the colour weights around it
+                               # (``spread_click``; sigma x the working diagonal)
     full_res: float = 0.0      # > 0: after the solve, each click's disk of this many full-resolution px (trimmed
                                # by ``edge_tol``) takes the click's label in the full-resolution mask, latest last
 
@@ -109,6 +112,22 @@ def prior_weight(shape: tuple[int, int], latest: tuple[int, int], prior: float, 
     sigma = max(1e-6, fade * float(np.hypot(*shape)))
     d2 = (yy - latest[0]) ** 2 + (xx - latest[1]) ** 2
     return prior * (1.0 - np.exp(-d2 / (2.0 * sigma * sigma)))
+
+
+def spread_click(fg_w: np.ndarray, bg_w: np.ndarray, fg_seed: np.ndarray, bg_seed: np.ndarray,
+                 shape: tuple[int, int], at: tuple[int, int], positive: bool,
+                 sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The previous mask's colour weights (flat) with the latest click's label spread around it: s =
+    ``spread_weights`` of the distance to the click (``at`` on the ``shape`` grid); the click's side takes
+    max(w, s), the other side w (1 - s); the seeds keep their side. A corrective click sits in an error region,
+    and its colours near it would otherwise stay in the model of the side the previous mask gave them."""
+    spot = np.zeros(shape, dtype=bool)
+    spot[at] = True
+    near = spread_weights(spot, sigma).reshape(-1)
+    mine, theirs = (fg_w, bg_w) if positive else (bg_w, fg_w)
+    mine, theirs = np.maximum(mine, near), theirs * (1.0 - near)
+    fg_w, bg_w = (mine, theirs) if positive else (theirs, mine)
+    return np.where(bg_seed, 0.0, np.maximum(fg_w, fg_seed)), np.where(fg_seed, 0.0, np.maximum(bg_w, bg_seed))
 
 
 def paint_clicks(prob: np.ndarray, image: np.ndarray, clicks: Sequence[Click], radius: float,
@@ -169,6 +188,9 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
     fg_w, bg_w = round_weights(prev, fg_seed, bg_seed)
     latest = scale_points(np.array([[clicks[-1].row, clicks[-1].col]]), (h, w), size)[0]
+    if copts.spread > 0:
+        fg_w, bg_w = spread_click(fg_w, bg_w, fg_seed, bg_seed, size, (int(latest[0]), int(latest[1])),
+                                  clicks[-1].positive, copts.spread)
     g = prior_weight(size, (int(latest[0]), int(latest[1])), copts.prior, copts.prior_fade).reshape(-1)
     pull = 1.0 - 2.0 * prev[0].numpy().reshape(-1).astype(np.float64)
     extra = None if features is None else features.term(image, first_click=False)

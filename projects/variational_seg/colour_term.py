@@ -64,6 +64,7 @@ class ColourOptions:
     border: int = 1              # px of the image frame taken as background (0: no border prior)
     seed_hard: bool = True       # F = -1 on marker pixels, +1 on background seeds
     keep_marked: bool = False    # drop foreground components that hold no marker pixel (after the last round)
+    spread: float = 0.0          # > 0: round 0's foreground weights spread from the markers (``start_weights``)
 
     def __post_init__(self) -> None:
         if self.model not in ("gmm", "histogram"):
@@ -262,8 +263,7 @@ def colour_rounds(image: Tensor, markers: Tensor, background: Tensor | None, par
     lab = to_lab(image[0])
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
     if init is None:
-        fg_w = fg_seed.astype(np.float64)
-        bg_w = np.where(bg_seed, 1.0, np.where(fg_seed, 0.0, opts.rest_weight))
+        fg_w, bg_w = start_weights(fg_seed, bg_seed, (h, w), opts)
         u = disks(markers, init_radius(h, w, params.init_radius)).to(image.dtype)
     else:
         u = init
@@ -283,6 +283,27 @@ def colour_rounds(image: Tensor, markers: Tensor, background: Tensor | None, par
         total += int(iters[0])
         fg_w, bg_w = round_weights(u, fg_seed, bg_seed)
     return u, total, log, fit.reshape(h, w)
+
+
+def spread_weights(seeds: np.ndarray, sigma: float) -> np.ndarray:
+    """(H, W) exp(-d^2 / 2 s^2): d the distance to the nearest ``seeds`` pixel, s = ``sigma`` x the grid's diagonal."""
+    d = ndimage.distance_transform_edt(~seeds)
+    s = max(1e-6, sigma * float(np.hypot(*seeds.shape)))
+    return np.exp(-d * d / (2.0 * s * s))
+
+
+def start_weights(fg_seed: np.ndarray, bg_seed: np.ndarray, shape: tuple[int, int],
+                  opts: ColourOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Round 0's colour-model pixel weights with no segmentation yet (flat): the foreground the marker pixels,
+    the background the seeds (1) and every other pixel (``rest_weight``). With ``spread`` > 0 the foreground also
+    takes each pixel with the weight s = ``spread_weights`` of its distance to the markers, and the background
+    ``rest_weight`` (1 - s) of it: one click covers a few pixels of one colour, and a multi-coloured object's
+    other colours near it would otherwise start in the background model and stay there."""
+    fg_w = fg_seed.astype(np.float64)
+    near = spread_weights(fg_seed.reshape(shape), opts.spread).reshape(-1) if opts.spread > 0 else 0.0
+    fg_w = np.maximum(fg_w, near) * ~bg_seed
+    bg_w = np.where(bg_seed, 1.0, np.where(fg_seed, 0.0, opts.rest_weight * (1.0 - near)))
+    return fg_w, bg_w
 
 
 def round_weights(u: Tensor, fg_seed: np.ndarray, bg_seed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,8 @@ from projects.variational_seg.colour_term import (
     colour_options,
     keep_marked_components,
     solve_colour,
+    spread_weights,
+    start_weights,
     to_lab,
 )
 from projects.variational_seg.solver import solve
@@ -82,6 +84,33 @@ def test_two_coloured_object_is_cut_out_from_clicks_on_both_colours():
     assert dsc(w[0].numpy() > 0.5, target) > 0.95
     assert iterations > 0 and log["fit"].shape == (64, 64)
     assert log["fit"][~target].mean() > 0.5 and log["fit"][target].mean() < -0.5
+
+
+def test_spread_weights_and_the_first_rounds_weights_by_hand():
+    seeds = np.zeros((3, 4), dtype=bool)
+    seeds[0, 0] = True
+    near = spread_weights(seeds, 0.5)              # s = 0.5 x hypot(3, 4) = 2.5 px
+    assert near[0, 0] == 1.0 and near[0, 3] == pytest.approx(np.exp(-9 / 12.5))
+    assert near[2, 3] == pytest.approx(np.exp(-13 / 12.5))
+    bg_seed = np.zeros(12, dtype=bool)
+    bg_seed[11] = True                             # pixel (2, 3) a background seed
+    fg_w, bg_w = start_weights(seeds.reshape(-1), bg_seed, (3, 4), ColourOptions(spread=0.5, rest_weight=0.5))
+    assert fg_w[0] == 1.0 and bg_w[0] == 0.0       # the marker
+    assert fg_w[3] == pytest.approx(np.exp(-9 / 12.5)) and bg_w[3] == pytest.approx(0.5 * (1 - np.exp(-9 / 12.5)))
+    assert fg_w[11] == 0.0 and bg_w[11] == 1.0     # the seed keeps its side
+    plain_fg, plain_bg = start_weights(seeds.reshape(-1), bg_seed, (3, 4), ColourOptions(rest_weight=0.5))
+    assert plain_fg.sum() == 1.0 and plain_bg[3] == 0.5
+
+
+def test_a_single_click_takes_the_other_colour_of_its_object_only_with_spread():
+    x, target = two_colour_scene()
+    m = torch.zeros(1, 64, 64, dtype=torch.bool)
+    m[0, 30:33, 20:23] = True                      # one click, on the red half
+    params = params_for("wbh", {"lam": 1.0, "theta": 0.0, "update_c": False})
+    plain, _, _ = solve_colour(x, m, None, params, ColourOptions())
+    spread, _, _ = solve_colour(x, m, None, params, ColourOptions(spread=0.2))
+    assert plain[0, 14:50, 34:52].mean() < 0.2    # the blue half starts, and stays, in the background model
+    assert dsc(spread[0].numpy() > 0.5, target) > 0.95
 
 
 def test_histogram_ablation_runs_and_background_strokes_are_background():

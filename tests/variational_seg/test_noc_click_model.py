@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from projects.variational_seg.click_model import click_masks, click_options, incremental_segmenter, prior_weight
+from projects.variational_seg.click_model import (
+    click_masks,
+    click_options,
+    incremental_segmenter,
+    prior_weight,
+    spread_click,
+)
 from projects.variational_seg.clicker import Click
 from projects.variational_seg.methods import model_config
 from projects.variational_seg.noc import run_clicks
@@ -43,3 +49,22 @@ def test_the_click_model_follows_simulated_clicks_on_a_tiny_scene():
     run = run_clicks(incremental_segmenter(model, None, 48), image, gt, None, max_clicks=3)
     assert len(run.ious) == 3 and run.ious[-1] > 0.9 and run.worse == 0 and run.ious[-1] > run.ious[0]
     assert run.clicks[0] == Click(22, 20, True)            # the deepest point of the disk, then corrections
+
+
+def test_a_click_spreads_its_label_into_the_colour_weights_by_hand():
+    fg_w, bg_w = np.full(12, 0.8), np.full(12, 0.2)    # a previous mask that took everything as foreground
+    fg_seed, bg_seed = np.zeros(12, dtype=bool), np.zeros(12, dtype=bool)
+    fg_seed[0], bg_seed[11] = True, True
+    fg, bg = spread_click(fg_w, bg_w, fg_seed, bg_seed, (3, 4), (0, 3), False, 0.5)   # negative click at (0, 3)
+    s = np.exp(-9 / 12.5)                              # at (0, 0): distance 3, sigma 0.5 x hypot(3, 4) = 2.5
+    assert bg[3] == 1.0 and fg[3] == 0.0               # the click's own pixel
+    assert bg[1] == pytest.approx(max(0.2, np.exp(-4 / 12.5))) and fg[1] == pytest.approx(0.8 * (1 - np.exp(-4 / 12.5)))
+    assert fg[0] == 1.0 and bg[0] == 0.0 and s > 0.2   # the foreground seed keeps its side, spread or not
+    assert fg[11] == 0.0 and bg[11] == 1.0
+    pos_fg, pos_bg = spread_click(fg_w, bg_w, fg_seed, bg_seed, (3, 4), (0, 3), True, 0.5)
+    assert pos_fg[3] == 1.0 and pos_bg[3] == 0.0 and pos_fg[11] == 0.0
+
+
+def test_spread_options_are_read_and_the_spread_model_spreads():
+    model = model_config("wbh_colour_spread")
+    assert click_options(model["clicks"]).spread > 0 and model["colour"]["spread"] > 0

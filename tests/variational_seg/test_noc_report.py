@@ -15,7 +15,8 @@ from shared.config import compose
 from shared.paths import CONFIG_ROOT, REPO_ROOT
 from shared.report.readme import markers
 
-MODELS = ("wbh_colour_fullres", "wbh_colour", "wbh_colour_clicks", "cv2_grabcut", "random_walker", "wbh", "rci", "tv")
+MODELS = ("wbh_colour_fullres", "wbh_colour_spread", "wbh_colour", "wbh_colour_clicks", "cv2_grabcut", "random_walker",
+          "wbh", "rci", "tv")
 
 
 def fake_noc_run(cfg, run_dir: Path, offset: float) -> None:

@@ -86,7 +86,7 @@ def test_sweeps_make_the_old_runs_and_the_report_fills_every_table(tmp_path):
     specs = load_specs(CONFIG_ROOT / "variational_seg" / "report")
     names = [s.name for s in specs] + [t.name for t in PER_IMAGE]
     assert sorted(names) == ["ablations", "anchors", "anchors_per_image", "clicks", "noc", "noc_curve", "noc_val",
-                             "table1", "table1_per_image"]
+                             "noc_val_spread", "table1", "table1_per_image"]
     for name in names:
         start, end = markers(name)
         assert readme.read_text().count(start) == 1 and readme.read_text().count(end) == 1, name
