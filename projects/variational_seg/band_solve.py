@@ -23,15 +23,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from projects.variational_seg.click_disks import click_disks
 from projects.variational_seg.clicker import Click
+from projects.variational_seg.colour_term import lab_image
 from projects.variational_seg.graph_cut import contrast_weights, grid_cut
 from projects.variational_seg.refine import RefineOptions, band_box, full_box, guided_fit
-
-
-def lab_of(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 RGB -> (H, W, 3) float32 Lab in the colour term's units (L 0..100, a, b about -128..127)."""
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2Lab).astype(np.float32)
-    return (lab - np.array([0.0, 128.0, 128.0], np.float32)) * np.array([100.0 / 255.0, 1.0, 1.0], np.float32)
 
 
 def boundary_band(inside: np.ndarray, width: float) -> np.ndarray:
@@ -52,27 +48,14 @@ def colour_data_term(lab: np.ndarray, models: tuple[Any, Any], scale: float) -> 
     return np.clip(ratio / scale, -1.0, 1.0)
 
 
-def click_labels(clicks: Sequence[Click], lab: np.ndarray, origin: tuple[int, int], step: tuple[float, float],
+def click_labels(clicks: Sequence[Click], rgb: np.ndarray, origin: tuple[int, int], step: tuple[float, float],
                  radius: float, edge_tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """(fixed, foreground) bool masks on a fine grid of ``lab`` (H, W, 3) whose pixel (i, j) is the full-
-    resolution point ``origin + (i + 0.5, j + 0.5) * step``: each click's disk of ``radius`` full-resolution
-    px (at least its own fine pixel), trimmed to colours within ``edge_tol`` of the clicked one, in click
-    order (the latest wins)."""
-    h, w = lab.shape[:2]
-    fixed, fg = np.zeros((h, w), dtype=bool), np.zeros((h, w), dtype=bool)
-    ry, rx = int(np.ceil(radius / step[0])), int(np.ceil(radius / step[1]))
-    for c in clicks:
-        i, j = int((c.row - origin[0]) / step[0]), int((c.col - origin[1]) / step[1])
-        if not (0 <= i < h and 0 <= j < w):
-            continue
-        top, bottom, left, right = max(0, i - ry), min(h, i + ry + 1), max(0, j - rx), min(w, j + rx + 1)
-        yy, xx = np.mgrid[top:bottom, left:right]
-        disk = ((yy - i) * step[0]) ** 2 + ((xx - j) * step[1]) ** 2 <= radius * radius
-        if edge_tol > 0:
-            disk &= np.linalg.norm(lab[top:bottom, left:right] - lab[i, j], axis=-1) <= edge_tol
-        disk[i - top, j - left] = True
-        fixed[top:bottom, left:right] |= disk
-        fg[top:bottom, left:right][disk] = c.positive
+    """(fixed, foreground) bool masks on the fine grid of ``rgb`` (H, W, 3) whose pixel (i, j) is the full-
+    resolution point ``origin + (i + 0.5, j + 0.5) * step``: each click's disk (``click_disks``), latest last."""
+    fixed, fg = np.zeros(rgb.shape[:2], dtype=bool), np.zeros(rgb.shape[:2], dtype=bool)
+    for patch, disk, positive in click_disks(clicks, rgb, radius, edge_tol, origin, step):
+        fixed[patch] |= disk
+        fg[patch][disk] = positive
     return fixed, fg
 
 
@@ -97,9 +80,9 @@ def band_solve(image: np.ndarray, coarse: np.ndarray, models: tuple[Any, Any], c
     prior = cv2.resize(out[top:bottom, left:right], (fw, fh), interpolation=cv2.INTER_LINEAR)
     inside = prior >= 0.5
     free = boundary_band(inside, opts.radius * opts.scale)
-    lab = lab_of(small)
+    lab = lab_image(small)
     step = (ch / fh, cw / fw)
-    fixed, click_fg = click_labels(clicks, lab, (top, left), step, click_radius, edge_tol)
+    fixed, click_fg = click_labels(clicks, small, (top, left), step, click_radius, edge_tol)
     free &= ~fixed
     fixed_fg = np.where(fixed, click_fg, inside)
     f = colour_data_term(lab[free].reshape(-1, 3), models, colour_scale)

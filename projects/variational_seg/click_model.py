@@ -25,11 +25,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
 from projects.variational_seg.band_solve import band_solve
+from projects.variational_seg.click_disks import click_disks
 from projects.variational_seg.clicker import Click
 from projects.variational_seg.colour_term import (
     ColourOptions,
@@ -40,7 +40,6 @@ from projects.variational_seg.colour_term import (
     round_weights,
     seed_masks,
     solve_colour,
-    spread_weights,
     to_lab,
 )
 from projects.variational_seg.feature_term import FeatureTerm, feature_options
@@ -75,6 +74,11 @@ class ClickOptions:
     full_res: float = 0.0      # > 0: after the solve, each click's disk of this many full-resolution px (trimmed
                                # by ``edge_tol``) takes the click's label in the full-resolution mask, latest last
 
+    def __post_init__(self) -> None:
+        if self.spread < 0:
+            raise ConfigError(f"model.clicks.spread: {self.spread} is negative; give 0 (off) or a share of the "
+                              f"working diagonal such as 0.06")
+
 
 def click_options(cfg: Mapping[str, Any] | None) -> ClickOptions:
     given = dict(cfg or {})
@@ -106,24 +110,27 @@ def click_masks(clicks: Sequence[Click], src: tuple[int, int], dst: tuple[int, i
     return fg, bg
 
 
+def near_click(shape: tuple[int, int], at: tuple[int, int], sigma: float) -> np.ndarray:
+    """(H, W) exp(-d^2 / 2 s^2): d the distance to the pixel ``at``, s = ``sigma`` x the grid's diagonal."""
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    s = max(1e-6, sigma * float(np.hypot(*shape)))
+    d2 = (yy - at[0]) ** 2 + (xx - at[1]) ** 2
+    return np.exp(-d2 / (2.0 * s * s))
+
+
 def prior_weight(shape: tuple[int, int], latest: tuple[int, int], prior: float, fade: float) -> np.ndarray:
     """``prior`` everywhere, fading to 0 at the latest click (Gaussian of sigma ``fade`` x the diagonal)."""
-    yy, xx = np.mgrid[:shape[0], :shape[1]]
-    sigma = max(1e-6, fade * float(np.hypot(*shape)))
-    d2 = (yy - latest[0]) ** 2 + (xx - latest[1]) ** 2
-    return prior * (1.0 - np.exp(-d2 / (2.0 * sigma * sigma)))
+    return prior * (1.0 - near_click(shape, latest, fade))
 
 
 def spread_click(fg_w: np.ndarray, bg_w: np.ndarray, fg_seed: np.ndarray, bg_seed: np.ndarray,
                  shape: tuple[int, int], at: tuple[int, int], positive: bool,
                  sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """The previous mask's colour weights (flat) with the latest click's label spread around it: s =
-    ``spread_weights`` of the distance to the click (``at`` on the ``shape`` grid); the click's side takes
-    max(w, s), the other side w (1 - s); the seeds keep their side. A corrective click sits in an error region,
-    and its colours near it would otherwise stay in the model of the side the previous mask gave them."""
-    spot = np.zeros(shape, dtype=bool)
-    spot[at] = True
-    near = spread_weights(spot, sigma).reshape(-1)
+    ``near_click`` (``at`` on the ``shape`` grid); the click's side takes max(w, s), the other side w (1 - s);
+    the seeds keep their side. A corrective click sits in an error region, and its colours near it would
+    otherwise stay in the model of the side the previous mask gave them."""
+    near = near_click(shape, at, sigma).reshape(-1)
     mine, theirs = (fg_w, bg_w) if positive else (bg_w, fg_w)
     mine, theirs = np.maximum(mine, near), theirs * (1.0 - near)
     fg_w, bg_w = (mine, theirs) if positive else (theirs, mine)
@@ -134,18 +141,9 @@ def paint_clicks(prob: np.ndarray, image: np.ndarray, clicks: Sequence[Click], r
                  edge_tol: float) -> np.ndarray:
     """``prob`` (H, W) with each click's full-resolution disk of ``radius`` px set to its label, in click
     order (the latest click wins); ``edge_tol`` > 0 keeps only the disk pixels within that Lab distance of
-    the clicked pixel's colour, so a disk stops at a colour edge."""
-    h, w = prob.shape
-    r = int(np.ceil(radius))
-    for c in clicks:
-        top, bottom, left, right = max(0, c.row - r), min(h, c.row + r + 1), max(0, c.col - r), min(w, c.col + r + 1)
-        yy, xx = np.mgrid[top:bottom, left:right]
-        disk = (yy - c.row) ** 2 + (xx - c.col) ** 2 <= radius * radius
-        if edge_tol > 0:
-            patch = cv2.cvtColor(np.ascontiguousarray(image[top:bottom, left:right]), cv2.COLOR_RGB2Lab)
-            lab = patch.astype(np.float32) * np.array([100.0 / 255.0, 1.0, 1.0], np.float32)
-            disk &= np.linalg.norm(lab - lab[c.row - top, c.col - left], axis=-1) <= edge_tol
-        prob[top:bottom, left:right][disk] = 1.0 if c.positive else 0.0
+    the clicked pixel's colour, so a disk stops at a colour edge (``click_disks``)."""
+    for patch, disk, positive in click_disks(clicks, image, radius, edge_tol):
+        prob[patch][disk] = 1.0 if positive else 0.0
     return prob
 
 

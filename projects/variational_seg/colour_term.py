@@ -35,6 +35,7 @@ from torch import Tensor
 from projects.variational_seg.anchors import border_mask
 from projects.variational_seg.params import SolverParams
 from projects.variational_seg.solver import disks, init_radius, prepare, solve
+from shared.errors import ConfigError
 
 LAB_RANGES = ((0.0, 100.0), (-128.0, 128.0), (-128.0, 128.0))
 # (grid (3, H, W) in [0, 1], foreground weights, background weights) -> (H * W,) log p_bg - log p_fg of another
@@ -69,6 +70,9 @@ class ColourOptions:
     def __post_init__(self) -> None:
         if self.model not in ("gmm", "histogram"):
             raise ValueError(f"colour model must be 'gmm' or 'histogram', got {self.model!r}")
+        if self.spread < 0:
+            raise ConfigError(f"model.colour.spread: {self.spread} is negative; give 0 (off) or a share of the "
+                              f"working diagonal such as 0.1")
 
 
 def colour_options(cfg: Any) -> ColourOptions:
@@ -81,12 +85,17 @@ def colour_options(cfg: Any) -> ColourOptions:
     return ColourOptions(**given)
 
 
-def to_lab(image: Tensor) -> np.ndarray:
-    """(3, H, W) float RGB in [0, 1] -> (H*W, 3) float32 CIE Lab (L in 0..100, a, b in about -128..127)."""
-    rgb = np.clip(np.round(image.permute(1, 2, 0).cpu().numpy() * 255.0), 0, 255).astype(np.uint8)
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2Lab).reshape(-1, 3).astype(np.float32)
+def lab_image(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W, 3) float32 CIE Lab (L in 0..100, a, b in about -128..127)."""
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2Lab).astype(np.float32)
     # 8-bit Lab (OpenCV's table path; the float path was ~30x slower): L * 255/100, a + 128, b + 128
     return (lab - np.array([0.0, 128.0, 128.0], np.float32)) * np.array([100.0 / 255.0, 1.0, 1.0], np.float32)
+
+
+def to_lab(image: Tensor) -> np.ndarray:
+    """(3, H, W) float RGB in [0, 1] -> (H*W, 3) float32 CIE Lab (``lab_image`` of its 8-bit rounding)."""
+    rgb = np.clip(np.round(image.permute(1, 2, 0).cpu().numpy() * 255.0), 0, 255).astype(np.uint8)
+    return lab_image(rgb).reshape(-1, 3)
 
 
 def bin_index(lab: np.ndarray, bins: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 
 from projects.variational_seg.band_solve import band_solve, boundary_band, click_labels
 from projects.variational_seg.clicker import Click, iou
-from projects.variational_seg.colour_term import WeightedGMM
+from projects.variational_seg.colour_term import WeightedGMM, lab_image
 from projects.variational_seg.graph_cut import contrast_weights, grid_cut
 from projects.variational_seg.methods import model_config
 from projects.variational_seg.refine import RefineOptions, refine, refine_options
@@ -47,9 +47,9 @@ def test_boundary_band_holds_the_pixels_near_the_outline_on_both_sides():
 
 
 def test_click_labels_latest_wins_on_the_fine_grid():
-    lab = np.zeros((10, 10, 3), dtype=np.float32)
+    rgb = np.zeros((10, 10, 3), dtype=np.uint8)
     # fine pixel (i, j) is full-resolution point (i + 0.5, j + 0.5) x 2 from (0, 0): click (9, 9) is fine (4, 4)
-    fixed, fg = click_labels([Click(9, 9, True), Click(9, 13, False)], lab, (0, 0), (2.0, 2.0), 4.0, 0.0)
+    fixed, fg = click_labels([Click(9, 9, True), Click(9, 13, False)], rgb, (0, 0), (2.0, 2.0), 4.0, 0.0)
     assert fixed[4, 2] and fg[4, 2] and fixed[4, 6] and not fg[4, 6]
     assert fixed[4, 4] and not fg[4, 4]                              # in both disks: the later, negative one
     assert not fixed[0, 0]
@@ -62,9 +62,7 @@ def test_band_solve_recovers_a_part_thinner_than_a_working_pixel():
     image = np.where(gt[..., None], [200, 60, 40], [40, 120, 200]).astype(np.uint8)
     coarse = np.zeros((10, 10), dtype=np.float32)
     coarse[2:8, 2:6] = 1.0                                         # the working mask: body, no leg
-    from projects.variational_seg.band_solve import lab_of
-
-    lab = lab_of(image).reshape(-1, 3).astype(np.float64)
+    lab = lab_image(image).reshape(-1, 3).astype(np.float64)
     flat = gt.reshape(-1).astype(float)
     models = (WeightedGMM(1, 3).fit(lab, flat), WeightedGMM(1, 3).fit(lab, 1.0 - flat))
     opts = RefineOptions(mode="band_solve", radius=2.0, scale=8.0, smooth=0.5)

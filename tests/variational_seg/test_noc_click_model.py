@@ -14,6 +14,7 @@ from projects.variational_seg.click_model import (
     spread_click,
 )
 from projects.variational_seg.clicker import Click
+from projects.variational_seg.colour_term import colour_options
 from projects.variational_seg.methods import model_config
 from projects.variational_seg.noc import run_clicks
 from shared.errors import ConfigError
@@ -65,6 +66,10 @@ def test_a_click_spreads_its_label_into_the_colour_weights_by_hand():
     assert pos_fg[3] == 1.0 and pos_bg[3] == 0.0 and pos_fg[11] == 0.0
 
 
-def test_spread_options_are_read_and_the_spread_model_spreads():
+def test_spread_options_are_read_and_a_negative_spread_is_one_error_naming_its_key():
     model = model_config("wbh_colour_spread")
     assert click_options(model["clicks"]).spread > 0 and model["colour"]["spread"] > 0
+    with pytest.raises(ConfigError, match="model.clicks.spread"):
+        click_options({"spread": -0.1})
+    with pytest.raises(ConfigError, match="model.colour.spread"):
+        colour_options({"spread": -0.1})
