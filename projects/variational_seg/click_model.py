@@ -131,9 +131,10 @@ def spread_click(fg_w: np.ndarray, bg_w: np.ndarray, fg_seed: np.ndarray, bg_see
     the seeds keep their side. A corrective click sits in an error region, and its colours near it would
     otherwise stay in the model of the side the previous mask gave them."""
     near = near_click(shape, at, sigma).reshape(-1)
-    mine, theirs = (fg_w, bg_w) if positive else (bg_w, fg_w)
-    mine, theirs = np.maximum(mine, near), theirs * (1.0 - near)
-    fg_w, bg_w = (mine, theirs) if positive else (theirs, mine)
+    if positive:
+        fg_w, bg_w = np.maximum(fg_w, near), bg_w * (1.0 - near)
+    else:
+        fg_w, bg_w = fg_w * (1.0 - near), np.maximum(bg_w, near)
     return np.where(bg_seed, 0.0, np.maximum(fg_w, fg_seed)), np.where(fg_seed, 0.0, np.maximum(bg_w, bg_seed))
 
 
@@ -185,11 +186,11 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     prev = torch.from_numpy(np.clip(area_resize(previous.astype(np.float32), size), 0.0, 1.0))[None]
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
     fg_w, bg_w = round_weights(prev, fg_seed, bg_seed)
-    latest = scale_points(np.array([[clicks[-1].row, clicks[-1].col]]), (h, w), size)[0]
+    row, col = scale_points(np.array([[clicks[-1].row, clicks[-1].col]]), (h, w), size)[0]
+    latest = (int(row), int(col))
     if copts.spread > 0:
-        fg_w, bg_w = spread_click(fg_w, bg_w, fg_seed, bg_seed, size, (int(latest[0]), int(latest[1])),
-                                  clicks[-1].positive, copts.spread)
-    g = prior_weight(size, (int(latest[0]), int(latest[1])), copts.prior, copts.prior_fade).reshape(-1)
+        fg_w, bg_w = spread_click(fg_w, bg_w, fg_seed, bg_seed, size, latest, clicks[-1].positive, copts.spread)
+    g = prior_weight(size, latest, copts.prior, copts.prior_fade).reshape(-1)
     pull = 1.0 - 2.0 * prev[0].numpy().reshape(-1).astype(np.float64)
     extra = None if features is None else features.term(image, first_click=False)
     inputs = prepare(x, markers, params)

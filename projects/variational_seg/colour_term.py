@@ -308,9 +308,8 @@ def start_weights(fg_seed: np.ndarray, bg_seed: np.ndarray, shape: tuple[int, in
     takes each pixel with the weight s = ``spread_weights`` of its distance to the markers, and the background
     ``rest_weight`` (1 - s) of it: one click covers a few pixels of one colour, and a multi-coloured object's
     other colours near it would otherwise start in the background model and stay there."""
-    fg_w = fg_seed.astype(np.float64)
     near = spread_weights(fg_seed.reshape(shape), opts.spread).reshape(-1) if opts.spread > 0 else 0.0
-    fg_w = np.maximum(fg_w, near) * ~bg_seed
+    fg_w = np.maximum(fg_seed, near) * ~bg_seed
     bg_w = np.where(bg_seed, 1.0, np.where(fg_seed, 0.0, opts.rest_weight * (1.0 - near)))
     return fg_w, bg_w
 
