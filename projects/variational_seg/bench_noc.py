@@ -38,7 +38,8 @@ def keys_from(name: str, values: dict[str, Any]) -> dict[str, Any]:
     """The four NoC keys, and where the run has them ``worse_pct_<m>`` (share of clicks that lower the IoU,
     %), ``iou1_<m>`` (IoU after one click), ``bf5_<m>`` / ``bf20_<m>`` (boundary F after 5 / 20 clicks)."""
     out = {f"noc85_{name}": round(float(values["noc85"]), 3), f"noc90_{name}": round(float(values["noc90"]), 3),
-           f"nof90_{name}": int(values["nof90"]), f"s_per_click_{name}": round(float(values["s_per_click"]), 4)}
+           f"nof90_{name}": round(float(values["nof90"])),
+           f"s_per_click_{name}": round(float(values["s_per_click"]), 4)}
     for metric, key in OPTIONAL.items():
         if values.get(metric) is not None:
             scale = 100.0 if metric == "worse_share" else 1.0
@@ -70,8 +71,17 @@ def measured(cfg: DictConfig, models: list[str], subset: str, max_clicks: int) -
     return out
 
 
+def mean_of(values: list[Any]) -> float | None:
+    """The runs' mean (a learned model's seeds; one run: its value; None when a run lacks the metric);
+    ``keys_from`` rounds ``nof90`` to whole objects."""
+    if any(v is None for v in values):
+        return None
+    return sum(float(v) for v in values) / len(values)
+
+
 def from_runs(cfg: DictConfig, models: list[str], subset: str) -> dict[str, Any]:
-    """The keys from the finished ``SWEEP=noc`` runs (run folders first, else the committed archive)."""
+    """The keys from the finished ``SWEEP=noc`` runs (run folders first, else the committed archive); a model
+    with several runs (the extent net's seeds, ``SWEEP=noc_extent``) gets their mean."""
     runs, archive = Path(cfg.report.runs), Path(cfg.report.archive)
     live = collect_runs(runs) if runs.is_dir() else []
     records = [r for r in merge_records(live, collect_archive(archive) if archive.is_dir() else [])
@@ -84,11 +94,11 @@ def from_runs(cfg: DictConfig, models: list[str], subset: str) -> dict[str, Any]
             raise DataError(f"bench.noc=runs: no finished NoC run of model {name} under {cfg.report.runs}/noc or "
                             f"{cfg.report.archive}/noc; run `make sweep PROJECT=variational_seg SWEEP=noc` first "
                             f"or set bench.noc=measure")
-        metrics = found[0].metrics
         wanted = ("noc85", "noc90", "nof90", "s_per_click", *OPTIONAL)
-        out.update(keys_from(name, {k: metrics.get(f"{subset}/{k}") for k in wanted}))
-        sources[name] = in_repo(found[0].run_dir)
-        out["noc_n_images"] = metrics[f"{subset}/n"]
+        out.update(keys_from(name, {k: mean_of([r.metrics.get(f"{subset}/{k}") for r in found]) for k in wanted}))
+        where = sorted(in_repo(r.run_dir) for r in found)
+        sources[name] = where[0] if len(where) == 1 else where
+        out["noc_n_images"] = found[0].metrics[f"{subset}/n"]
     out["noc_runs"] = sources
     return out
 

@@ -13,7 +13,9 @@
   re-estimations instead of the shipped model's from-scratch rounds;
 * background clicks always reach the model (the colour term's background seeds);
 * ``data_term: features``: beside the colour mixtures, a linear discriminant on the packaged ImageNet encoder's
-  features (``feature_term``; the encoder runs once per photo).
+  features (``feature_term``; the encoder runs once per photo);
+* ``extent.weights``: a trained extent net (``extent_net``) guesses from the first positive click how far the
+  object reaches, and the first solve's colour models start from that guess (``colour_term.start_weights``).
 
 The first click has no previous mask: it is the shipped model (``colour_term.solve_colour``) on the
 click's disk.
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +46,7 @@ from projects.variational_seg.colour_term import (
     solve_colour,
     to_lab,
 )
+from projects.variational_seg.extent_net import ExtentPrior
 from projects.variational_seg.feature_term import FeatureTerm, feature_options
 from projects.variational_seg.markers import scale_points
 from projects.variational_seg.noc import ClickSegmenter, from_points, uses_negative_clicks
@@ -50,6 +55,7 @@ from projects.variational_seg.pipeline import area_resize, image_tensor, upsampl
 from projects.variational_seg.refine import RefineOptions, refine, refine_options
 from projects.variational_seg.solver import prepare, solve
 from shared.errors import ConfigError
+from shared.paths import REPO_ROOT
 
 CLICK_DATA_TERMS = ("colour", "features")   # Lab mixtures; the same plus the encoder features' discriminant
 
@@ -87,6 +93,18 @@ def click_options(cfg: Mapping[str, Any] | None) -> ClickOptions:
     if unknown:
         raise ConfigError(f"model.clicks: unknown key(s) {unknown}; known: {sorted(known)}")
     return ClickOptions(**given)
+
+
+def extent_weights(cfg: Mapping[str, Any] | None) -> Path | None:
+    """``model.extent.weights`` as a path (relative: to the repo), None without an ``extent`` block."""
+    given = dict(cfg or {})
+    if not given:
+        return None
+    unknown = sorted(set(given) - {"weights"})
+    if unknown or not given.get("weights"):
+        raise ConfigError(f"model.extent: give only `weights` (the extent net's file), got {sorted(given)}")
+    path = Path(str(given["weights"])).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def click_masks(clicks: Sequence[Click], src: tuple[int, int], dst: tuple[int, int], radius: float,
@@ -166,9 +184,11 @@ def to_full(image: np.ndarray, u: torch.Tensor, clicks: Sequence[Click], copts: 
 
 def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.ndarray | None,
                       params: SolverParams, opts: ColourOptions, copts: ClickOptions, max_side: int,
-                      ropts: RefineOptions | None = None, features: FeatureTerm | None = None) -> np.ndarray:
+                      ropts: RefineOptions | None = None, features: FeatureTerm | None = None,
+                      extent: ExtentPrior | None = None) -> np.ndarray:
     """Foreground probability at image resolution after ``clicks`` (in order), given the previous one.
-    ``features``: the encoder features' log-ratio added to the colour's (``feature_term``)."""
+    ``features``: the encoder features' log-ratio added to the colour's (``feature_term``). ``extent``: with no
+    previous mask, the colour models start from its guess of the first positive click's object."""
     h, w = image.shape[:2]
     size = working_size(h, w, max_side)
     x = image_tensor(area_resize(image, size) if size != (h, w) else image)
@@ -181,7 +201,9 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     models = colour_models(opts)
     if previous is None or not copts.incremental:
         extra = None if features is None else features.term(image, first_click=len(clicks) == 1)
-        u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts, extra, models)
+        first = next(c for c in clicks if c.positive)
+        reach = None if extent is None else partial(extent.probability, image, first)
+        u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts, extra, models, reach)
         return to_full(image, u, clicks, copts, ropts, models, opts)
     prev = torch.from_numpy(np.clip(area_resize(previous.astype(np.float32), size), 0.0, 1.0))[None]
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
@@ -221,9 +243,11 @@ def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | No
         raise ConfigError(f"model={model.get('name')}: refine.mode {ropts.mode} needs the colour mixtures "
                           f"(colour.model gmm, not {opts.model}); set refine.mode guided or colour.model gmm")
     features = FeatureTerm(feature_options(model.get("features"))) if term == "features" else None
+    weights = extent_weights(model.get("extent"))
+    extent = None if weights is None else ExtentPrior(weights)
 
     def run(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
-        return incremental_solve(image, clicks, previous, params, opts, copts, max_side, ropts, features)
+        return incremental_solve(image, clicks, previous, params, opts, copts, max_side, ropts, features, extent)
     return run
 
 
@@ -293,6 +317,6 @@ def click_segmenter_for(model: Mapping[str, Any], data: Mapping[str, Any] | None
     def refuse_background(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
         if not all(c.positive for c in clicks):
             raise ConfigError(f"model={model.get('name')} has no background term and cannot use background clicks; "
-                              f"drop them or use the shipped model (model=wbh_colour_fullres)")
+                              f"drop them or use the shipped model (model=wbh_colour_extent)")
         return run(image, clicks, previous)
     return refuse_background

@@ -41,6 +41,7 @@ LAB_RANGES = ((0.0, 100.0), (-128.0, 128.0), (-128.0, 128.0))
 # (grid (3, H, W) in [0, 1], foreground weights, background weights) -> (H * W,) log p_bg - log p_fg of another
 # cue (feature_term), added to the colour mixtures' before the scaling
 ExtraTerm = Callable[[Tensor, np.ndarray, np.ndarray], np.ndarray]
+StartMap = Callable[[tuple[int, int]], np.ndarray]   # grid (h, w) -> (h, w) foreground reach for round 0's weights
 
 
 @dataclass(frozen=True)
@@ -261,18 +262,19 @@ def coarse(image: Tensor, markers: Tensor, background: Tensor | None,
 
 def colour_rounds(image: Tensor, markers: Tensor, background: Tensor | None, params: SolverParams,
                   last: SolverParams, opts: ColourOptions, models: tuple[Any, Any], rounds: int,
-                  init: Tensor | None, dg: Tensor | None = None,
-                  extra: ExtraTerm | None = None) -> tuple[Tensor, int, dict, np.ndarray]:
+                  init: Tensor | None, dg: Tensor | None = None, extra: ExtraTerm | None = None,
+                  reach: StartMap | None = None) -> tuple[Tensor, int, dict, np.ndarray]:
     """``rounds`` alternations (colour models <- u; u <- ADMM with their data term) on one grid, the
     last with ``last`` solver parameters. ``init`` (1, H, W): a u to start from (and to estimate the
     first colour models from); None: the marker disks and the seeds + ``rest_weight`` start. ``dg``
     (1, H, W): a geodesic distance to use instead of computing D_G on this grid. ``extra``: another cue's
-    log-ratio, added to the colour's each round."""
+    log-ratio, added to the colour's each round. ``reach``: the foreground's reach on this grid for the start
+    weights (``start_weights``; the extent net's guess)."""
     _, _, h, w = image.shape
     lab = to_lab(image[0])
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
     if init is None:
-        fg_w, bg_w = start_weights(fg_seed, bg_seed, (h, w), opts)
+        fg_w, bg_w = start_weights(fg_seed, bg_seed, (h, w), opts, None if reach is None else reach((h, w)))
         u = disks(markers, init_radius(h, w, params.init_radius)).to(image.dtype)
     else:
         u = init
@@ -301,14 +303,18 @@ def spread_weights(seeds: np.ndarray, sigma: float) -> np.ndarray:
     return np.exp(-d * d / (2.0 * s * s))
 
 
-def start_weights(fg_seed: np.ndarray, bg_seed: np.ndarray, shape: tuple[int, int],
-                  opts: ColourOptions) -> tuple[np.ndarray, np.ndarray]:
+def start_weights(fg_seed: np.ndarray, bg_seed: np.ndarray, shape: tuple[int, int], opts: ColourOptions,
+                  reach: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Round 0's colour-model pixel weights with no segmentation yet (flat): the foreground the marker pixels,
     the background the seeds (1) and every other pixel (``rest_weight``). With ``spread`` > 0 the foreground also
     takes each pixel with the weight s = ``spread_weights`` of its distance to the markers, and the background
     ``rest_weight`` (1 - s) of it: one click covers a few pixels of one colour, and a multi-coloured object's
-    other colours near it would otherwise start in the background model and stay there."""
-    near = spread_weights(fg_seed.reshape(shape), opts.spread).reshape(-1) if opts.spread > 0 else 0.0
+    other colours near it would otherwise start in the background model and stay there. ``reach`` (``shape``):
+    a given s in [0, 1] instead of the spread's (the extent net's guess of the clicked object)."""
+    if reach is not None:
+        near = np.clip(reach, 0.0, 1.0).reshape(-1)
+    else:
+        near = spread_weights(fg_seed.reshape(shape), opts.spread).reshape(-1) if opts.spread > 0 else 0.0
     fg_w = np.maximum(fg_seed, near) * ~bg_seed
     bg_w = np.where(bg_seed, 1.0, np.where(fg_seed, 0.0, opts.rest_weight * (1.0 - near)))
     return fg_w, bg_w
@@ -328,7 +334,7 @@ def _uses_geodesic(params: SolverParams) -> bool:
 
 def solve_colour(image: Tensor, markers: Tensor, background: Tensor | None, params: SolverParams,
                  opts: ColourOptions, extra: ExtraTerm | None = None,
-                 models: tuple[Any, Any] | None = None) -> tuple[Tensor, int, dict]:
+                 models: tuple[Any, Any] | None = None, reach: StartMap | None = None) -> tuple[Tensor, int, dict]:
     """One image: image (1, 3, H, W) in [0, 1], markers / background (1, H, W) bool -> (w (1, H, W),
     ADMM iterations summed over the rounds, log of the last solve plus the last data term ``fit``).
 
@@ -337,7 +343,7 @@ def solve_colour(image: Tensor, markers: Tensor, background: Tensor | None, para
     starts from their u upsampled. ``extra``: another cue's log p_bg - log p_fg on a grid given the round's
     pixel weights (``feature_term``: the encoder features' linear discriminant), added to the colour's.
     ``models``: the (foreground, background) colour models to fit (None: new ones), so a caller can use them
-    afterwards (the band solve of the cut-out)."""
+    afterwards (the band solve of the cut-out). ``reach``: round 0's foreground reach on a grid (``start_weights``)."""
     _, _, h, w = image.shape
     rounds = max(1, opts.rounds)
     early = params.with_(tol=max(params.tol, opts.round_tol), max_iter=min(params.max_iter, opts.round_max_iter),
@@ -347,13 +353,13 @@ def solve_colour(image: Tensor, markers: Tensor, background: Tensor | None, para
     if rounds > 1 and opts.coarse > 1:
         xc, mc, bc = coarse(image, markers, background, opts.coarse)
         uc, total, log_c, _ = colour_rounds(xc, mc, bc, early, early, opts, models, rounds - 1, None,
-                                            extra=extra)
+                                            extra=extra, reach=reach)
         init = F.interpolate(uc[:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0].clamp(0, 1)
         if opts.coarse_geodesic and _uses_geodesic(params):  # D_G of the coarse grid, upsampled
             dg = F.interpolate(log_c["dg"][:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
         rounds = 1
     u, iters, log, fit = colour_rounds(image, markers, background, early, params, opts, models, rounds, init, dg,
-                                       extra)
+                                       extra, reach)
     log["fit"] = fit
     if opts.keep_marked:
         u = keep_marked_components(u, markers)

@@ -24,9 +24,9 @@ upsampled bilinearly to it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import cv2
 import numpy as np
@@ -38,6 +38,8 @@ from projects.variational_seg.colour_term import ExtraTerm
 from projects.variational_seg.pipeline import working_size
 from shared.errors import ConfigError
 from shared.weights import Renormalize, load_pretrained, weights_input
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -159,15 +161,32 @@ class ImageEncoder:
         return maps
 
 
+class RecentPhotos(Generic[T]):
+    """``compute(photo)`` for the last ``keep`` photos seen, kept (the clicks on one photo share the encoder's
+    output; the page switches between a few photos). A photo is the same when it is the same array or equal."""
+
+    def __init__(self, keep: int, compute: Callable[[np.ndarray], T]) -> None:
+        self.keep, self.compute = max(1, keep), compute
+        self._kept: list[tuple[np.ndarray, T]] = []   # (photo, its value), the latest last
+
+    def __call__(self, image: np.ndarray) -> T:
+        for photo, value in self._kept:
+            if photo is image or (photo.shape == image.shape and np.array_equal(photo, image)):
+                return value
+        value = self.compute(image)
+        self._kept = [*self._kept[max(0, len(self._kept) - self.keep + 1):], (image, value)]
+        return value
+
+
 class FeatureTerm:
     """The features' log-ratio on any grid (``colour_term.ExtraTerm``); the encoder runs once per photo: the
     whitened components of the last ``keep`` photos are kept (the clicks on one photo share them; the page
     switches between a few photos)."""
 
     def __init__(self, opts: FeatureOptions, keep: int = 4) -> None:
-        self.opts, self.keep = opts, keep
+        self.opts = opts
         self.encoder = ImageEncoder(opts)
-        self._cache: list[tuple[np.ndarray, Tensor]] = []   # (photo, its components), the latest last
+        self._recent = RecentPhotos(keep, self.components)
 
     def components(self, image: np.ndarray) -> Tensor:
         """(1, dims, h, w): the photo's encoder maps on their principal axes, at unit variance."""
@@ -179,12 +198,7 @@ class FeatureTerm:
 
     def maps(self, image: np.ndarray) -> Tensor:
         """``components`` of the photo, from the cache when it holds the same photo."""
-        for photo, maps in self._cache:
-            if photo is image or (photo.shape == image.shape and np.array_equal(photo, image)):
-                return maps
-        maps = self.components(image)
-        self._cache = [*self._cache[-(self.keep - 1):], (image, maps)] if self.keep > 1 else [(image, maps)]
-        return maps
+        return self._recent(image)
 
     def weight(self, first_click: bool) -> float:
         later = self.opts.later_weight

@@ -27,7 +27,8 @@ A spec (every key but ``rows`` and ``columns`` optional)::
     frozen: false                 # true: rendered from the committed <table>.json alone (shared/report/frozen.py)
 
 A cell holds the finished runs that match the table, its row and its column; ``show`` is ``cell``
-(mean ± std, n), ``first`` (the first run's value, e.g. a parameter count), ``values`` (each run's
+(mean ± std, n), ``first`` (the first run's value, e.g. a parameter count), ``mean`` (the runs' mean alone,
+beside a ``cell`` column that shows their spread and n), ``values`` (each run's
 config ``key``), ``epochs`` (each run's trained epochs) or ``text`` (the row's ``text`` for the column,
 which also replaces any other cell of that row). A row that no finished run matches (and whose ``text``
 quotes no number, as a published row does) is missing: its cells are "–", the JSON flags them
@@ -57,7 +58,7 @@ from shared.report.cells import (
 )
 from shared.report.runs import RunRecord, epochs_run
 
-SHOW = ("cell", "first", "values", "epochs", "text")
+SHOW = ("cell", "first", "mean", "values", "epochs", "text")
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,8 @@ def parse_spec(name: str, data: dict[str, Any], source: str = "") -> TableSpec:
     for column in columns:
         if column.show not in SHOW:
             raise ConfigError(f"{where}: column {column.label!r}: show must be one of {', '.join(SHOW)}")
-        if column.show in ("cell", "first") and not (column.metric or spec.metric or all(r.metric for r in rows)):
+        has_metric = column.metric or spec.metric or all(r.metric for r in rows)
+        if column.show in ("cell", "first", "mean") and not has_metric:
             raise ConfigError(f"{where}: column {column.label!r} has no metric (set it on the column, the table "
                               f"or every row)")
         if column.show == "values" and not column.key:
@@ -240,10 +242,12 @@ def _show(spec: TableSpec, row: Row, column: Column, runs: list[RunRecord], cell
     finished = [r for r in runs if r.finished]
     if column.show == "cell":
         return format_cell(cell, scale, digits)
-    if column.show == "first":
+    if column.show in ("first", "mean"):
         metric = spec.cell_metric(row, column) or ()
         found = [v for r in finished if (v := metric_value(r, spec.column_which(column), metric)) is not None]
-        return format_number(found[0], scale, digits) if found else MISSING
+        if not found:
+            return MISSING
+        return format_number(found[0] if column.show == "first" else sum(found) / len(found), scale, digits)
     if column.show == "values":
         return ", ".join(str(r.value(column.key or "")) for r in finished) or MISSING
     if column.show == "epochs":

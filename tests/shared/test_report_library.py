@@ -149,6 +149,17 @@ def test_table_cells_follow_rows_columns_setting_and_checkpoint(tmp_path):
     assert table.missing == ("c",)                                           # its only run is unfinished
 
 
+def test_a_mean_column_shows_the_runs_mean_where_first_shows_the_first_runs_value(tmp_path):
+    model_runs(tmp_path)
+    spec = {**SPEC, "columns": [{"label": "Acc", "metric": "test/acc"},
+                                {"label": "first", "metric": "test/acc", "show": "first", "scale": 1, "digits": 2},
+                                {"label": "mean", "metric": "test/acc", "show": "mean", "scale": 1, "digits": 2}],
+            "differences": []}
+    rows = md_rows(to_markdown(build_table(parse_spec("models", spec), collect_runs(tmp_path))))
+    assert rows[1] == ["Model A", "72.0 ± 2.8 (n=2)", "0.70", "0.72"]    # seeds 1, 2: 0.70 and 0.74
+    assert rows[2] == ["Model B", "50.0 (n=1)", "0.50", "0.50"]
+
+
 def test_pivot_table_columns_match_config_values_and_wrap_puts_rows_side_by_side(tmp_path):
     for seed in (0, 1):
         for ratio, value in (("1_4", 0.3), ("1_2", 0.4)):

