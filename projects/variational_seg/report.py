@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from omegaconf import DictConfig
 
 from shared.files import write_atomic
@@ -112,18 +113,19 @@ NOC_SETTING = "noc"
 NOC_THRESHOLDS = (0.85, 0.90)
 
 
-def noc_labels() -> dict[str, str]:
-    """Model name -> row label of the NoC table (configs/variational_seg/report/noc.yaml), so the curve
-    names the methods as the table does."""
+def curve_labels() -> dict[str, str]:
+    """Model name -> the short name the curve table gives it (its column labels,
+    configs/variational_seg/report/noc_curve.yaml), so the figure names the methods as that table does."""
     from shared.paths import CONFIG_ROOT
 
-    specs = [s for s in load_specs(CONFIG_ROOT / "variational_seg" / "report") if s.name == NOC_SETTING]
-    return {str(r.match["model.name"]): r.label for spec in specs for r in spec.rows if "model.name" in r.match}
+    specs = [s for s in load_specs(CONFIG_ROOT / "variational_seg" / "report") if s.name == "noc_curve"]
+    return {str(c.match["model.name"]): c.label for spec in specs for c in spec.columns if "model.name" in c.match}
 
 
 def write_noc_curve(records: Sequence[RunRecord], output_dir: Path, subset: str = "all") -> Path | None:
-    """Mean IoU after k clicks (``<subset>/iou_at_<k>``) of every finished run of the ``noc`` sweep, one line
-    per method, the NoC thresholds as dotted lines; None when there is no such run."""
+    """Mean IoU after k clicks (``<subset>/iou_at_<k>``) of the finished runs of the ``noc`` sweep, one line per
+    method (a method with several runs, the extent net's seeds: their mean, their range shaded), the NoC
+    thresholds as dotted lines; None when there is no such run."""
     from shared.plots import plt
     from shared.report.plots import save_figure
     from shared.report.style import method_style
@@ -131,20 +133,29 @@ def write_noc_curve(records: Sequence[RunRecord], output_dir: Path, subset: str 
     runs = sorted((r for r in records if r.setting == NOC_SETTING and r.finished), key=lambda r: r.name)
     if not runs:
         return None
-    labels = noc_labels()
-    order = [labels.get(str(r.value("model.name")), r.name) for r in runs]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for run, label in zip(runs, order):
-        clicks = int(run.metrics.get("max_clicks", 20))
-        ys = [run.metrics.get(f"{subset}/iou_at_{k}") for k in range(1, clicks + 1)]
-        ax.plot(range(1, clicks + 1), ys, label=label, markersize=4, **method_style(label, order))
+    labels = curve_labels()
+    by_method: dict[str, list[RunRecord]] = {}
+    for r in runs:
+        by_method.setdefault(labels.get(str(r.value("model.name")), r.name), []).append(r)
+    order = list(by_method)
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    for label, group in by_method.items():
+        clicks = int(group[0].metrics.get("max_clicks", 20))
+        ys = np.array([[float(r.metrics.get(f"{subset}/iou_at_{k}", np.nan)) for k in range(1, clicks + 1)]
+                       for r in group])
+        xs = range(1, clicks + 1)
+        style = method_style(label, order)
+        name = label if len(group) == 1 else f"{label} (mean of {len(group)} runs, range shaded)"
+        ax.plot(xs, ys.mean(0), label=name, markersize=4, **style)
+        if len(group) > 1:
+            ax.fill_between(xs, ys.min(0), ys.max(0), color=style["color"], alpha=0.2, linewidth=0)
     for thr in NOC_THRESHOLDS:
         ax.axhline(thr, color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("clicks")
-    ax.set_ylabel(f"mean IoU ({run.metrics.get(f'{subset}/n')} GrabCut images)")
+    ax.set_ylabel(f"mean IoU ({runs[0].metrics.get(f'{subset}/n')} GrabCut images)")
     ax.set_xticks(range(1, 21, 2))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="lower right")
     return save_figure(fig, output_dir / "noc_curve.png", "Mean IoU after k clicks (the field's click protocol)")
 
 
