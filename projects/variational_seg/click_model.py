@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +201,7 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     if previous is None or not copts.incremental:
         extra = None if features is None else features.term(image, first_click=len(clicks) == 1)
         first = next(c for c in clicks if c.positive)
-        reach = None if extent is None else partial(extent.probability, image, first)
+        reach = None if extent is None else extent.reach(image, first)
         u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts, extra, models, reach)
         return to_full(image, u, clicks, copts, ropts, models, opts)
     prev = torch.from_numpy(np.clip(area_resize(previous.astype(np.float32), size), 0.0, 1.0))[None]

@@ -21,6 +21,7 @@ the net (``load_extent``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -138,8 +139,8 @@ def load_extent(path: str | Path) -> tuple[ExtentNet, dict]:
 
 
 class ExtentPrior:
-    """The trained net on photos: ``probability(image, click, grid)`` -> (h, w) the clicked object's
-    probability on any grid; the encoder runs once per photo (the last ``keep`` photos' maps are kept)."""
+    """The trained net on photos: ``reach(image, click)(grid)`` -> (h, w) the clicked object's probability
+    on any grid; the encoder runs once per photo (the last ``keep`` photos' maps are kept)."""
 
     def __init__(self, path: str | Path, keep: int = 4) -> None:
         self.net, self.about = load_extent(path)
@@ -155,7 +156,12 @@ class ExtentPrior:
         at = grid_click(click, image.shape[:2], tuple(maps[0].shape[-2:]))
         return self.net(maps, torch.tensor([at], dtype=torch.float32))[:, None]
 
-    def probability(self, image: np.ndarray, click: Click, grid: tuple[int, int]) -> np.ndarray:
-        """(grid) float64 sigmoid of the logits upsampled bilinearly to ``grid`` = (h, w)."""
-        logit = F.interpolate(self.logit(image, click), size=grid, mode="bilinear", align_corners=False)
-        return torch.sigmoid(logit[0, 0]).double().numpy()
+    def reach(self, image: np.ndarray, click: Click) -> Callable[[tuple[int, int]], np.ndarray]:
+        """The net run once for this photo and click; the function gives its probability on any grid (h, w)
+        (float64, the logits upsampled bilinearly): the colour term asks on the coarse grid and the working one."""
+        logit = self.logit(image, click)
+
+        def on(grid: tuple[int, int]) -> np.ndarray:
+            up = F.interpolate(logit, size=grid, mode="bilinear", align_corners=False)
+            return torch.sigmoid(up[0, 0]).double().numpy()
+        return on

@@ -192,3 +192,11 @@ def test_recent_photos_computes_each_photo_once_and_keeps_the_last_few():
     a, b, c = (np.full((2, 2), v) for v in (1, 2, 3))
     assert [recent(a), recent(b), recent(a.copy()), recent(c), recent(b), recent(a)] == [10, 20, 10, 30, 20, 10]
     assert calls == [1, 2, 3, 1]     # a equal copy is the same photo; a was dropped once b and c came after it
+
+
+def test_training_without_its_data_is_one_line_naming_the_folder(tmp_path):
+    from projects.variational_seg.scripts.train_extent import main
+
+    with pytest.raises(SystemExit, match=r"error: .*ccp/masks: not found"):
+        main(["--out", str(tmp_path / "e.safetensors"), "--data-root", str(tmp_path / "nothing"), "--epochs", "1"])
+    assert not (tmp_path / "e.safetensors").exists()

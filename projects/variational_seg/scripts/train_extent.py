@@ -24,6 +24,7 @@ from torch import Tensor
 from projects.variational_seg.extent_data import FINE, Example, build_examples, deep_click
 from projects.variational_seg.extent_net import ExtentConfig, ExtentNet, save_extent
 from projects.variational_seg.feature_term import FeatureOptions, ImageEncoder
+from shared.errors import EcomvisionError
 from shared.paths import data_root
 
 
@@ -93,8 +94,7 @@ def train(examples: list[Example], cfg: ExtentConfig, epochs: int, batch_size: i
             opt.zero_grad()
             loss.backward()
             opt.step()
-            if schedule.last_epoch + 1 < schedule.total_steps:
-                schedule.step()
+            schedule.step()
             total, seen = total + float(loss.detach()) * len(clicks), seen + len(clicks)
         losses.append(total / max(1, seen))
         print(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
@@ -118,9 +118,12 @@ def main(argv: list[str] | None = None) -> None:
     began = time.perf_counter()
     root = data_root(args.data_root)
     cfg = ExtentConfig()
-    encoder = ImageEncoder(FeatureOptions(arch=cfg.arch, pretrained=cfg.pretrained, stages=cfg.stages,
-                                          input_side=cfg.input_side))
-    examples = build_examples(root, encoder, args.ccp, args.products, args.seed)
+    try:
+        encoder = ImageEncoder(FeatureOptions(arch=cfg.arch, pretrained=cfg.pretrained, stages=cfg.stages,
+                                              input_side=cfg.input_side))
+        examples = build_examples(root, encoder, args.ccp, args.products, args.seed)
+    except EcomvisionError as exc:   # no data or no packaged weights: one line, not a traceback
+        raise SystemExit(f"error: {exc}") from None
     objects = sum(len(e.objects) for e in examples)
     print(f"extent net: {len(examples)} photos, {objects} objects ({time.perf_counter() - began:.0f} s to build)",
           flush=True)
