@@ -1,5 +1,6 @@
 """The bench's time per click on large photos (issue 29, the full-resolution cut-out):
-``s_per_click_1mp_<m>`` and ``s_per_click_12mp_<m>`` for the methods of ``bench.cutout_models``.
+``s_per_click_1mp_<m>`` and ``s_per_click_12mp_<m>`` for the methods of ``bench.cutout_models``, and the first
+click's alone, ``s_first_click_<size>_<m>`` (where the extent net's encoder pass falls).
 
 A GrabCut photo and its mask are enlarged (OpenCV bicubic / nearest) to ``bench.cutout_sizes`` (1 and 12
 megapixels, 4:3: rows, columns); the
@@ -55,6 +56,7 @@ def cutout_keys(cfg: DictConfig) -> dict[str, Any]:
             run = run_clicks(click_segmenter_for(model, data, max_side, radius), photo, mask, None, clicks)
             seconds = [s for s in run.cpu_seconds if s is not None]
             out[f"s_per_click_{tag}_{name}"] = round(float(np.mean(seconds)), 4)
+            out[f"s_first_click_{tag}_{name}"] = round(float(seconds[0]), 4)   # per-photo work (an encoder) lands here
             print(f"cut-out bench {tag} {name}: {out[f's_per_click_{tag}_{name}']:.3f} CPU s per click, IoU after "
                   f"{clicks} clicks {run.ious[-1]:.3f}")
     out["cutout_setting"] = (f"GrabCut test image {sample['id']} enlarged to "

@@ -251,6 +251,16 @@ def write_split(path: Path, splits: dict[str, list[str]], labelled: set[str]) ->
     write_csv_atomic(path, ["image", "split", "labelled"], rows, lineterminator="\n")
 
 
+FOLDER_SUBSETS = {"all": True, "test": False}   # the ``subset`` option -> eval_all
+
+
 @DATASETS.register("mask_folder")
-def _mask_folder(split: str, root: Path, **options: Any) -> MaskFolder:
+def _mask_folder(split: str, root: Path, subset: str | None = None, **options: Any) -> MaskFolder:
+    """``subset``: the GrabCut-style option the click protocol sets (variational_seg experiment=noc, its
+    ``noc.subsets``): ``all`` scores every labelled photo (``eval_all``), ``test`` the test part of the split."""
+    if subset is not None:
+        if subset not in FOLDER_SUBSETS:
+            raise ConfigError(f"data.options.subset: {subset!r} is not a subset of a photo folder; use "
+                              f"{' or '.join(FOLDER_SUBSETS)} (every labelled photo, or the test part of the split)")
+        options["eval_all"] = FOLDER_SUBSETS[subset]
     return MaskFolder(split, root, **options)

@@ -4,8 +4,10 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
+from shared.errors import ConfigError
 from tests.shared.mask_folder_data import make_mask_folder
 
 FAST = ["data.batch_size=3", "data.num_workers=0", "+data.solver.max_iter=150"]
@@ -37,3 +39,17 @@ def test_unet_checkpoint_carries_its_inference_spec_and_scores_a_folder(run_proj
                                                  f"data.root={root}", f"ckpt_path={ckpt}",
                                                  f"paths.output_dir={out}", *FAST], task="eval")
     assert summary["n"] == 3 and json.loads((out / "metrics.json").read_text())["test/n"] == 3
+
+
+def test_the_click_protocol_runs_the_shipped_model_on_a_folder(run_project, tmp_path):
+    """experiment=noc on data=folder: every photo under `all`, the split's test part under `test`; a subset a
+    folder has not is one ConfigError naming the key."""
+    root = make_mask_folder(tmp_path / "my_bags", n=5, unlabelled=0, width=48, height=36)
+    (root / "classes.txt").unlink()
+    cfg, _ = run_project("variational_seg", ["data=folder", f"data.root={root}", "experiment=noc",
+                                             "model=wbh_colour_extent", "noc.max_clicks=2"], task="eval")
+    metrics = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    assert metrics["all/n"] == 5 and 1 <= metrics["test/n"] < 5 and 0.0 < metrics["all/iou_at_1"] <= 1.0
+    with pytest.raises(ConfigError, match="data.options.subset: 'val'"):
+        run_project("variational_seg", ["data=folder", f"data.root={root}", "experiment=noc",
+                                        "data.options.subset=val", "noc.max_clicks=1"], task="eval")
