@@ -42,7 +42,8 @@ def ccp_objects(labels: np.ndarray) -> list[np.ndarray]:
     found = [labels > 0]
     for value in np.unique(labels[labels > 0]):
         parts, count = ndimage.label(labels == value, structure=np.ones((3, 3), dtype=bool))
-        found += [parts == k for k in range(1, count + 1) if (parts == k).mean() > MIN_PART]
+        sizes = np.bincount(parts.ravel(), minlength=count + 1)[1:] / parts.size
+        found += [parts == k for k, share in enumerate(sizes, start=1) if share > MIN_PART]
     return found
 
 
