@@ -94,16 +94,34 @@ def click_options(cfg: Mapping[str, Any] | None) -> ClickOptions:
     return ClickOptions(**given)
 
 
-def extent_weights(cfg: Mapping[str, Any] | None) -> Path | None:
-    """``model.extent.weights`` as a path (relative: to the repo), None without an ``extent`` block."""
+EXTENT_LATER = ("none", "positive")   # which later clicks the extent net sees (``extent_prior``)
+
+
+@dataclass(frozen=True)
+class ExtentOptions:
+    """``model.extent``: ``weights`` the net's file; ``later``: none (the net sees the first positive click only)
+    or positive (also each later positive click: the colour models' weights start from its guess of that click's
+    object, ``take_side``; negative clicks are not given to it: it was trained on objects, and on GrabCut val the
+    guesses of negative clicks undid good masks)."""
+
+    weights: Path
+    later: str = "none"
+
+
+def extent_options(cfg: Mapping[str, Any] | None) -> ExtentOptions | None:
+    """``model.extent`` (None without the block); a relative ``weights`` path is the repo's."""
     given = dict(cfg or {})
     if not given:
         return None
-    unknown = sorted(set(given) - {"weights"})
+    unknown = sorted(set(given) - {"weights", "later"})
     if unknown or not given.get("weights"):
-        raise ConfigError(f"model.extent: give only `weights` (the extent net's file), got {sorted(given)}")
+        raise ConfigError(f"model.extent: give `weights` (the extent net's file) and optionally `later` "
+                          f"{list(EXTENT_LATER)}, got {sorted(given)}")
+    later = str(given.get("later", "none"))
+    if later not in EXTENT_LATER:
+        raise ConfigError(f"model.extent.later: {later!r} is not one of {list(EXTENT_LATER)}")
     path = Path(str(given["weights"])).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
+    return ExtentOptions(path if path.is_absolute() else REPO_ROOT / path, later)
 
 
 def click_masks(clicks: Sequence[Click], src: tuple[int, int], dst: tuple[int, int], radius: float,
@@ -144,14 +162,19 @@ def spread_click(fg_w: np.ndarray, bg_w: np.ndarray, fg_seed: np.ndarray, bg_see
                  shape: tuple[int, int], at: tuple[int, int], positive: bool,
                  sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """The previous mask's colour weights (flat) with the latest click's label spread around it: s =
-    ``near_click`` (``at`` on the ``shape`` grid); the click's side takes max(w, s), the other side w (1 - s);
-    the seeds keep their side. A corrective click sits in an error region, and its colours near it would
-    otherwise stay in the model of the side the previous mask gave them."""
-    near = near_click(shape, at, sigma).reshape(-1)
+    ``near_click`` (``at`` on the ``shape`` grid), given to ``take_side``. A corrective click sits in an error
+    region, and its colours near it would otherwise stay in the model of the side the previous mask gave them."""
+    return take_side(fg_w, bg_w, fg_seed, bg_seed, near_click(shape, at, sigma).reshape(-1), positive)
+
+
+def take_side(fg_w: np.ndarray, bg_w: np.ndarray, fg_seed: np.ndarray, bg_seed: np.ndarray, share: np.ndarray,
+              positive: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Colour weights (flat) moved towards a click's side by ``share`` s in [0, 1] (flat): the click's side takes
+    max(w, s), the other side w (1 - s); the seeds keep their side."""
     if positive:
-        fg_w, bg_w = np.maximum(fg_w, near), bg_w * (1.0 - near)
+        fg_w, bg_w = np.maximum(fg_w, share), bg_w * (1.0 - share)
     else:
-        fg_w, bg_w = fg_w * (1.0 - near), np.maximum(bg_w, near)
+        fg_w, bg_w = fg_w * (1.0 - share), np.maximum(bg_w, share)
     return np.where(bg_seed, 0.0, np.maximum(fg_w, fg_seed)), np.where(fg_seed, 0.0, np.maximum(bg_w, bg_seed))
 
 
@@ -211,6 +234,10 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     latest = (int(row), int(col))
     if copts.spread > 0:
         fg_w, bg_w = spread_click(fg_w, bg_w, fg_seed, bg_seed, size, latest, clicks[-1].positive, copts.spread)
+    if extent is not None and extent.later == "positive" and clicks[-1].positive:
+        # a corrective positive click: the part of the object it sits in, as the net sees it, starts on its side
+        share = extent.reach(image, clicks[-1])(size).reshape(-1)
+        fg_w, bg_w = take_side(fg_w, bg_w, fg_seed, bg_seed, share, positive=True)
     g = prior_weight(size, latest, copts.prior, copts.prior_fade).reshape(-1)
     pull = 1.0 - 2.0 * prev[0].numpy().reshape(-1).astype(np.float64)
     extra = None if features is None else features.term(image, first_click=False)
@@ -242,8 +269,8 @@ def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | No
         raise ConfigError(f"model={model.get('name')}: refine.mode {ropts.mode} needs the colour mixtures "
                           f"(colour.model gmm, not {opts.model}); set refine.mode guided or colour.model gmm")
     features = FeatureTerm(feature_options(model.get("features"))) if term == "features" else None
-    weights = extent_weights(model.get("extent"))
-    extent = None if weights is None else ExtentPrior(weights)
+    eopts = extent_options(model.get("extent"))
+    extent = None if eopts is None else ExtentPrior(eopts.weights, later=eopts.later)
 
     def run(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
         return incremental_solve(image, clicks, previous, params, opts, copts, max_side, ropts, features, extent)
@@ -316,6 +343,6 @@ def click_segmenter_for(model: Mapping[str, Any], data: Mapping[str, Any] | None
     def refuse_background(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
         if not all(c.positive for c in clicks):
             raise ConfigError(f"model={model.get('name')} has no background term and cannot use background clicks; "
-                              f"drop them or use the shipped model (model=wbh_colour_extent)")
+                              f"drop them or use the shipped model (model=wbh_colour_extent_later)")
         return run(image, clicks, previous)
     return refuse_background

@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from projects.variational_seg.anchors import background_seeds, run_anchor
 from projects.variational_seg.colour_term import colour_options, solve_colour
 from projects.variational_seg.markers import points_to_mask, scale_points
 from projects.variational_seg.params import SolverParams, marker_radius, resolve_params, tuned_for
 from projects.variational_seg.pipeline import Segmentation, segment, to_working, upsample
+from shared.errors import ConfigError
 from shared.paths import REPO_ROOT
 
 Segmenter = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], Sequence[np.ndarray | None] | None],
@@ -33,9 +34,19 @@ Segmenter = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], Sequence[np.nd
 
 
 def model_config(name: str) -> dict[str, Any]:
-    """configs/variational_seg/model/<name>.yaml as a plain dict (bench and figure compare several)."""
+    """configs/variational_seg/model/<name>.yaml as a plain dict (bench and figure compare several), with the model
+    configs its ``defaults`` list names merged under it, as Hydra composes them (own values last). Read here, not
+    by composing the project's config: inside a running Hydra app that would reset Hydra's global state."""
+    return OmegaConf.to_container(_model_node(name), resolve=True)  # type: ignore[return-value]
+
+
+def _model_node(name: str) -> DictConfig:
     path = REPO_ROOT / "configs" / "variational_seg" / "model" / f"{name}.yaml"
-    return OmegaConf.to_container(OmegaConf.load(path), resolve=True)  # type: ignore[return-value]
+    if not path.is_file():
+        raise ConfigError(f"model={name}: no such model config ({path})")
+    own = OmegaConf.load(path)
+    parents = [str(entry) for entry in own.pop("defaults", []) if str(entry) != "_self_"]
+    return OmegaConf.merge(*(_model_node(parent) for parent in parents), own)  # type: ignore[return-value]
 
 
 def background_mask(points: np.ndarray | None, src: tuple[int, int], dst: tuple[int, int],

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 
 from projects.variational_seg.markers import points_to_mask, scale_points
 from projects.variational_seg.params import SolverParams
@@ -31,11 +32,13 @@ class Segmentation:
 
 
 def set_threads(working: Any) -> None:
-    """Apply ``working.threads`` (torch and OpenCV CPU threads) when configured."""
+    """Apply ``working.threads`` when configured: torch's, OpenCV's, and the BLAS / OpenMP pools that numpy and
+    scipy load (threadpoolctl), whose idle workers otherwise spin and count as CPU time of every click."""
     threads = (working or {}).get("threads")
     if threads:
         torch.set_num_threads(int(threads))
         cv2.setNumThreads(int(threads))
+        threadpool_limits(limits=int(threads))
 
 
 def working_size(h: int, w: int, max_side: int) -> tuple[int, int]:

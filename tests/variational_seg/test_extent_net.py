@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from projects.variational_seg.click_model import click_segmenter_for, extent_weights
+from projects.variational_seg.click_model import ExtentOptions, click_segmenter_for, extent_options, take_side
 from projects.variational_seg.clicker import Click
 from projects.variational_seg.colour_term import ColourOptions, start_weights
 from projects.variational_seg.extent_data import FINE, ccp_objects, deep_click, paste, product_mask
@@ -81,11 +81,28 @@ def test_a_missing_or_foreign_weights_file_is_one_clear_error(tmp_path):
         load_extent(tmp_path / "old.safetensors")
 
 
-def test_extent_block_needs_its_weights_and_nothing_else():
-    assert extent_weights(None) is None
-    assert extent_weights({"weights": "a/b.safetensors"}) == REPO_ROOT / "a" / "b.safetensors"
+def test_extent_block_needs_its_weights_and_at_most_which_later_clicks():
+    assert extent_options(None) is None
+    assert extent_options({"weights": "a/b.safetensors"}) == ExtentOptions(REPO_ROOT / "a" / "b.safetensors", "none")
+    assert extent_options({"weights": "/w.st", "later": "positive"}) == ExtentOptions(Path("/w.st"), "positive")
     with pytest.raises(ConfigError, match="model.extent"):
-        extent_weights({"weights": "a", "weight": 1.0})
+        extent_options({"weights": "a", "weight": 1.0})
+    with pytest.raises(ConfigError, match="model.extent.later: 'negative'"):
+        extent_options({"weights": "a", "later": "negative"})
+
+
+def test_take_side_moves_the_colour_weights_towards_the_clicks_side_by_hand():
+    fg_seed = np.array([False, False, True, False])
+    bg_seed = np.array([False, False, False, True])
+    fg_w, bg_w = np.array([0.2, 0.6, 1.0, 0.0]), np.array([0.8, 0.4, 0.0, 1.0])
+    share = np.array([1.0, 0.5, 0.3, 0.9])
+    fg, bg = take_side(fg_w, bg_w, fg_seed, bg_seed, share, positive=True)
+    # the clicked side max(w, s), the other w (1 - s); seeds keep their side
+    np.testing.assert_allclose(fg, [1.0, 0.6, 1.0, 0.0])
+    np.testing.assert_allclose(bg, [0.0, 0.2, 0.0, 1.0])
+    fg, bg = take_side(fg_w, bg_w, fg_seed, bg_seed, share, positive=False)
+    np.testing.assert_allclose(fg, [0.0, 0.3, 1.0, 0.0])
+    np.testing.assert_allclose(bg, [1.0, 0.5, 0.0, 1.0])
 
 
 def test_start_weights_from_a_given_reach_by_hand():
@@ -182,6 +199,25 @@ def test_a_tiny_training_writes_weights_the_click_model_reads(tmp_path):
     image[disk(64, 96, 32, 48, 18)] = (220, 200, 40)
     prob = segment(image, [Click(32, 48, True)], None)
     assert prob.shape == (64, 96) and prob[32, 48] > 0.5 and prob[2, 2] < 0.5
+    # later: positive gives the net each later positive click too, never a negative one
+    from projects.variational_seg.extent_net import ExtentPrior
+
+    asked: list[Click] = []
+    real_reach = ExtentPrior.reach
+
+    def spy(self, photo, click):
+        asked.append(click)
+        return real_reach(self, photo, click)
+    clicks = [Click(32, 48, True), Click(32, 60, True), Click(5, 5, False)]
+    for later, expected in (("none", clicks[:1]), ("positive", clicks[:2])):
+        asked.clear()
+        segment = click_segmenter_for({**model, "extent": {"weights": str(out), "later": later}}, None, max_side=48)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ExtentPrior, "reach", spy)
+            previous = None
+            for k in range(1, len(clicks) + 1):
+                previous = segment(image, clicks[:k], previous)
+        assert asked == expected and previous[32, 48] > 0.5
 
 
 def test_recent_photos_computes_each_photo_once_and_keeps_the_last_few():

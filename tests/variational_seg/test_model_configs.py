@@ -25,3 +25,19 @@ def test_variational_model_config_runs(run_project, model):
     assert summary["model"] == model and summary["n"] == 2
     assert 0.0 <= summary["dice"] <= 1.0 and summary["iterations"] >= 1
     assert (Path(cfg.paths.output_dir) / "per_image.csv").is_file()
+
+
+def test_model_config_reads_a_model_as_hydra_composes_it():
+    """The bench and figure read model configs without Hydra (methods.model_config): a config built on another
+    (wbh_colour_extent_later on wbh_colour_extent) keeps its parent's blocks and its own values win."""
+    from projects.variational_seg.methods import model_config
+    from shared.config import compose, plain_dict
+    from shared.errors import ConfigError
+
+    for name in ("wbh_colour_extent_later", "wbh_colour_extent", "cv2_grabcut"):
+        assert model_config(name) == plain_dict(compose("variational_seg", [f"model={name}"], task="eval").model)
+    later = model_config("wbh_colour_extent_later")
+    assert later["name"] == "wbh_colour_extent_later" and later["extent"]["later"] == "positive"
+    assert later["clicks"] == model_config("wbh_colour_extent")["clicks"]
+    with pytest.raises(ConfigError, match="model=nope"):
+        model_config("nope")

@@ -39,12 +39,13 @@ def test_noc_keys_measured_on_one_grabcut_image(run_project, shared_data, tmp_pa
     run_project("variational_seg", ["data=grabcut", "data.max_side=48", "bench.limit=1", "bench.noc=measure",
                                     "bench.only_noc=true", "bench.noc_models=[cv2_grabcut,wbh]", f"bench.output={out}",
                                     "bench.cutout_models=[wbh_colour_fullres]", "bench.cutout_clicks=2",
+                                    "bench.cutout_repeats=2",
                                     "bench.cutout_sizes={1mp:[60,80],12mp:[45,60]}"], task="bench")
     res = json.loads(out.read_text())
     assert res["noc_n_images"] == 1 and "measured in this bench" in res["noc_setting"]
     assert res["s_per_click_1mp_wbh_colour_fullres"] > 0 and res["s_per_click_12mp_wbh_colour_fullres"] > 0
     assert res["s_first_click_1mp_wbh_colour_fullres"] > 0 and res["s_first_click_12mp_wbh_colour_fullres"] > 0
-    assert "60x80, 45x60" in res["cutout_setting"]
+    assert "60x80, 45x60" in res["cutout_setting"] and "median over 2 runs" in res["cutout_setting"]
     for model in ("cv2_grabcut", "wbh"):
         assert 1 <= res[f"noc85_{model}"] <= res[f"noc90_{model}"] <= 20 and res[f"nof90_{model}"] in (0, 1)
         assert res[f"s_per_click_{model}"] > 0

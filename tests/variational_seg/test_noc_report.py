@@ -40,14 +40,15 @@ def test_noc_sweep_runs_fill_the_noc_tables_and_curve(tmp_path):
         run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
         assert run_dir.parent.name == "noc" and run_dir.name == model
         fake_noc_run(cfg, run_dir, i / 10)
-    for seed in range(3):   # the learned first click: one run per trained net (SWEEP=noc_extent), one row
-        weights = f"projects/variational_seg/weights/extent_lite0_s{seed}.safetensors"
-        cfg = compose("variational_seg", ["+sweep=noc_extent", "model=wbh_colour_extent",
-                                          f"model.extent.weights={weights}", f"paths.log_dir={tmp_path}"],
-                      return_hydra_config=True)
-        run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
-        assert run_dir.parent.name == "noc" and run_dir.name == f"wbh_colour_extent-extent_lite0_s{seed}.safetensors"
-        fake_noc_run(cfg, run_dir, seed / 10)
+    for name in ("wbh_colour_extent", "wbh_colour_extent_later"):   # one run per trained net (SWEEP=noc_extent)
+        for seed in range(3):
+            weights = f"projects/variational_seg/weights/extent_lite0_s{seed}.safetensors"
+            cfg = compose("variational_seg", ["+sweep=noc_extent", f"model={name}",
+                                              f"model.extent.weights={weights}", f"paths.log_dir={tmp_path}"],
+                          return_hydra_config=True)
+            run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
+            assert run_dir.parent.name == "noc" and run_dir.name == f"{name}-extent_lite0_s{seed}.safetensors"
+            fake_noc_run(cfg, run_dir, seed / 10 + (0.3 if name.endswith("later") else 0.0))
     readme = tmp_path / "README.md"
     readme.write_text((REPO_ROOT / "projects" / "variational_seg" / "README.md").read_text())
     cfg = compose("variational_seg", [f"paths.log_dir={tmp_path}", f"report.readme={readme}",
@@ -62,11 +63,13 @@ def test_noc_sweep_runs_fill_the_noc_tables_and_curve(tmp_path):
     fullres = next(r for r in rows if r[0].startswith("Click model + full-res"))
     assert "3.00" in fullres and "5.00 (n=1)" in fullres and "7" in fullres
     shipped = next(r for r in rows if r[0].startswith("Shipped"))
-    assert "wbh_colour_extent" in shipped[0]
-    assert "(n=3)" in shipped[3] and shipped[3].startswith("5.10")     # NoC@90: the mean of 5.0, 5.1, 5.2
+    assert "wbh_colour_extent_later" in shipped[0]
+    assert "(n=3)" in shipped[3] and shipped[3].startswith("5.40")     # NoC@90: the mean of 5.3, 5.4, 5.5
+    first_only = next(r for r in rows if r[0].startswith("Learned first click only"))
+    assert first_only[3].startswith("5.10 ± 0.10 (n=3)")               # 5.0, 5.1, 5.2: its own three runs
     assert next(r for r in rows if r[0].startswith("Paper (WBH)")).count("not used: no background term") == 1
     ritm = next(r for r in rows if r[0].startswith("RITM"))
     assert "1.54" in ritm and "published: RITM README" in " ".join(ritm)
     curve = json.loads((tmp_path / "reports" / "noc_curve.json").read_text())
-    assert sum(c["mean"] is not None for c in curve["cells"]) == 20 * (len(MODELS) + 1)
+    assert sum(c["mean"] is not None for c in curve["cells"]) == 20 * (len(MODELS) + 2)   # + the two learned models
     assert (tmp_path / "reports" / "noc_curve.png").stat().st_size > 0
