@@ -80,8 +80,9 @@ def mean_of(values: list[Any]) -> float | None:
 
 
 def from_runs(cfg: DictConfig, models: list[str], subset: str) -> dict[str, Any]:
-    """The keys from the finished ``SWEEP=noc`` runs (run folders first, else the committed archive); a model
-    with several runs (the extent net's seeds, ``SWEEP=noc_extent``) gets their mean."""
+    """The keys from the finished ``SWEEP=noc`` runs (a run's committed archive copy where it has one, else its run
+    folder, as the report reads them: run `make report` after a re-run); a model with several runs (the extent
+    net's seeds, ``SWEEP=noc_extent``) gets their mean."""
     runs, archive = Path(cfg.report.runs), Path(cfg.report.archive)
     live = collect_runs(runs) if runs.is_dir() else []
     records = [r for r in merge_records(live, collect_archive(archive) if archive.is_dir() else [])
