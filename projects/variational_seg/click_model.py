@@ -15,7 +15,8 @@
 * ``data_term: features``: beside the colour mixtures, a linear discriminant on the packaged ImageNet encoder's
   features (``feature_term``; the encoder runs once per photo);
 * ``extent.weights``: a trained extent net (``extent_net``) guesses from the first positive click how far the
-  object reaches, and the first solve's colour models start from that guess (``colour_term.start_weights``).
+  object reaches, and the first solve's colour models start from that guess (``colour_term.start_weights``);
+  ``extent.later: positive``: each later positive click's guess moves the colour weights too (``take_side``).
 
 The first click has no previous mask: it is the shipped model (``colour_term.solve_colour``) on the
 click's disk.
@@ -94,7 +95,7 @@ def click_options(cfg: Mapping[str, Any] | None) -> ClickOptions:
     return ClickOptions(**given)
 
 
-EXTENT_LATER = ("none", "positive")   # which later clicks the extent net sees (``extent_prior``)
+EXTENT_LATER = ("none", "positive")   # which later clicks the extent net sees (``extent_options``)
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,7 @@ class ExtentPrior:
 
     def __init__(self, path: str | Path, keep: int = 4, later: str = "none") -> None:
         self.net, self.about = load_extent(path)
-        self.later = later   # what later clicks' reach changes (``click_model.extent_prior``)
+        self.later = later   # which later clicks it is asked about (``click_model.extent_options``)
         cfg = self.net.cfg
         self.encoder = ImageEncoder(FeatureOptions(arch=cfg.arch, pretrained=cfg.pretrained, stages=cfg.stages,
                                                    input_side=cfg.input_side))
