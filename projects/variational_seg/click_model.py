@@ -275,7 +275,17 @@ def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | No
 
     def run(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
         return incremental_solve(image, clicks, previous, params, opts, copts, max_side, ropts, features, extent)
+    if extent is not None:   # the encoder's maps of a photo, computed and kept before its first click
+        run.prepare_photo = extent.maps  # type: ignore[attr-defined]
     return run
+
+
+def prepare_photo(segment: ClickSegmenter, image: np.ndarray) -> None:
+    """A model's per-photo work (the extent net's encoder pass) done now, before the photo's first click, where the
+    model has any (the page runs it on upload, so the first click costs what a later one does)."""
+    prepare = getattr(segment, "prepare_photo", None)
+    if prepare is not None:
+        prepare(image)
 
 
 def ordered_clicks(fg: np.ndarray, bg: np.ndarray | None, order: Sequence[str] | None = None) -> list[Click]:

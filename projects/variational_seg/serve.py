@@ -44,7 +44,13 @@ from aiohttp import web
 from omegaconf import DictConfig
 from PIL import Image
 
-from projects.variational_seg.click_model import ClickSession, click_segmenter_for, is_incremental, ordered_clicks
+from projects.variational_seg.click_model import (
+    ClickSession,
+    click_segmenter_for,
+    is_incremental,
+    ordered_clicks,
+    prepare_photo,
+)
 from projects.variational_seg.markers import parse_points, shorten
 from projects.variational_seg.noc import ClickSegmenter
 from projects.variational_seg.params import marker_radius
@@ -247,6 +253,7 @@ class App:
         loop = asyncio.get_running_loop()
         image = await loop.run_in_executor(self.parser, decode_upload, bytes(data), name, self.limits, self.max_side)
         preview, size = await loop.run_in_executor(self.parser, preview_png, image)
+        await loop.run_in_executor(self.executor, prepare_photo, self.segmenter, image)   # the model's thread
         token = uuid.uuid4().hex
         self.photos[token] = Photo(image, name, ClickSession(self.segmenter, self.incremental))
         while len(self.photos) > self.limits.keep:

@@ -197,7 +197,20 @@ def test_a_tiny_training_writes_weights_the_click_model_reads(tmp_path):
     segment = click_segmenter_for(model, None, max_side=48)
     image = np.full((64, 96, 3), 30, dtype=np.uint8)
     image[disk(64, 96, 32, 48, 18)] = (220, 200, 40)
-    prob = segment(image, [Click(32, 48, True)], None)
+    encoded: list[tuple[int, ...]] = []
+    from projects.variational_seg.click_model import prepare_photo
+    from projects.variational_seg.feature_term import ImageEncoder
+
+    real_encode = ImageEncoder.__call__
+
+    def encode(self, photo):
+        encoded.append(photo.shape)
+        return real_encode(self, photo)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ImageEncoder, "__call__", encode)
+        prepare_photo(segment, image)            # the page's upload: the encoder runs here ...
+        prob = segment(image, [Click(32, 48, True)], None)
+    assert encoded == [(64, 96, 3)]              # ... and the first click re-uses its maps
     assert prob.shape == (64, 96) and prob[32, 48] > 0.5 and prob[2, 2] < 0.5
     # later: positive gives the net each later positive click too, never a negative one
     from projects.variational_seg.extent_net import ExtentPrior

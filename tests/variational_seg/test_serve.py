@@ -124,3 +124,23 @@ def test_upload_size_is_read_from_the_header_as_shown():
     assert image_size(buf.getvalue()) == (20, 60)
     with pytest.raises(InputError, match="20x60 pixels"):
         decode_upload(buf.getvalue(), "turned.jpg", Limits(max_pixels=1000))
+
+
+def test_upload_runs_the_models_per_photo_work_before_the_first_click():
+    """A model with per-photo work (the extent net's encoder: ``prepare_photo``) gets the photo on upload, in the
+    solver's thread, so the page's first click costs what a later one does."""
+    seen: list[tuple[int, ...]] = []
+    segmenter = make_segmenter(MODEL, {}, max_side=160, radius=5)
+
+    def segment(image, clicks, previous):
+        return segmenter(image, clicks, previous)
+    segment.prepare_photo = lambda image: seen.append(image.shape)
+
+    async def main():
+        async with TestClient(TestServer(App(segment, Limits()).routes())) as client:
+            _, body = await upload(client, photo_bytes("PNG")[0], "p.png")
+            assert seen == [(90, 120, 3)]          # on upload, before any click
+            resp = await client.post("/api/segment", json={"token": body["token"], "fg": [[60, 45]]})
+            assert resp.status == 200 and seen == [(90, 120, 3)]
+    asyncio.run(main())
+
