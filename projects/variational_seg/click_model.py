@@ -208,10 +208,11 @@ def to_full(image: np.ndarray, u: torch.Tensor, clicks: Sequence[Click], copts: 
 def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.ndarray | None,
                       params: SolverParams, opts: ColourOptions, copts: ClickOptions, max_side: int,
                       ropts: RefineOptions | None = None, features: FeatureTerm | None = None,
-                      extent: ExtentPrior | None = None) -> np.ndarray:
+                      extent: ExtentPrior | None = None, extent_later: bool = False) -> np.ndarray:
     """Foreground probability at image resolution after ``clicks`` (in order), given the previous one.
     ``features``: the encoder features' log-ratio added to the colour's (``feature_term``). ``extent``: with no
-    previous mask, the colour models start from its guess of the first positive click's object."""
+    previous mask, the colour models start from its guess of the first positive click's object; ``extent_later``:
+    also each later positive click's guess moves the colour weights (``take_side``)."""
     h, w = image.shape[:2]
     size = working_size(h, w, max_side)
     x = image_tensor(area_resize(image, size) if size != (h, w) else image)
@@ -235,7 +236,7 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     latest = (int(row), int(col))
     if copts.spread > 0:
         fg_w, bg_w = spread_click(fg_w, bg_w, fg_seed, bg_seed, size, latest, clicks[-1].positive, copts.spread)
-    if extent is not None and extent.later == "positive" and clicks[-1].positive:
+    if extent is not None and extent_later and clicks[-1].positive:
         # a corrective positive click: the part of the object it sits in, as the net sees it, starts on its side
         share = extent.reach(image, clicks[-1])(size).reshape(-1)
         fg_w, bg_w = take_side(fg_w, bg_w, fg_seed, bg_seed, share, positive=True)
@@ -271,10 +272,12 @@ def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | No
                           f"(colour.model gmm, not {opts.model}); set refine.mode guided or colour.model gmm")
     features = FeatureTerm(feature_options(model.get("features"))) if term == "features" else None
     eopts = extent_options(model.get("extent"))
-    extent = None if eopts is None else ExtentPrior(eopts.weights, later=eopts.later)
+    extent = None if eopts is None else ExtentPrior(eopts.weights)
+    extent_later = eopts is not None and eopts.later == "positive"
 
     def run(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
-        return incremental_solve(image, clicks, previous, params, opts, copts, max_side, ropts, features, extent)
+        return incremental_solve(image, clicks, previous, params, opts, copts, max_side, ropts, features, extent,
+                                 extent_later)
     if extent is not None:   # the encoder's maps of a photo, computed and kept before its first click
         run.prepare_photo = extent.maps  # type: ignore[attr-defined]
     return run

@@ -142,9 +142,8 @@ class ExtentPrior:
     """The trained net on photos: ``reach(image, click)(grid)`` -> (h, w) the clicked object's probability
     on any grid; the encoder runs once per photo (the last ``keep`` photos' maps are kept)."""
 
-    def __init__(self, path: str | Path, keep: int = 4, later: str = "none") -> None:
+    def __init__(self, path: str | Path, keep: int = 4) -> None:
         self.net, self.about = load_extent(path)
-        self.later = later   # which later clicks it is asked about (``click_model.extent_options``)
         cfg = self.net.cfg
         self.encoder = ImageEncoder(FeatureOptions(arch=cfg.arch, pretrained=cfg.pretrained, stages=cfg.stages,
                                                    input_side=cfg.input_side))
