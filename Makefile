@@ -77,11 +77,11 @@ gpu-carry: $(STAMP)
 	$(PY) $(WITH_ARGS) $(PY) -m benchmarks.gpu.prepare
 
 select: $(STAMP)
-	$(RUN) select variational_seg $(if $(model),,model=wbh_colour_extent_later) $(if $(data),,data=grabcut) $(OVERRIDES)
+	$(RUN) select variational_seg $(if $(model),,model=wbh_colour_extent_later_ensemble) $(if $(data),,data=grabcut) $(OVERRIDES)
 
 # The local cut-out page (variational_seg only): the shipped model at its GrabCut-tuned working size.
 serve: $(STAMP)
-	$(RUN) serve variational_seg $(if $(model),,model=wbh_colour_extent_later) $(if $(data),,data=grabcut) $(OVERRIDES)
+	$(RUN) serve variational_seg $(if $(model),,model=wbh_colour_extent_later_ensemble) $(if $(data),,data=grabcut) $(OVERRIDES)
 
 audit: $(STAMP)
 	$(RUN) audit quality $(OVERRIDES)

@@ -8,9 +8,9 @@
 
 Points are (x, y) = (pixel column, row) of the photo as a viewer shows it (EXIF orientation applied), as
 ``make select POINTS=...``. It runs exactly what ``make select`` runs (projects/variational_seg/select.py)
-with the configuration ``make select`` uses: the shipped click model ``wbh_colour_extent_later`` (a learned
-first click that also reads later positive clicks, full-resolution cut-out) at its GrabCut-tuned working size
-(``model=`` picks another variational model or an anchor).
+with the configuration ``make select`` uses: the shipped click model ``wbh_colour_extent_later_ensemble`` (a
+learned first click that also reads later positive clicks, three trained nets averaged; full-resolution cut-out) at
+its GrabCut-tuned working size (``model=`` picks another variational model or an anchor).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from omegaconf import DictConfig
 from shared.api import Input, as_rgb
 from shared.errors import ConfigError
 
-SHIPPED_MODEL, SHIPPED_DATA = "wbh_colour_extent_later", "grabcut"   # what the Makefile's select and serve targets add
+# what the Makefile's select and serve targets add
+SHIPPED_MODEL, SHIPPED_DATA = "wbh_colour_extent_later_ensemble", "grabcut"
 
 
 @lru_cache(maxsize=8)

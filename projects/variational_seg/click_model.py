@@ -16,7 +16,9 @@
   features (``feature_term``; the encoder runs once per photo);
 * ``extent.weights``: a trained extent net (``extent_net``) guesses from the first positive click how far the
   object reaches, and the first solve's colour models start from that guess (``colour_term.start_weights``);
-  ``extent.later: positive``: each later positive click's guess moves the colour weights too (``take_side``).
+  ``extent.later: positive``: each later positive click's guess moves the colour weights too (``take_side``);
+  ``extent.later: all``: a net trained with the history (``extent_net``: the previous mask and every click) is asked
+  at every later click, and its guess moves the colour weights towards that click's side.
 
 The first click has no previous mask: it is the shipped model (``colour_term.solve_colour``) on the
 click's disk.
@@ -95,17 +97,19 @@ def click_options(cfg: Mapping[str, Any] | None) -> ClickOptions:
     return ClickOptions(**given)
 
 
-EXTENT_LATER = ("none", "positive")   # which later clicks the extent net sees (``extent_options``)
+EXTENT_LATER = ("none", "positive", "all")   # which later clicks the extent net sees (``extent_options``)
 
 
 @dataclass(frozen=True)
 class ExtentOptions:
-    """``model.extent``: ``weights`` the net's file; ``later``: none (the net sees the first positive click only)
+    """``model.extent``: ``weights`` the net's file, or a list of files (an ensemble: the mean of the nets'
+    logits, ``ExtentPrior``); ``later``: none (the net sees the first positive click only)
     or positive (also each later positive click: the colour models' weights start from its guess of that click's
-    object, ``take_side``; negative clicks are not given to it: it was trained on objects, and on GrabCut val the
-    guesses of negative clicks undid good masks)."""
+    object, ``take_side``; a first-click net is not given negative clicks: it was trained on objects, and on GrabCut
+    val its guesses of negative clicks undid good masks) or all (every later click, to a net trained with the
+    history, which reads the previous mask and all clicks: ``incremental_segmenter`` refuses a first-click net)."""
 
-    weights: Path
+    weights: tuple[Path, ...]
     later: str = "none"
 
 
@@ -116,13 +120,14 @@ def extent_options(cfg: Mapping[str, Any] | None) -> ExtentOptions | None:
         return None
     unknown = sorted(set(given) - {"weights", "later"})
     if unknown or not given.get("weights"):
-        raise ConfigError(f"model.extent: give `weights` (the extent net's file) and optionally `later` "
-                          f"{list(EXTENT_LATER)}, got {sorted(given)}")
+        raise ConfigError(f"model.extent: give `weights` (the extent net's file, or a list of them) and optionally "
+                          f"`later` {list(EXTENT_LATER)}, got {sorted(given)}")
     later = str(given.get("later", "none"))
     if later not in EXTENT_LATER:
         raise ConfigError(f"model.extent.later: {later!r} is not one of {list(EXTENT_LATER)}")
-    path = Path(str(given["weights"])).expanduser()
-    return ExtentOptions(path if path.is_absolute() else REPO_ROOT / path, later)
+    files = given["weights"] if isinstance(given["weights"], (list, tuple)) else [given["weights"]]
+    paths = [Path(str(f)).expanduser() for f in files]
+    return ExtentOptions(tuple(p if p.is_absolute() else REPO_ROOT / p for p in paths), later)
 
 
 def click_masks(clicks: Sequence[Click], src: tuple[int, int], dst: tuple[int, int], radius: float,
@@ -226,7 +231,7 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     if previous is None or not copts.incremental:
         extra = None if features is None else features.term(image, first_click=len(clicks) == 1)
         first = next(c for c in clicks if c.positive)
-        reach = None if extent is None else extent.reach(image, first)
+        reach = None if extent is None else extent.reach(image, [first])
         u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts, extra, models, reach)
         return to_full(image, u, clicks, copts, ropts, models, opts)
     prev = torch.from_numpy(np.clip(area_resize(previous.astype(np.float32), size), 0.0, 1.0))[None]
@@ -236,10 +241,12 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     latest = (int(row), int(col))
     if copts.spread > 0:
         fg_w, bg_w = spread_click(fg_w, bg_w, fg_seed, bg_seed, size, latest, clicks[-1].positive, copts.spread)
-    if extent is not None and extent_later and clicks[-1].positive:
-        # a corrective positive click: the part of the object it sits in, as the net sees it, starts on its side
-        share = extent.reach(image, clicks[-1])(size).reshape(-1)
-        fg_w, bg_w = take_side(fg_w, bg_w, fg_seed, bg_seed, share, positive=True)
+    if extent is not None and extent_later and (clicks[-1].positive or extent.history):
+        # a corrective click: the part of the photo that, as the net sees it, changes side starts on that side
+        # (a first-click net reads the latest click alone; a history net the previous mask and all clicks)
+        seen = extent.reach(image, clicks, previous)(size).reshape(-1)
+        positive = clicks[-1].positive
+        fg_w, bg_w = take_side(fg_w, bg_w, fg_seed, bg_seed, seen if positive else 1.0 - seen, positive)
     g = prior_weight(size, latest, copts.prior, copts.prior_fade).reshape(-1)
     pull = 1.0 - 2.0 * prev[0].numpy().reshape(-1).astype(np.float64)
     extra = None if features is None else features.term(image, first_click=False)
@@ -273,7 +280,11 @@ def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | No
     features = FeatureTerm(feature_options(model.get("features"))) if term == "features" else None
     eopts = extent_options(model.get("extent"))
     extent = None if eopts is None else ExtentPrior(eopts.weights)
-    extent_later = eopts is not None and eopts.later == "positive"
+    if eopts is not None and extent is not None and (eopts.later == "all") != extent.history:
+        raise ConfigError(f"model.extent: later {eopts.later!r} with {eopts.weights[0].name}, a "
+                          f"{'history' if extent.history else 'first-click'} net; `later: all` goes with a net "
+                          f"trained with --history (scripts/train_extent.py), and such a net with it alone")
+    extent_later = eopts is not None and eopts.later != "none"
 
     def run(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
         return incremental_solve(image, clicks, previous, params, opts, copts, max_side, ropts, features, extent,
@@ -357,6 +368,6 @@ def click_segmenter_for(model: Mapping[str, Any], data: Mapping[str, Any] | None
     def refuse_background(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
         if not all(c.positive for c in clicks):
             raise ConfigError(f"model={model.get('name')} has no background term and cannot use background clicks; "
-                              f"drop them or use the shipped model (model=wbh_colour_extent_later)")
+                              f"drop them or use the shipped model (model=wbh_colour_extent_later_ensemble)")
         return run(image, clicks, previous)
     return refuse_background

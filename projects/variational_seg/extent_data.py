@@ -143,3 +143,19 @@ def deep_click(coverage: np.ndarray, rng: np.random.Generator) -> tuple[float, f
     rows, cols = np.nonzero(depth >= rng.uniform(0.5, 1.0) * depth.max())
     k = int(rng.integers(len(rows)))
     return (rows[k] + 0.5) / FINE - 0.5, (cols[k] + 0.5) / FINE - 0.5
+
+
+def corrective_click(target: np.ndarray, mask: np.ndarray,
+                     rng: np.random.Generator) -> tuple[float, float, bool] | None:
+    """The protocol's next click on a grid, for the history net's training: in the larger of the missed
+    (``target`` and not ``mask``) and the false (``mask`` and not ``target``) regions, a random pixel whose depth
+    in it is at least a random 50-100 % of the deepest one's (``deep_click``'s rule, the border counting);
+    (row, col, positive) or None where the mask has no error."""
+    missed, false = target & ~mask, mask & ~target
+    region, positive = (missed, True) if missed.sum() >= false.sum() else (false, False)
+    if not region.any():
+        return None
+    depth = ndimage.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
+    rows, cols = np.nonzero(depth >= rng.uniform(0.5, 1.0) * depth.max())
+    k = int(rng.integers(len(rows)))
+    return float(rows[k]), float(cols[k]), positive

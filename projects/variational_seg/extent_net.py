@@ -12,6 +12,11 @@ Inputs, on the grid of the encoder's stride-8 map (the photo shrunk to ``input_s
 * the click itself (``click_maps``): a Gaussian bump of sigma ``CLICK_SIGMA`` x the grid's long side, and each
   position's offset from the click (rows, columns) over that side.
 
+A net trained with ``history`` (``ExtentConfig.history``, ``scripts/train_extent.py --history``) also reads where
+the user stands (``history_maps``): the previous mask and a bump per earlier click, positive and negative apart, so
+that a corrective click is read as a correction of that mask (RITM's iterative training: the net's own mistakes
+give the later clicks).
+
 Body: dilated 3x3 convs (receptive field about the whole grid), one logit per position: the object's mask at
 stride 8. Trained on objects that are not GrabCut's (``extent_data``: CCP people and their garments, catalogue
 products pasted on photos; ``scripts/train_extent.py``); the weights file carries everything needed to rebuild
@@ -21,8 +26,8 @@ the net (``load_extent``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +38,10 @@ from torch import Tensor
 
 from projects.variational_seg.clicker import Click
 from projects.variational_seg.feature_term import FeatureOptions, ImageEncoder, RecentPhotos
+from projects.variational_seg.pipeline import area_resize
 from shared.errors import CheckpointError
 
-FORMAT = 1            # the weights file's layout (``save_extent`` / ``load_extent``)
+FORMAT = 2            # the weights file's layout (2: the config has ``history``) (``save_extent`` / ``load_extent``)
 CLICK_SIGMA = 0.05    # the click bump's sigma, x the grid's long side
 
 
@@ -51,6 +57,7 @@ class ExtentConfig:
     reduced: int = 32                         # channels per stage after the 1x1 conv
     width: int = 64                           # the body's channels
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1)
+    history: bool = False                     # also the previous mask and every click (``history_maps``)
 
 
 def click_maps(h: int, w: int, clicks: Tensor) -> Tensor:
@@ -75,9 +82,23 @@ def click_similarity(maps: Tensor, clicks: Tensor) -> Tensor:
     return F.cosine_similarity(maps, at[:, :, None, None], dim=1)[:, None]
 
 
+HISTORY_MAPS = 3      # a history net's extra inputs: the previous mask, the positive and the negative clicks
+
+
+def history_maps(h: int, w: int, positive: Tensor, negative: Tensor, previous: Tensor | None) -> Tensor:
+    """(3, h, w): the previous mask (h, w) in [0, 1] (None: none yet, zeros), and per side the largest of its
+    clicks' bumps (``click_maps``; clicks (n, 2) in grid units, n may be 0)."""
+    def bumps(clicks: Tensor) -> Tensor:
+        if len(clicks) == 0:
+            return torch.zeros(h, w)
+        return click_maps(h, w, clicks)[:, 0].amax(0)
+    prev = torch.zeros(h, w) if previous is None else previous.float()
+    return torch.stack([prev, bumps(positive), bumps(negative)])
+
+
 class ExtentNet(nn.Module):
-    """Encoder maps (list of (B, C_i, h_i, w_i), finest first) + clicks (B, 2) on the finest grid -> (B, h, w)
-    logits of the clicked object's mask."""
+    """Encoder maps (list of (B, C_i, h_i, w_i), finest first) + clicks (B, 2) on the finest grid (the latest
+    click) [+ a history net's ``history_maps`` (B, 3, h, w)] -> (B, h, w) logits of the clicked object's mask."""
 
     def __init__(self, cfg: ExtentConfig) -> None:
         super().__init__()
@@ -85,20 +106,36 @@ class ExtentNet(nn.Module):
         self.reduce = nn.ModuleList(
             nn.Sequential(nn.Conv2d(c, cfg.reduced, 1), nn.BatchNorm2d(cfg.reduced), nn.ReLU()) for c in cfg.channels)
         layers: list[nn.Module] = []
-        cin = len(cfg.channels) * (cfg.reduced + 1) + 3
+        cin = len(cfg.channels) * (cfg.reduced + 1) + 3 + (HISTORY_MAPS if cfg.history else 0)
         for d in cfg.dilations:
             layers += [nn.Conv2d(cin, cfg.width, 3, padding=d, dilation=d), nn.BatchNorm2d(cfg.width), nn.ReLU()]
             cin = cfg.width
         self.body = nn.Sequential(*layers, nn.Conv2d(cfg.width, 1, 1))
 
-    def forward(self, maps: list[Tensor], clicks: Tensor) -> Tensor:
+    def forward(self, maps: list[Tensor], clicks: Tensor, history: Tensor | None = None) -> Tensor:
+        if self.cfg.history != (history is not None):
+            raise ValueError("a history net needs history maps, a first-click net takes none")
         size = maps[0].shape[-2:]
         up = [m.float() if m.shape[-2:] == size else
               F.interpolate(m.float(), size=size, mode="bilinear", align_corners=False) for m in maps]
         parts = [reduce(m) for reduce, m in zip(self.reduce, up)]
         parts += [click_similarity(m, clicks) for m in up]
         parts.append(click_maps(*size, clicks))
+        if history is not None:
+            parts.append(history)
         return self.body(torch.cat(parts, 1))[:, 0]
+
+
+def with_history(net: ExtentNet) -> ExtentNet:
+    """A history net that starts as the first-click ``net``: its weights copied, the new inputs' weights 0 (the
+    history net's training starts from a trained first-click net)."""
+    wider = ExtentNet(replace(net.cfg, history=True))
+    state = net.state_dict()
+    first = wider.body[0].weight.detach().clone()
+    first.zero_()
+    first[:, :state["body.0.weight"].shape[1]] = state["body.0.weight"]
+    wider.load_state_dict({**state, "body.0.weight": first})
+    return wider
 
 
 def grid_click(click: Click, photo: tuple[int, int], grid: tuple[int, int]) -> tuple[float, float]:
@@ -139,27 +176,51 @@ def load_extent(path: str | Path) -> tuple[ExtentNet, dict]:
 
 
 class ExtentPrior:
-    """The trained net on photos: ``reach(image, click)(grid)`` -> (h, w) the clicked object's probability
-    on any grid; the encoder runs once per photo (the last ``keep`` photos' maps are kept)."""
+    """The trained net(s) on photos: ``reach(image, clicks, previous)(grid)`` -> (h, w) the latest click's object's
+    probability on any grid; the encoder runs once per photo (the last ``keep`` photos' maps are kept). Several
+    weights files (nets of one config, e.g. three training seeds) are an ensemble: the mean of their logits."""
 
-    def __init__(self, path: str | Path, keep: int = 4) -> None:
-        self.net, self.about = load_extent(path)
-        cfg = self.net.cfg
+    def __init__(self, paths: str | Path | Sequence[str | Path], keep: int = 4) -> None:
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        if not paths:
+            raise CheckpointError("no extent-net weights given (model.extent.weights)")
+        loaded = [load_extent(path) for path in paths]
+        self.nets = [net for net, _ in loaded]
+        self.about = [about for _, about in loaded]
+        cfg = self.nets[0].cfg
+        for path, net in zip(paths[1:], self.nets[1:]):
+            if net.cfg != cfg:
+                raise CheckpointError(f"{path}: an ensemble's nets share one config; this one's differs from "
+                                      f"{paths[0]}'s ({net.cfg} vs {cfg})")
         self.encoder = ImageEncoder(FeatureOptions(arch=cfg.arch, pretrained=cfg.pretrained, stages=cfg.stages,
                                                    input_side=cfg.input_side))
         self.maps = RecentPhotos(keep, self.encoder)
 
-    @torch.inference_mode()
-    def logit(self, image: np.ndarray, click: Click) -> Tensor:
-        """(1, 1, h, w) logits on the encoder's stride-8 grid."""
-        maps = self.maps(image)
-        at = grid_click(click, image.shape[:2], tuple(maps[0].shape[-2:]))
-        return self.net(maps, torch.tensor([at], dtype=torch.float32))[:, None]
+    @property
+    def history(self) -> bool:
+        return self.nets[0].cfg.history
 
-    def reach(self, image: np.ndarray, click: Click) -> Callable[[tuple[int, int]], np.ndarray]:
-        """The net run once for this photo and click; the function gives its probability on any grid (h, w)
+    @torch.inference_mode()
+    def logit(self, image: np.ndarray, clicks: Sequence[Click], previous: np.ndarray | None = None) -> Tensor:
+        """(1, 1, h, w) logits on the encoder's stride-8 grid for the latest of ``clicks``; a history net also
+        reads the earlier clicks and ``previous`` (the mask before the latest click, at the photo's size)."""
+        maps = self.maps(image)
+        grid = tuple(maps[0].shape[-2:])
+        at = [grid_click(c, image.shape[:2], grid) for c in clicks]
+        history = None
+        if self.history:
+            prev = None if previous is None else torch.from_numpy(area_resize(previous, grid).clip(0.0, 1.0))
+            history = history_maps(*grid, torch.tensor([a for a, c in zip(at, clicks) if c.positive]).reshape(-1, 2),
+                                   torch.tensor([a for a, c in zip(at, clicks) if not c.positive]).reshape(-1, 2),
+                                   prev)[None]
+        latest = torch.tensor([at[-1]], dtype=torch.float32)
+        return torch.stack([net(maps, latest, history) for net in self.nets]).mean(0)[:, None]
+
+    def reach(self, image: np.ndarray, clicks: Sequence[Click],
+              previous: np.ndarray | None = None) -> Callable[[tuple[int, int]], np.ndarray]:
+        """The net run once for this photo and these clicks; the function gives its probability on any grid (h, w)
         (float64, the logits upsampled bilinearly): the colour term asks on the coarse grid and the working one."""
-        logit = self.logit(image, click)
+        logit = self.logit(image, clicks, previous)
 
         def on(grid: tuple[int, int]) -> np.ndarray:
             up = F.interpolate(logit, size=grid, mode="bilinear", align_corners=False)

@@ -40,13 +40,16 @@ from shared.tasks import finished_results, write_metrics
 
 
 def click_segmenter(cfg: DictConfig) -> ClickSegmenter:
-    """The configured model as a ``ClickSegmenter`` (model=unet: ``ckpt_path``; a model with a ``clicks``
-    block: the incremental click model of ``click_model``)."""
+    """The configured model as a ``ClickSegmenter`` (model=unet: ``ckpt_path``, or in a sweep with
+    ``unet_training_root`` the net fitted once per training settings, as the anchors table's U-Net rows are; a model
+    with a ``clicks`` block: the incremental click model of ``click_model``)."""
     model = plain_dict(cfg.model)
     if model.get("kind") == "unet":
-        from projects.variational_seg.unet import load_unet_module, unet_segmenter
+        from projects.variational_seg.unet import load_unet, load_unet_module, unet_segmenter
+        from projects.variational_seg.unet_fit import fit_unet
 
-        segmenter = unet_segmenter(load_unet_module(cfg))
+        fitted = not cfg.get("ckpt_path") and cfg.get("unet_training_root")
+        segmenter = unet_segmenter(load_unet(fit_unet(cfg)[0]) if fitted else load_unet_module(cfg))
 
         def segment(image, positive, negative):
             return segmenter([image], [positive], [negative])[0].prob

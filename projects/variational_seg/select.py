@@ -7,7 +7,8 @@ and the paths are printed. The photo is read upright (EXIF orientation applied),
 pixel column,row of the photo as any viewer shows it. The clicks go to the model one at a time (POINTS
 first, then BG_POINTS, so a background click wins where the two overlap), each with the mask of the
 clicks before it, as the page does (``click_model.ClickSession``); the Makefile's model is the shipped
-``wbh_colour_extent_later`` (a learned first click; the cut-out fitted to the photo's edges at full resolution),
+``wbh_colour_extent_later_ensemble`` (a learned first click, three nets averaged; the cut-out fitted to the photo's
+edges at full resolution),
 ``model=...`` another.
 
 Both files are written atomically (a temporary file, then a rename): an OUT that is a symbolic link

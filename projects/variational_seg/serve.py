@@ -10,7 +10,7 @@ memory, runs the solver in one worker thread so the page stays responsive, and a
 input (not an image, too large, no foreground click, a point off the photo, an unknown photo) with a
 JSON ``error`` that the page shows, without stopping.
 
-``make serve`` uses the shipped model (``model=wbh_colour_extent_later``) at the GrabCut-tuned working size
+``make serve`` uses the shipped model (``model=wbh_colour_extent_later_ensemble``) at the GrabCut-tuned working size
 (``data=grabcut``: long side 160) unless ``model=`` / ``data=`` say otherwise. The page sends every click
 with the order they were made in; each photo keeps a ``click_model.ClickSession``, so a new click is
 solved once, with the previous mask, and "Undo" re-uses the mask it had (nothing solved).

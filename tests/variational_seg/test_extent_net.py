@@ -18,7 +18,14 @@ from PIL import Image
 from projects.variational_seg.click_model import ExtentOptions, click_segmenter_for, extent_options, take_side
 from projects.variational_seg.clicker import Click
 from projects.variational_seg.colour_term import ColourOptions, start_weights
-from projects.variational_seg.extent_data import FINE, ccp_objects, deep_click, paste, product_mask
+from projects.variational_seg.extent_data import (
+    FINE,
+    ccp_objects,
+    corrective_click,
+    deep_click,
+    paste,
+    product_mask,
+)
 from projects.variational_seg.extent_net import (
     CLICK_SIGMA,
     ExtentConfig,
@@ -26,8 +33,10 @@ from projects.variational_seg.extent_net import (
     click_maps,
     click_similarity,
     grid_click,
+    history_maps,
     load_extent,
     save_extent,
+    with_history,
 )
 from shared.errors import CheckpointError, ConfigError
 from shared.paths import REPO_ROOT
@@ -72,6 +81,57 @@ def test_the_net_maps_clicks_to_a_logit_map_and_its_file_round_trips(tmp_path):
     torch.testing.assert_close(again(maps, clicks), out)
 
 
+def test_history_maps_by_hand():
+    previous = torch.tensor([[0.0, 0.25, 1.0], [1.0, 0.5, 0.0]])
+    maps = history_maps(2, 3, torch.tensor([[0.0, 0.0], [1.0, 2.0]]), torch.zeros(0, 2), previous)
+    one_step = math.exp(-(1 / 9) / (2 * CLICK_SIGMA ** 2))     # a click one position away (long side 3)
+    torch.testing.assert_close(maps[0], previous)
+    # positive: the larger of the two clicks' bumps; no negative click: zeros
+    assert maps[1, 0, 0] == 1.0 and maps[1, 1, 2] == 1.0
+    assert maps[1, 0, 1].item() == pytest.approx(one_step, rel=1e-5)
+    assert maps[1, 1, 1].item() == pytest.approx(one_step, rel=1e-5)
+    assert not maps[2].any()
+    torch.testing.assert_close(history_maps(2, 3, torch.zeros(0, 2), torch.tensor([[1.0, 2.0]]), None)[0],
+                               torch.zeros(2, 3))
+
+
+def test_a_history_net_starts_as_the_first_click_net_it_widens(tmp_path):
+    torch.manual_seed(0)
+    first = ExtentNet(TINY).eval()
+    wider = with_history(first).eval()
+    maps = [torch.randn(2, 3, 6, 8), torch.randn(2, 5, 3, 4)]
+    clicks = torch.tensor([[1.0, 2.0], [4.0, 6.0]])
+    history = torch.rand(2, 3, 6, 8)
+    assert wider.cfg.history and not first.cfg.history
+    # the new inputs' weights start at 0: whatever the history, the first-click net's answer
+    torch.testing.assert_close(wider(maps, clicks, history), first(maps, clicks))
+    with pytest.raises(ValueError, match="history"):
+        wider(maps, clicks)
+    with pytest.raises(ValueError, match="history"):
+        first(maps, clicks, history)
+    save_extent(wider, tmp_path / "h.safetensors", {})
+    again, _ = load_extent(tmp_path / "h.safetensors")
+    assert again.cfg.history
+    torch.testing.assert_close(again(maps, clicks, history), wider(maps, clicks, history))
+
+
+def test_corrective_click_goes_to_the_larger_error_region_with_its_sign():
+    target = np.zeros((12, 12), dtype=bool)
+    target[2:10, 2:10] = True
+    mask = target.copy()
+    mask[2:10, 2:7] = False          # 40 missed pixels (depth 3 in the band's middle column) ...
+    mask[0, :] = True                # ... 12 false ones
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        row, col, positive = corrective_click(target, mask, rng)
+        assert positive and 3 <= row <= 8 and 3 <= col <= 5   # depth >= 2 of 3: not on the band's rim
+    mask[10:, :] = True              # 12 + 24 = 36 false pixels ...
+    mask[:, 11] = True               # ... + 10 = 46 outweigh the 40 missed ones
+    row, col, positive = corrective_click(target, mask, rng)
+    assert not positive and not target[int(row), int(col)] and mask[int(row), int(col)]
+    assert corrective_click(target, target.copy(), rng) is None
+
+
 def test_a_missing_or_foreign_weights_file_is_one_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="train_extent"):
         load_extent(tmp_path / "absent.safetensors")
@@ -83,10 +143,12 @@ def test_a_missing_or_foreign_weights_file_is_one_clear_error(tmp_path):
 
 def test_extent_block_needs_its_weights_and_at_most_which_later_clicks():
     assert extent_options(None) is None
-    assert extent_options({"weights": "a/b.safetensors"}) == ExtentOptions(REPO_ROOT / "a" / "b.safetensors", "none")
-    assert extent_options({"weights": "/w.st", "later": "positive"}) == ExtentOptions(Path("/w.st"), "positive")
+    assert extent_options({"weights": "a/b.safetensors"}) == ExtentOptions((REPO_ROOT / "a" / "b.safetensors",), "none")
+    assert extent_options({"weights": "/w.st", "later": "positive"}) == ExtentOptions((Path("/w.st"),), "positive")
+    assert extent_options({"weights": ["a.st", "/b.st"]}).weights == (REPO_ROOT / "a.st", Path("/b.st"))   # an ensemble
     with pytest.raises(ConfigError, match="model.extent"):
         extent_options({"weights": "a", "weight": 1.0})
+    assert extent_options({"weights": "/w.st", "later": "all"}).later == "all"
     with pytest.raises(ConfigError, match="model.extent.later: 'negative'"):
         extent_options({"weights": "a", "later": "negative"})
 
@@ -218,19 +280,48 @@ def test_a_tiny_training_writes_weights_the_click_model_reads(tmp_path):
     asked: list[Click] = []
     real_reach = ExtentPrior.reach
 
-    def spy(self, photo, click):
-        asked.append(click)
-        return real_reach(self, photo, click)
+    def spy(self, photo, clicks, previous=None):
+        asked.append((clicks[-1], len(clicks), previous is not None))
+        return real_reach(self, photo, clicks, previous)
     clicks = [Click(32, 48, True), Click(32, 60, True), Click(5, 5, False)]
-    for later, expected in (("none", clicks[:1]), ("positive", clicks[:2])):
+    # a history net trained from the first-click one: asked at every click, with the clicks so far and the mask
+    history_out = tmp_path / "history.safetensors"
+    main(["--out", str(history_out), "--data-root", str(root), "--epochs", "1", "--batch-size", "4", "--history",
+          "--init", str(out)])
+    net, about = load_extent(history_out)
+    assert net.cfg.history and about["history"] and about["init"] == "extent.safetensors"
+    first_click_only = [(clicks[0], 1, False)]
+    for weights, later, expected in ((out, "none", first_click_only),
+                                     (out, "positive", [*first_click_only, (clicks[1], 2, True)]),
+                                     (history_out, "all", [*first_click_only, (clicks[1], 2, True),
+                                                           (clicks[2], 3, True)])):
         asked.clear()
-        segment = click_segmenter_for({**model, "extent": {"weights": str(out), "later": later}}, None, max_side=48)
+        segment = click_segmenter_for({**model, "extent": {"weights": str(weights), "later": later}}, None,
+                                      max_side=48)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(ExtentPrior, "reach", spy)
             previous = None
             for k in range(1, len(clicks) + 1):
                 previous = segment(image, clicks[:k], previous)
         assert asked == expected and previous[32, 48] > 0.5
+    # `later: all` and a history net go together: either without the other is one ConfigError
+    for weights, later in ((out, "all"), (history_out, "positive")):
+        with pytest.raises(ConfigError, match="later: all"):
+            click_segmenter_for({**model, "extent": {"weights": str(weights), "later": later}}, None, max_side=48)
+    # several weights files are an ensemble: the mean of the nets' logits; nets of different configs are refused
+    other, _ = load_extent(out)
+    with torch.no_grad():
+        other.body[-1].bias += 1.5
+    other_out = tmp_path / "other.safetensors"
+    save_extent(other, other_out, {})
+    one, two, both = ExtentPrior(out), ExtentPrior(other_out), ExtentPrior([out, other_out])
+    torch.testing.assert_close(both.logit(image, clicks[:1]), (one.logit(image, clicks[:1]) +
+                                                               two.logit(image, clicks[:1])) / 2)
+    with pytest.raises(CheckpointError, match="share one config"):
+        ExtentPrior([out, history_out])
+    with pytest.raises(SystemExit, match="history net already"):
+        main(["--out", str(tmp_path / "x.safetensors"), "--data-root", str(root), "--history", "--init",
+              str(history_out)])
 
 
 def test_recent_photos_computes_each_photo_once_and_keeps_the_last_few():
@@ -248,4 +339,8 @@ def test_training_without_its_data_is_one_line_naming_the_folder(tmp_path):
 
     with pytest.raises(SystemExit, match=r"error: .*ccp/masks: not found"):
         main(["--out", str(tmp_path / "e.safetensors"), "--data-root", str(tmp_path / "nothing"), "--epochs", "1"])
+    with pytest.raises(SystemExit, match="train_extent"):     # --init names a file that is not there
+        main(["--out", str(tmp_path / "e.safetensors"), "--history", "--init", str(tmp_path / "absent.safetensors")])
+    with pytest.raises(SystemExit):                              # --init without --history: argparse's usage line
+        main(["--out", str(tmp_path / "e.safetensors"), "--init", str(tmp_path / "absent.safetensors")])
     assert not (tmp_path / "e.safetensors").exists()

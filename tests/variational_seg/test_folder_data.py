@@ -53,3 +53,23 @@ def test_the_click_protocol_runs_the_shipped_model_on_a_folder(run_project, tmp_
     with pytest.raises(ConfigError, match="data.options.subset: 'val'"):
         run_project("variational_seg", ["data=folder", f"data.root={root}", "experiment=noc",
                                         "data.options.subset=val", "noc.max_clicks=1"], task="eval")
+
+
+def test_the_click_protocol_fits_a_unet_once_under_the_training_root_and_clicks_it(run_project, tmp_path):
+    """SWEEP=noc_unet: with unet_training_root and no ckpt_path the NoC run fits the U-Net there (the anchors
+    table's trainings), then clicks it; a second run (another seed folder, same settings) finds that fit."""
+    root = make_mask_folder(tmp_path / "my_bags", n=3, unlabelled=0, width=48, height=36)
+    (root / "classes.txt").unlink()
+    trainings = tmp_path / "trainings"
+    tiny = ["data=folder", f"data.root={root}", "experiment=noc", "noc.max_clicks=2", "model=unet",
+            "model.train.synthetic=4", "model.train.ccp=0", "model.image_size=32", "model.base_channels=4",
+            "model.train.epochs=1", "model.train.batch_size=4", f"unet_training_root={trainings}",
+            "skip_finished=true"]
+    runs = []
+    for name in ("a", "b"):
+        cfg, _ = run_project("variational_seg", [*tiny, f"paths.output_dir={tmp_path / name}"])
+        runs.append(json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text()))
+    (fitted,) = trainings.iterdir()
+    assert fitted.name.startswith("unet-s0-") and (fitted / "checkpoints" / "last.ckpt").is_file()
+    assert runs[0]["all/n"] == 3 and 0.0 <= runs[0]["all/iou_at_1"] <= 1.0
+    assert runs[0]["all/iou_at_2"] == runs[1]["all/iou_at_2"]     # the same net clicked twice

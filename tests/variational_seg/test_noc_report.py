@@ -49,6 +49,22 @@ def test_noc_sweep_runs_fill_the_noc_tables_and_curve(tmp_path):
             run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
             assert run_dir.parent.name == "noc" and run_dir.name == f"{name}-extent_lite0_s{seed}.safetensors"
             fake_noc_run(cfg, run_dir, seed / 10 + (0.3 if name.endswith("later") else 0.0))
+    for seed in range(3):   # the history nets (SWEEP=noc_history) and the U-Net's seeds (SWEEP=noc_unet)
+        weights = f"projects/variational_seg/weights/extent_history_lite0_s{seed}.safetensors"
+        for sweep, overrides, expected in (
+                ("noc_history", ["model=wbh_colour_extent_history", f"model.extent.weights={weights}"],
+                 f"wbh_colour_extent_history-extent_history_lite0_s{seed}.safetensors"),
+                ("noc_unet", ["model=unet_lite0", f"seed={seed}"], f"unet_lite0-s{seed}")):
+            cfg = compose("variational_seg", [f"+sweep={sweep}", *overrides, f"paths.log_dir={tmp_path}"],
+                          return_hydra_config=True)
+            run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
+            assert run_dir.parent.name == "noc" and run_dir.name == expected
+            fake_noc_run(cfg, run_dir, seed / 10 + 1.0)
+    cfg = compose("variational_seg", ["+sweep=noc_ensemble", "model=wbh_colour_extent_later_ensemble",
+                                      f"paths.log_dir={tmp_path}"], return_hydra_config=True)
+    run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
+    assert run_dir.name == "wbh_colour_extent_later_ensemble" and len(cfg.model.extent.weights) == 3
+    fake_noc_run(cfg, run_dir, -0.5)
     readme = tmp_path / "README.md"
     readme.write_text((REPO_ROOT / "projects" / "variational_seg" / "README.md").read_text())
     cfg = compose("variational_seg", [f"paths.log_dir={tmp_path}", f"report.readme={readme}",
@@ -63,13 +79,17 @@ def test_noc_sweep_runs_fill_the_noc_tables_and_curve(tmp_path):
     fullres = next(r for r in rows if r[0].startswith("Click model + full-res"))
     assert "3.00" in fullres and "5.00 (n=1)" in fullres and "7" in fullres
     shipped = next(r for r in rows if r[0].startswith("Shipped"))
-    assert "wbh_colour_extent_later" in shipped[0]
-    assert "(n=3)" in shipped[3] and shipped[3].startswith("5.40")     # NoC@90: the mean of 5.3, 5.4, 5.5
+    assert "wbh_colour_extent_later_ensemble" in shipped[0] and shipped[3] == "4.50 (n=1)"   # its one run
+    one_net = next(r for r in rows if r[0].startswith("The same with one net"))
+    assert "(n=3)" in one_net[3] and one_net[3].startswith("5.40")     # NoC@90: the mean of 5.3, 5.4, 5.5
+    unet = next(r for r in rows if r[0].startswith("U-Net"))
+    assert unet[3].startswith("6.10 ± 0.10 (n=3)") and unet[1] == "not used: no background input"
     first_only = next(r for r in rows if r[0].startswith("Learned first click only"))
     assert first_only[3].startswith("5.10 ± 0.10 (n=3)")               # 5.0, 5.1, 5.2: its own three runs
     assert next(r for r in rows if r[0].startswith("Paper (WBH)")).count("not used: no background term") == 1
     ritm = next(r for r in rows if r[0].startswith("RITM"))
     assert "1.54" in ritm and "published: RITM README" in " ".join(ritm)
     curve = json.loads((tmp_path / "reports" / "noc_curve.json").read_text())
-    assert sum(c["mean"] is not None for c in curve["cells"]) == 20 * (len(MODELS) + 2)   # + the two learned models
+    # + the learned models (first click, later clicks, their ensemble, the history net) and the U-Net
+    assert sum(c["mean"] is not None for c in curve["cells"]) == 20 * (len(MODELS) + 5)
     assert (tmp_path / "reports" / "noc_curve.png").stat().st_size > 0

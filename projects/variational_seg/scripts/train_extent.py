@@ -4,6 +4,15 @@ catalogue products pasted on photos (``extent_data``; never GrabCut). The shippe
     python -m projects.variational_seg.scripts.train_extent --seed 0 \
         --out projects/variational_seg/weights/extent_lite0_s0.safetensors
 
+A history net (``--history``, usually ``--init`` a trained first-click net: it starts from its weights) also reads
+the previous mask and every click; its training follows RITM's iterative scheme: per batch 0 to ``--rounds`` times
+the net (in eval mode, no gradient) predicts from the clicks so far, and the protocol's next click goes to that
+prediction's larger error (``extent_data.corrective_click``); then it learns the object from that state:
+
+    python -m projects.variational_seg.scripts.train_extent --history --seed 0 --epochs 2 \
+        --init projects/variational_seg/weights/extent_lite0_s0.safetensors \
+        --out projects/variational_seg/weights/extent_history_lite0_s0.safetensors
+
 Seeded (``--seed``: the pasting, the clicks, the batches and the net's initial weights), on the CPU
 (``--threads``); each epoch prints its mean loss. The weights file carries the net's config and how it was
 trained (the arguments, the photos and objects, the per-epoch losses, the seconds). The frozen encoder sees
@@ -21,8 +30,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from projects.variational_seg.extent_data import FINE, Example, build_examples, deep_click
-from projects.variational_seg.extent_net import ExtentConfig, ExtentNet, save_extent
+from projects.variational_seg.extent_data import FINE, Example, build_examples, corrective_click, deep_click
+from projects.variational_seg.extent_net import (
+    ExtentConfig,
+    ExtentNet,
+    history_maps,
+    load_extent,
+    save_extent,
+    with_history,
+)
 from projects.variational_seg.feature_term import FeatureOptions, ImageEncoder
 from shared.errors import EcomvisionError
 from shared.paths import data_root
@@ -72,12 +88,44 @@ def batch_tensors(examples: list[Example], pairs: list[tuple[int, int]],
     return [torch.stack(m) for m in maps], torch.tensor(clicks, dtype=torch.float32), torch.stack(targets)
 
 
+def simulate_history(net: ExtentNet, maps: list[Tensor], first: Tensor, targets: Tensor, rounds: int,
+                     rng: np.random.Generator) -> tuple[Tensor, Tensor]:
+    """(latest clicks (B, 2), ``history_maps`` (B, 3, h, w)) after ``rounds`` corrective clicks, each at the larger
+    error of the net's own prediction from the state before it (eval mode, no gradient); an example whose
+    prediction has no error keeps its state."""
+    n, h, w = targets.shape
+    positive = [[c] for c in first.tolist()]
+    negative: list[list[list[float]]] = [[] for _ in range(n)]
+    previous: list[Tensor | None] = [None] * n
+    latest = first.clone()
+
+    def state() -> Tensor:
+        return torch.stack([history_maps(h, w, torch.tensor(positive[b]).reshape(-1, 2),
+                                         torch.tensor(negative[b]).reshape(-1, 2), previous[b]) for b in range(n)])
+    was_training = net.training
+    net.eval()
+    for _ in range(rounds):
+        with torch.no_grad():
+            prob = torch.sigmoid(net(maps, latest, state()))
+        for b in range(n):
+            click = corrective_click(targets[b].numpy() > 0.5, prob[b].numpy() > 0.5, rng)
+            if click is None:
+                continue
+            row, col, is_positive = click
+            (positive if is_positive else negative)[b].append([row, col])
+            latest[b] = torch.tensor([row, col])
+            previous[b] = prob[b]
+    net.train(was_training)
+    return latest, state()
+
+
 def train(examples: list[Example], cfg: ExtentConfig, epochs: int, batch_size: int, lr: float,
-          seed: int) -> tuple[ExtentNet, list[float]]:
-    """AdamW with a one-cycle schedule; returns the net and each epoch's mean loss."""
+          seed: int, init: ExtentNet | None = None, rounds: int = 2) -> tuple[ExtentNet, list[float]]:
+    """AdamW with a one-cycle schedule; returns the net and each epoch's mean loss. ``init``: a first-click net
+    a history net (``cfg.history``) starts from; ``rounds``: a history batch's most simulated corrective clicks."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = ExtentNet(cfg)
+    net = with_history(init) if init is not None else ExtentNet(cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * len(batches(examples, batch_size, np.random.default_rng(seed)))
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps))
@@ -90,7 +138,10 @@ def train(examples: list[Example], cfg: ExtentConfig, epochs: int, batch_size: i
             if found is None:
                 continue
             maps, clicks, targets = found
-            loss = extent_loss(net(maps, clicks), targets)
+            history = None
+            if net.cfg.history:
+                clicks, history = simulate_history(net, maps, clicks, targets, int(rng.integers(0, rounds + 1)), rng)
+            loss = extent_loss(net(maps, clicks, history), targets)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -113,11 +164,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--history", action="store_true", help="a history net: also the previous mask and all clicks")
+    parser.add_argument("--init", type=Path, default=None, help="a history net starts from this first-click net")
+    parser.add_argument("--rounds", type=int, default=2, help="a history batch's most simulated corrective clicks")
     args = parser.parse_args(argv)
+    if args.init is not None and not args.history:
+        parser.error("--init starts a history net from a first-click one: give --history too")
     torch.set_num_threads(args.threads)
     began = time.perf_counter()
     root = data_root(args.data_root)
-    cfg = ExtentConfig()
+    try:
+        init = None if args.init is None else load_extent(args.init)[0]
+    except EcomvisionError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if init is not None and init.cfg.history:
+        raise SystemExit(f"error: --init {args.init} is a history net already; give a first-click net")
+    cfg = init.cfg if init is not None else ExtentConfig(history=args.history)
     try:
         encoder = ImageEncoder(FeatureOptions(arch=cfg.arch, pretrained=cfg.pretrained, stages=cfg.stages,
                                               input_side=cfg.input_side))
@@ -127,8 +189,9 @@ def main(argv: list[str] | None = None) -> None:
     objects = sum(len(e.objects) for e in examples)
     print(f"extent net: {len(examples)} photos, {objects} objects ({time.perf_counter() - began:.0f} s to build)",
           flush=True)
-    net, losses = train(examples, cfg, args.epochs, args.batch_size, args.lr, args.seed)
-    about = {"ccp": args.ccp, "products": args.products, "epochs": args.epochs, "batch_size": args.batch_size,
+    net, losses = train(examples, cfg, args.epochs, args.batch_size, args.lr, args.seed, init, args.rounds)
+    about = {"history": args.history, "init": None if args.init is None else args.init.name, "rounds": args.rounds,
+             "ccp": args.ccp, "products": args.products, "epochs": args.epochs, "batch_size": args.batch_size,
              "lr": args.lr, "seed": args.seed, "photos": len(examples), "objects": objects,
              "losses": [round(v, 5) for v in losses], "seconds": round(time.perf_counter() - began, 1)}
     save_extent(net, args.out, about)
