@@ -38,6 +38,10 @@ from shared.datasets.registry import dataset_from_config
 from shared.errors import ConfigError
 from shared.tasks import finished_results, write_metrics
 
+# a binary mask saved as 0 / 255 marks nothing: 255 is the folder format's "ignore" (shared/datasets/mask_folder.py)
+EMPTY_MASK_HINT = ("a mask's foreground is any label but 0 and 255 (255 = ignore), so a 0 / 255 mask has none: "
+                   "save the object as 1 (mask // 255)")
+
 
 def click_segmenter(cfg: DictConfig) -> ClickSegmenter:
     """The configured model as a ``ClickSegmenter`` (model=unet: ``ckpt_path``, or in a sweep with
@@ -138,8 +142,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         rows.append(image_row(name, run, thresholds, max_clicks))
         print(f"[{i + 1}/{len(dataset)}] {name}: IoU after 1 / 5 / {max_clicks} clicks {run.ious[0]:.3f} / "
               f"{run.ious[min(4, max_clicks - 1)]:.3f} / {run.ious[-1]:.3f}, NoC@90 {rows[-1].get('noc90', '-')}")
+    if skipped:
+        print(f"note: {len(skipped)} object(s) left out, their masks mark no foreground ({', '.join(skipped[:5])}"
+              f"{', ...' if len(skipped) > 5 else ''}); {EMPTY_MASK_HINT}")
     if not runs:
-        raise ConfigError(f"no objects were evaluated ({len(skipped)} skipped: empty ground truth)")
+        raise ConfigError(f"no objects were evaluated ({len(skipped)} skipped: empty ground truth); {EMPTY_MASK_HINT}")
     run_dir.mkdir(parents=True, exist_ok=True)
     write_csv(run_dir / "per_image.csv", rows)
     subsets = subset_metrics(cfg, runs, thresholds, max_clicks)

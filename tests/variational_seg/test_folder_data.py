@@ -73,3 +73,27 @@ def test_the_click_protocol_fits_a_unet_once_under_the_training_root_and_clicks_
     assert fitted.name.startswith("unet-s0-") and (fitted / "checkpoints" / "last.ckpt").is_file()
     assert runs[0]["all/n"] == 3 and 0.0 <= runs[0]["all/iou_at_1"] <= 1.0
     assert runs[0]["all/iou_at_2"] == runs[1]["all/iou_at_2"]     # the same net clicked twice
+
+
+def test_a_mask_saved_as_0_and_255_is_named_with_the_folder_formats_rule(run_project, tmp_path, capsys):
+    """255 is the folder format's ignore label: a 0 / 255 binary mask marks no foreground. The click protocol leaves
+    such a photo out with a note naming it and the rule; with no photo left it is one ConfigError saying the same."""
+    import numpy as np
+    from PIL import Image
+
+    root = make_mask_folder(tmp_path / "my_bags", n=4, unlabelled=0, width=48, height=36)
+    (root / "classes.txt").unlink()
+    masks = sorted((root / "masks").glob("*.png"))
+    for path in masks[:1]:
+        mask = np.array(Image.open(path))
+        Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8)).save(path)
+    args = ["data=folder", f"data.root={root}", "experiment=noc", "model=wbh_colour", "noc.max_clicks=1"]
+    cfg, _ = run_project("variational_seg", args, task="eval")
+    note = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note: 1 object(s) left out")]
+    assert len(note) == 1 and masks[0].stem in note[0] and "mask // 255" in note[0]
+    assert json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())["all/n"] == 3
+    for path in masks[1:]:
+        mask = np.array(Image.open(path))
+        Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8)).save(path)
+    with pytest.raises(ConfigError, match=r"no objects were evaluated .*0 / 255 mask has none"):
+        run_project("variational_seg", args, task="eval")
