@@ -280,7 +280,7 @@ def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | No
     features = FeatureTerm(feature_options(model.get("features"))) if term == "features" else None
     eopts = extent_options(model.get("extent"))
     extent = None if eopts is None else ExtentPrior(eopts.weights)
-    if eopts is not None and extent is not None and (eopts.later == "all") != extent.history:
+    if eopts is not None and (eopts.later == "all") != extent.history:
         raise ConfigError(f"model.extent: later {eopts.later!r} with {eopts.weights[0].name}, a "
                           f"{'history' if extent.history else 'first-click'} net; `later: all` goes with a net "
                           f"trained with --history (scripts/train_extent.py), and such a net with it alone")

@@ -113,17 +113,27 @@ class ExtentNet(nn.Module):
         self.body = nn.Sequential(*layers, nn.Conv2d(cfg.width, 1, 1))
 
     def forward(self, maps: list[Tensor], clicks: Tensor, history: Tensor | None = None) -> Tensor:
-        if self.cfg.history != (history is not None):
+        return self.head(*click_inputs(maps, clicks, history))
+
+    def head(self, up: list[Tensor], given: Tensor) -> Tensor:
+        """Logits from ``click_inputs``' two parts: the nets of an ensemble share them (``ExtentPrior``)."""
+        if self.cfg.history != (given.shape[1] == len(up) + 3 + HISTORY_MAPS):
             raise ValueError("a history net needs history maps, a first-click net takes none")
-        size = maps[0].shape[-2:]
-        up = [m.float() if m.shape[-2:] == size else
-              F.interpolate(m.float(), size=size, mode="bilinear", align_corners=False) for m in maps]
         parts = [reduce(m) for reduce, m in zip(self.reduce, up)]
-        parts += [click_similarity(m, clicks) for m in up]
-        parts.append(click_maps(*size, clicks))
-        if history is not None:
-            parts.append(history)
-        return self.body(torch.cat(parts, 1))[:, 0]
+        return self.body(torch.cat([*parts, given], 1))[:, 0]
+
+
+def click_inputs(maps: list[Tensor], clicks: Tensor, history: Tensor | None) -> tuple[list[Tensor], Tensor]:
+    """What every net reads, whatever its weights: the encoder maps upsampled to the finest grid, and the maps
+    that do not depend on the net (per stage the click similarity, the click's own maps, ``history`` if given)."""
+    size = maps[0].shape[-2:]
+    up = [m.float() if m.shape[-2:] == size else
+          F.interpolate(m.float(), size=size, mode="bilinear", align_corners=False) for m in maps]
+    given = [click_similarity(m, clicks) for m in up]
+    given.append(click_maps(*size, clicks))
+    if history is not None:
+        given.append(history)
+    return up, torch.cat(given, 1)
 
 
 def with_history(net: ExtentNet) -> ExtentNet:
@@ -213,8 +223,8 @@ class ExtentPrior:
             history = history_maps(*grid, torch.tensor([a for a, c in zip(at, clicks) if c.positive]).reshape(-1, 2),
                                    torch.tensor([a for a, c in zip(at, clicks) if not c.positive]).reshape(-1, 2),
                                    prev)[None]
-        latest = torch.tensor([at[-1]], dtype=torch.float32)
-        return torch.stack([net(maps, latest, history) for net in self.nets]).mean(0)[:, None]
+        inputs = click_inputs(maps, torch.tensor([at[-1]], dtype=torch.float32), history)   # once for all nets
+        return torch.stack([net.head(*inputs) for net in self.nets]).mean(0)[:, None]
 
     def reach(self, image: np.ndarray, clicks: Sequence[Click],
               previous: np.ndarray | None = None) -> Callable[[tuple[int, int]], np.ndarray]:
