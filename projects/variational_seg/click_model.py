@@ -49,13 +49,13 @@ from projects.variational_seg.colour_term import (
     to_lab,
 )
 from projects.variational_seg.extent_net import ExtentPrior
-from projects.variational_seg.feature_term import FeatureTerm, feature_options
+from projects.variational_seg.feature_term import FeatureTerm, RecentPhotos, feature_options
 from projects.variational_seg.markers import scale_points
 from projects.variational_seg.noc import ClickSegmenter, from_points, uses_negative_clicks
 from projects.variational_seg.params import SolverParams, resolve_params
 from projects.variational_seg.pipeline import area_resize, image_tensor, upsample, working_size
 from projects.variational_seg.refine import RefineOptions, refine, refine_options
-from projects.variational_seg.solver import prepare, solve
+from projects.variational_seg.solver import photo_inputs, prepare, solve
 from shared.errors import ConfigError
 from shared.paths import REPO_ROOT
 
@@ -138,14 +138,17 @@ def click_masks(clicks: Sequence[Click], src: tuple[int, int], dst: tuple[int, i
     latest click wins); ``lab`` (H*W, 3) with ``edge_tol`` > 0 trims each disk to the pixels of similar colour."""
     fg, bg = np.zeros(dst, dtype=bool), np.zeros(dst, dtype=bool)
     r = max(radius * min(dst[0] / src[0], dst[1] / src[1]), min_radius)
-    yy, xx = np.mgrid[:dst[0], :dst[1]]
+    reach = int(np.floor(r))   # the disk's pixels lie within this many rows and columns of its centre
     centres = [scale_points(np.array([[c.row, c.col]]), src, dst)[0] for c in clicks]
     for click, (row, col) in zip(clicks, centres):
+        patch = (slice(max(0, row - reach), min(dst[0], row + reach + 1)),
+                 slice(max(0, col - reach), min(dst[1], col + reach + 1)))
+        yy, xx = np.mgrid[patch]
         disk = (yy - row) ** 2 + (xx - col) ** 2 <= r * r
         if lab is not None and edge_tol > 0:
             colours = lab.reshape(*dst, 3)
-            disk &= np.linalg.norm(colours - colours[row, col], axis=-1) <= edge_tol
-        fg[disk], bg[disk] = click.positive, not click.positive
+            disk &= np.linalg.norm(colours[patch] - colours[row, col], axis=-1) <= edge_tol
+        fg[patch][disk], bg[patch][disk] = click.positive, not click.positive
     for click, (row, col) in zip(clicks, centres):   # a click's own pixel keeps its label (the latest on a tie)
         fg[row, col], bg[row, col] = click.positive, not click.positive
     return fg, bg
@@ -210,18 +213,36 @@ def to_full(image: np.ndarray, u: torch.Tensor, clicks: Sequence[Click], copts: 
     return prob
 
 
-def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.ndarray | None,
-                      params: SolverParams, opts: ColourOptions, copts: ClickOptions, max_side: int,
-                      ropts: RefineOptions | None = None, features: FeatureTerm | None = None,
-                      extent: ExtentPrior | None = None, extent_later: bool = False) -> np.ndarray:
-    """Foreground probability at image resolution after ``clicks`` (in order), given the previous one.
-    ``features``: the encoder features' log-ratio added to the colour's (``feature_term``). ``extent``: with no
-    previous mask, the colour models start from its guess of the first positive click's object; ``extent_later``:
-    also each later positive click's guess moves the colour weights (``take_side``)."""
+@dataclass(frozen=True)
+class WorkingPhoto:
+    """What every click on a photo reads: the photo at the working size (``x`` (1, 3, h, w)), its Lab colours (h * w,
+    3) and the solver's image-only inputs (``solver.photo_inputs``). Made once per photo (``incremental_segmenter``);
+    at 1 MP that is ~10 ms of each click."""
+
+    x: torch.Tensor
+    lab: np.ndarray
+    solver: dict[str, torch.Tensor]
+
+
+def working_photo(image: np.ndarray, max_side: int, params: SolverParams) -> WorkingPhoto:
     h, w = image.shape[:2]
     size = working_size(h, w, max_side)
     x = image_tensor(area_resize(image, size) if size != (h, w) else image)
-    lab = to_lab(x[0])
+    return WorkingPhoto(x, to_lab(x[0]), photo_inputs(x, params))
+
+
+def incremental_solve(image: np.ndarray, photo: WorkingPhoto, clicks: Sequence[Click], previous: np.ndarray | None,
+                      params: SolverParams, opts: ColourOptions, copts: ClickOptions,
+                      ropts: RefineOptions | None = None, features: FeatureTerm | None = None,
+                      extent: ExtentPrior | None = None, extent_later: bool = False) -> np.ndarray:
+    """Foreground probability at image resolution after ``clicks`` (in order), given the previous one; ``photo``:
+    ``working_photo(image, ...)``. ``features``: the encoder features' log-ratio added to the colour's
+    (``feature_term``). ``extent``: with no previous mask, the colour models start from its guess of the first
+    positive click's object; ``extent_later``: also each later positive click's guess moves the colour weights
+    (``take_side``)."""
+    h, w = image.shape[:2]
+    x, lab = photo.x, photo.lab
+    size = tuple(x.shape[-2:])
     radius = copts.radius if len(clicks) > 1 or copts.first_radius is None else copts.first_radius
     fg, bg = click_masks(clicks, (h, w), size, radius, lab, copts.edge_tol, copts.min_working)
     if not fg.any():   # every positive pixel overwritten by later negative clicks
@@ -250,7 +271,7 @@ def incremental_solve(image: np.ndarray, clicks: Sequence[Click], previous: np.n
     g = prior_weight(size, latest, copts.prior, copts.prior_fade).reshape(-1)
     pull = 1.0 - 2.0 * prev[0].numpy().reshape(-1).astype(np.float64)
     extra = None if features is None else features.term(image, first_click=False)
-    inputs = prepare(x, markers, params)
+    inputs = prepare(x, markers, params, photo.solver)
     u = prev if copts.warm_start else inputs["u0"]
     for _ in range(max(1, copts.rounds)):
         more = None if extra is None else extra(x[0], fg_w, bg_w)
@@ -285,12 +306,17 @@ def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | No
                           f"{'history' if extent.history else 'first-click'} net; `later: all` goes with a net "
                           f"trained with --history (scripts/train_extent.py), and such a net with it alone")
     extent_later = eopts is not None and eopts.later != "none"
+    photos = RecentPhotos(4, lambda image: working_photo(image, max_side, params))
 
     def run(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
-        return incremental_solve(image, clicks, previous, params, opts, copts, max_side, ropts, features, extent,
-                                 extent_later)
-    if extent is not None:   # the encoder's maps of a photo, computed and kept before its first click
-        run.prepare_photo = extent.maps  # type: ignore[attr-defined]
+        return incremental_solve(image, photos(image), clicks, previous, params, opts, copts, ropts, features,
+                                 extent, extent_later)
+
+    def prepare_photo(image: np.ndarray) -> None:   # a photo's own work, computed and kept before its first click
+        photos(image)
+        if extent is not None:
+            extent.maps(image)
+    run.prepare_photo = prepare_photo  # type: ignore[attr-defined]
     return run
 
 

@@ -113,27 +113,36 @@ class ExtentNet(nn.Module):
         self.body = nn.Sequential(*layers, nn.Conv2d(cfg.width, 1, 1))
 
     def forward(self, maps: list[Tensor], clicks: Tensor, history: Tensor | None = None) -> Tensor:
-        return self.head(*click_inputs(maps, clicks, history))
+        up = upsampled(maps)
+        return self.head(self.reduced(up), click_given(up, clicks, history))
 
-    def head(self, up: list[Tensor], given: Tensor) -> Tensor:
-        """Logits from ``click_inputs``' two parts: the nets of an ensemble share them (``ExtentPrior``)."""
-        if self.cfg.history != (given.shape[1] == len(up) + 3 + HISTORY_MAPS):
+    def reduced(self, up: list[Tensor]) -> list[Tensor]:
+        """The ``upsampled`` maps through this net's 1 x 1 reductions: they depend on the photo alone (``ExtentPrior``
+        keeps them per photo)."""
+        return [reduce(m) for reduce, m in zip(self.reduce, up)]
+
+    def head(self, reduced: list[Tensor], given: Tensor) -> Tensor:
+        """Logits from the ``reduced`` maps and ``click_given``'s maps (the nets of an ensemble share the latter)."""
+        if self.cfg.history != (given.shape[1] == len(reduced) + 3 + HISTORY_MAPS):
             raise ValueError("a history net needs history maps, a first-click net takes none")
-        parts = [reduce(m) for reduce, m in zip(self.reduce, up)]
-        return self.body(torch.cat([*parts, given], 1))[:, 0]
+        return self.body(torch.cat([*reduced, given], 1))[:, 0]
 
 
-def click_inputs(maps: list[Tensor], clicks: Tensor, history: Tensor | None) -> tuple[list[Tensor], Tensor]:
-    """What every net reads, whatever its weights: the encoder maps upsampled to the finest grid, and the maps
-    that do not depend on the net (per stage the click similarity, the click's own maps, ``history`` if given)."""
+def upsampled(maps: list[Tensor]) -> list[Tensor]:
+    """The encoder maps (finest first) upsampled to the finest grid."""
     size = maps[0].shape[-2:]
-    up = [m.float() if m.shape[-2:] == size else
-          F.interpolate(m.float(), size=size, mode="bilinear", align_corners=False) for m in maps]
+    return [m.float() if m.shape[-2:] == size else
+            F.interpolate(m.float(), size=size, mode="bilinear", align_corners=False) for m in maps]
+
+
+def click_given(up: list[Tensor], clicks: Tensor, history: Tensor | None) -> Tensor:
+    """The inputs that depend on the clicks and not on the net's weights: per stage the click similarity on the
+    ``upsampled`` maps, the click's own maps, ``history`` if given."""
     given = [click_similarity(m, clicks) for m in up]
-    given.append(click_maps(*size, clicks))
+    given.append(click_maps(*up[0].shape[-2:], clicks))
     if history is not None:
         given.append(history)
-    return up, torch.cat(given, 1)
+    return torch.cat(given, 1)
 
 
 def with_history(net: ExtentNet) -> ExtentNet:
@@ -187,8 +196,9 @@ def load_extent(path: str | Path) -> tuple[ExtentNet, dict]:
 
 class ExtentPrior:
     """The trained net(s) on photos: ``reach(image, clicks, previous)(grid)`` -> (h, w) the latest click's object's
-    probability on any grid; the encoder runs once per photo (the last ``keep`` photos' maps are kept). Several
-    weights files (nets of one config, e.g. three training seeds) are an ensemble: the mean of their logits."""
+    probability on any grid; the encoder and the nets' 1 x 1 reductions run once per photo (the last ``keep`` photos'
+    maps are kept). Several weights files (nets of one config, e.g. three training seeds) are an ensemble: the mean
+    of their logits."""
 
     def __init__(self, paths: str | Path | Sequence[str | Path], keep: int = 4) -> None:
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
@@ -204,7 +214,13 @@ class ExtentPrior:
                                       f"{paths[0]}'s ({net.cfg} vs {cfg})")
         self.encoder = ImageEncoder(FeatureOptions(arch=cfg.arch, pretrained=cfg.pretrained, stages=cfg.stages,
                                                    input_side=cfg.input_side))
-        self.maps = RecentPhotos(keep, self.encoder)
+        self.maps = RecentPhotos(keep, self.photo_maps)
+
+    @torch.inference_mode()
+    def photo_maps(self, image: np.ndarray) -> tuple[list[Tensor], list[list[Tensor]]]:
+        """What depends on the photo alone: the encoder maps ``upsampled`` and, per net, their ``reduced`` maps."""
+        up = upsampled(self.encoder(image))
+        return up, [net.reduced(up) for net in self.nets]
 
     @property
     def history(self) -> bool:
@@ -214,8 +230,8 @@ class ExtentPrior:
     def logit(self, image: np.ndarray, clicks: Sequence[Click], previous: np.ndarray | None = None) -> Tensor:
         """(1, 1, h, w) logits on the encoder's stride-8 grid for the latest of ``clicks``; a history net also
         reads the earlier clicks and ``previous`` (the mask before the latest click, at the photo's size)."""
-        maps = self.maps(image)
-        grid = tuple(maps[0].shape[-2:])
+        up, reduced = self.maps(image)
+        grid = tuple(up[0].shape[-2:])
         at = [grid_click(c, image.shape[:2], grid) for c in clicks]
         history = None
         if self.history:
@@ -223,8 +239,8 @@ class ExtentPrior:
             history = history_maps(*grid, torch.tensor([a for a, c in zip(at, clicks) if c.positive]).reshape(-1, 2),
                                    torch.tensor([a for a, c in zip(at, clicks) if not c.positive]).reshape(-1, 2),
                                    prev)[None]
-        inputs = click_inputs(maps, torch.tensor([at[-1]], dtype=torch.float32), history)   # once for all nets
-        return torch.stack([net.head(*inputs) for net in self.nets]).mean(0)[:, None]
+        given = click_given(up, torch.tensor([at[-1]], dtype=torch.float32), history)   # once for all nets
+        return torch.stack([net.head(parts, given) for net, parts in zip(self.nets, reduced)]).mean(0)[:, None]
 
     def reach(self, image: np.ndarray, clicks: Sequence[Click],
               previous: np.ndarray | None = None) -> Callable[[tuple[int, int]], np.ndarray]:

@@ -20,6 +20,7 @@ FFT about four times slower.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -50,11 +51,19 @@ def minmax(z: Tensor) -> Tensor:
 
 
 def disks(markers: Tensor, radius: int) -> Tensor:
-    """Union of disks of ``radius`` around the True pixels of markers (B, H, W) -> float (B, H, W)."""
-    r = torch.arange(-radius, radius + 1, device=markers.device)
-    kernel = ((r[:, None] ** 2 + r[None, :] ** 2) <= radius ** 2).float()[None, None]
-    hit = F.conv2d(markers.float()[:, None], kernel, padding=radius)[:, 0]
-    return (hit > 0.5).float()
+    """Union of disks of ``radius`` around the True pixels of markers (B, H, W) -> float (B, H, W): a disk is
+    2r + 1 rows, the row dy a run of half-width isqrt(r^2 - dy^2), so the union is the max over dy of a 1-D max
+    filter shifted by dy (r + 1 max-pools: on the CPU ~10x faster than a 2-D convolution with the disk, whose
+    one-channel oneDNN call costs ~10 ms at the working size)."""
+    h = markers.shape[-2]
+    rows = F.pad(markers.float()[:, None], (0, 0, radius, radius))   # (B, 1, H + 2r, W), zero rows above / below
+    out = torch.zeros_like(rows[..., :h, :])
+    for dy in range(radius + 1):   # rows dy and -dy share their half-width
+        half = math.isqrt(radius * radius - dy * dy)
+        run = F.max_pool2d(rows, (1, 2 * half + 1), stride=1, padding=(0, half))
+        for shift in {dy, -dy}:
+            torch.maximum(out, run[..., radius + shift:radius + shift + h, :], out=out)
+    return out[:, 0]
 
 
 def init_radius(h: int, w: int, radius: int | None = None) -> int:
@@ -205,25 +214,35 @@ def _pad(x: Tensor, pads: tuple[int, int, int, int]) -> Tensor:
     return out[:, 0] if squeeze else out
 
 
-def prepare(images: Tensor, markers: Tensor, params: SolverParams) -> dict[str, Tensor]:
-    """Per-pixel inputs on the unpadded grid: z, D_G, alpha, beta, u0 (all float, same device/dtype)."""
+def photo_inputs(images: Tensor, params: SolverParams) -> dict[str, Tensor]:
+    """The per-pixel inputs that depend on the images alone: z, alpha, beta (a click model keeps them per photo)."""
+    b = images.shape[0]
+    z = minmax(images)
+    alpha, beta = weight_maps(z, per_sample(params.alpha0, b, z), per_sample(params.beta0, b, z), params.weights,
+                              params.alpha_source, params.beta_source, params.weight_sigma, params.quantile,
+                              params.k_min)
+    return {"z": z, "alpha": alpha, "beta": beta}
+
+
+def prepare(images: Tensor, markers: Tensor, params: SolverParams,
+            photo: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+    """Per-pixel inputs on the unpadded grid: z, D_G, alpha, beta, u0 (all float, same device/dtype); ``photo``:
+    ``photo_inputs`` of these images and parameters, computed earlier."""
     if markers.dim() != 3 or markers.shape != (images.shape[0], *images.shape[-2:]):
         raise ValueError(f"markers must be (B, H, W) matching images {tuple(images.shape)}, got {tuple(markers.shape)}")
     if not bool(markers.flatten(1).any(1).all()):
         raise ValueError("every image needs at least one marker pixel")
     b, _, h, w = images.shape
-    z = minmax(images)
+    photo = photo_inputs(images, params) if photo is None else photo
+    z = photo["z"]
     theta = per_sample(params.theta, b, z)
     if bool((theta > 0).any()):
         dg = geodesic_distance(z, markers, params.geodesic, params.eps_d, params.beta_g, params.sigma_g,
                                params.geodesic_sweeps)
     else:
         dg = torch.zeros(b, h, w, dtype=z.dtype, device=z.device)
-    alpha, beta = weight_maps(z, per_sample(params.alpha0, b, z), per_sample(params.beta0, b, z), params.weights,
-                              params.alpha_source, params.beta_source, params.weight_sigma, params.quantile,
-                              params.k_min)
     u0 = disks(markers, init_radius(h, w, params.init_radius)).to(z.dtype)
-    return {"z": z, "dg": dg, "alpha": alpha, "beta": beta, "u0": u0}
+    return {**photo, "dg": dg, "u0": u0}
 
 
 @torch.inference_mode()

@@ -32,6 +32,27 @@ def test_click_disks_are_full_resolution_px_and_the_latest_click_wins():
     assert tiny.sum() == 1                                  # smaller than a working pixel: the clicked pixel
 
 
+def test_click_masks_paint_each_disk_over_the_whole_grid_as_defined_near_the_borders_too():
+    rng = np.random.default_rng(3)
+    lab = rng.uniform(0, 100, (30 * 40, 3))
+    clicks = [Click(0, 0, True), Click(118, 158, False), Click(60, 3, True), Click(57, 8, False), Click(2, 150, True)]
+    for radius, tol in ((10.0, 0.0), (17.5, 60.0), (2.0, 0.0)):
+        fg, bg = click_masks(clicks, (120, 160), (30, 40), radius, lab, tol)
+        want_fg, want_bg = np.zeros((30, 40), bool), np.zeros((30, 40), bool)
+        yy, xx = np.mgrid[:30, :40]
+        colours = lab.reshape(30, 40, 3)
+        for c in clicks:
+            row, col = min(29, round((c.row + 0.5) / 4 - 0.5)), min(39, round((c.col + 0.5) / 4 - 0.5))
+            d = (yy - row) ** 2 + (xx - col) ** 2 <= (radius / 4) ** 2
+            if tol > 0:
+                d &= np.linalg.norm(colours - colours[row, col], axis=-1) <= tol
+            want_fg[d], want_bg[d] = c.positive, not c.positive
+        for c in clicks:
+            row, col = min(29, round((c.row + 0.5) / 4 - 0.5)), min(39, round((c.col + 0.5) / 4 - 0.5))
+            want_fg[row, col], want_bg[row, col] = c.positive, not c.positive
+        assert np.array_equal(fg, want_fg) and np.array_equal(bg, want_bg), (radius, tol)
+
+
 def test_colour_trim_and_prior_fade():
     lab = np.zeros((10, 10, 3))
     lab[:, 5:] = 50.0                                       # a strong edge between columns 4 and 5

@@ -23,6 +23,20 @@ def test_tv_model_matches_skimage_chan_vese_at_mu_005():
     assert dsc(ours, ref) >= 0.99 and dsc(ours, target) >= 0.97
 
 
+def test_disks_are_the_union_of_the_pixels_within_radius_of_a_marker():
+    markers = torch.zeros(2, 9, 12, dtype=torch.bool)
+    markers[0, 4, 5] = True
+    markers[1, 0, 0] = markers[1, 8, 11] = markers[1, 3, 9] = True
+    for radius in (0, 1, 2, 3, 5):
+        rows, cols = torch.meshgrid(torch.arange(9), torch.arange(12), indexing="ij")
+        for b in range(2):
+            want = torch.zeros(9, 12)
+            for r, c in markers[b].nonzero().tolist():
+                want[(rows - r) ** 2 + (cols - c) ** 2 <= radius ** 2] = 1.0
+            assert torch.equal(disks(markers, radius)[b], want), (radius, b)
+    assert disks(markers, 2)[0].sum() == 13   # the 13 pixels with dy^2 + dx^2 <= 4
+
+
 def test_disk_with_markers_inside_is_segmented():
     image, target, _ = scene(64, seed=2)
     x, m = as_batch(image, [(26, 23), (22, 28), (31, 20)])
