@@ -213,7 +213,7 @@ def to_full(image: np.ndarray, u: torch.Tensor, clicks: Sequence[Click], copts: 
     return prob
 
 
-@dataclass(frozen=True)
+@dataclass
 class WorkingPhoto:
     """What every click on a photo reads: the photo at the working size (``x`` (1, 3, h, w)), its Lab colours (h * w,
     3) and the solver's image-only inputs (``solver.photo_inputs``). Made once per photo (``incremental_segmenter``);
@@ -222,6 +222,17 @@ class WorkingPhoto:
     x: torch.Tensor
     lab: np.ndarray
     solver: dict[str, torch.Tensor]
+    geodesic: tuple[bytes, torch.Tensor] | None = None   # the last markers' D_G (``solver_inputs``)
+
+    def solver_inputs(self, markers: torch.Tensor, params: SolverParams) -> dict[str, torch.Tensor]:
+        """``solver.prepare`` for these markers; D_G (~10 ms at the working size) is re-used while the markers stay
+        as they were, as after a negative click whose disk leaves the positive ones alone."""
+        key = markers.numpy().tobytes()
+        if self.geodesic is not None and self.geodesic[0] == key:
+            return {**prepare(self.x, markers, params.with_(theta=0.0), self.solver), "dg": self.geodesic[1]}
+        inputs = prepare(self.x, markers, params, self.solver)
+        self.geodesic = (key, inputs["dg"])
+        return inputs
 
 
 def working_photo(image: np.ndarray, max_side: int, params: SolverParams) -> WorkingPhoto:
@@ -271,7 +282,7 @@ def incremental_solve(image: np.ndarray, photo: WorkingPhoto, clicks: Sequence[C
     g = prior_weight(size, latest, copts.prior, copts.prior_fade).reshape(-1)
     pull = 1.0 - 2.0 * prev[0].numpy().reshape(-1).astype(np.float64)
     extra = None if features is None else features.term(image, first_click=False)
-    inputs = prepare(x, markers, params, photo.solver)
+    inputs = photo.solver_inputs(markers, params)
     u = prev if copts.warm_start else inputs["u0"]
     for _ in range(max(1, copts.rounds)):
         more = None if extra is None else extra(x[0], fg_w, bg_w)

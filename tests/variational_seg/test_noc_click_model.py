@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from projects.variational_seg.click_model import (
     click_masks,
@@ -12,11 +13,14 @@ from projects.variational_seg.click_model import (
     incremental_segmenter,
     prior_weight,
     spread_click,
+    working_photo,
 )
 from projects.variational_seg.clicker import Click
 from projects.variational_seg.colour_term import colour_options
 from projects.variational_seg.methods import model_config
 from projects.variational_seg.noc import run_clicks
+from projects.variational_seg.params import SolverParams
+from projects.variational_seg.solver import prepare
 from shared.errors import ConfigError
 from tests.variational_seg.helpers import disk
 
@@ -51,6 +55,19 @@ def test_click_masks_paint_each_disk_over_the_whole_grid_as_defined_near_the_bor
             row, col = min(29, round((c.row + 0.5) / 4 - 0.5)), min(39, round((c.col + 0.5) / 4 - 0.5))
             want_fg[row, col], want_bg[row, col] = c.positive, not c.positive
         assert np.array_equal(fg, want_fg) and np.array_equal(bg, want_bg), (radius, tol)
+
+
+def test_a_photo_keeps_its_solver_inputs_and_the_last_markers_geodesic_distance():
+    image = np.random.default_rng(0).integers(0, 255, (60, 80, 3)).astype(np.uint8)
+    params = SolverParams(theta=0.5)
+    photo = working_photo(image, 40, params)
+    assert tuple(photo.x.shape) == (1, 3, 30, 40)
+    one, two = torch.zeros(1, 30, 40, dtype=torch.bool), torch.zeros(1, 30, 40, dtype=torch.bool)
+    one[0, 10:13, 10:13], two[0, 20:22, 30:33] = True, True
+    for markers in (one, one.clone(), two, one):   # the second: the same markers again, D_G kept
+        got, want = photo.solver_inputs(markers, params), prepare(photo.x, markers, params)
+        assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+    assert photo.geodesic is not None and photo.geodesic[0] == one.numpy().tobytes()
 
 
 def test_colour_trim_and_prior_fade():
