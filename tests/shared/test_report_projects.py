@@ -4,22 +4,20 @@ README markers, and every table fills from fake run folders made from the sweeps
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 from pathlib import Path
 
 import pytest
-import yaml
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from shared.config import compose
 from shared.paths import CONFIG_ROOT, REPO_ROOT
 from shared.report import build_table, collect_runs, load_specs
 from shared.report.readme import markers
-from tests.config_groups import is_group
+from tests.config_groups import composed_with
 
 # Keys that only name, tag or resume a sweep run (or log it), not what it trains.
 BOOKKEEPING = ("run_name", "run_group", "run_tags", "skip_finished", "resume_from_last", "table_row", "logger")
@@ -78,23 +76,6 @@ def comparable(cfg: DictConfig) -> dict:
         data.pop(key, None)
     data.get("callbacks", {}).pop("progress_bar", None)
     return data
-
-
-def composed_with(project: str, overrides: list[str], cache: dict[tuple[str, ...], DictConfig],
-                  return_hydra_config: bool = False) -> DictConfig:
-    """``compose(project, overrides)``, with one Hydra composition (~0.3 s; semiseg has ~150 jobs) per set of
-    config-group choices: the plain values (seed, ratio, lr) are set on a copy afterwards, as Hydra sets them."""
-    groups = [o for o in overrides if is_group(project, o.split("=", 1)[0].lstrip("+"))]
-    values = [o for o in overrides if o not in groups]
-    key = (str(return_hydra_config), *groups)
-    if key not in cache:
-        cache[key] = compose(project, groups, return_hydra_config=return_hydra_config)
-    cfg = copy.deepcopy(cache[key])
-    with open_dict(cfg):
-        for override in values:
-            name, value = override.split("=", 1)
-            OmegaConf.update(cfg, name.lstrip("+"), yaml.safe_load(value), merge=False)
-    return cfg
 
 
 def old_config(project: str, overrides: list[str], cache: dict[tuple[str, ...], DictConfig]) -> dict:

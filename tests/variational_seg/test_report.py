@@ -19,6 +19,7 @@ from shared.config import compose
 from shared.paths import CONFIG_ROOT, REPO_ROOT
 from shared.report import load_specs
 from shared.report.readme import markers
+from tests.config_groups import composed_with
 
 BOOKKEEPING = ("run_name", "run_group", "run_tags", "skip_finished", "resume_from_last", "unet_training_root",
                "table_row", "logger", "task", "hydra")
@@ -56,21 +57,22 @@ def fake_run(cfg: DictConfig, run_dir: Path, value: float) -> None:
                           for i in range(3)])
 
 
-@pytest.mark.slow   # ~60 Hydra compositions
+@pytest.mark.slow   # one Hydra composition per sweep and group choice
 def test_sweeps_make_the_old_runs_and_the_report_fills_every_table(tmp_path):
     made: dict[Path, DictConfig] = {}
+    composed: dict[tuple[str, ...], DictConfig] = {}
     for sweep, count in SWEEPS.items():
         jobs = sweep_jobs(sweep, tmp_path)
         assert len(jobs) == count, sweep
         for job in jobs:
-            cfg = compose("variational_seg", [f"+sweep={sweep}", *job, f"paths.log_dir={tmp_path}"],
-                          return_hydra_config=True)
+            cfg = composed_with("variational_seg", [f"+sweep={sweep}", *job, f"paths.log_dir={tmp_path}"], composed,
+                                return_hydra_config=True)
             assert cfg.skip_finished is True and cfg.run_group and cfg.run_tags
             choice = dict(o.split("=", 1) for o in job)
             seed = [f"seed={choice['seed']}"] if "seed" in choice else []
-            old = compose("variational_seg", ["data=grabcut", f"model={choice['model']}", *seed,
-                                              *MARKER_ARGS[choice["sweep/markers"]], f"paths.log_dir={tmp_path}"],
-                          task="eval")
+            old = composed_with("variational_seg", ["data=grabcut", f"model={choice['model']}", *seed,
+                                                    *MARKER_ARGS[choice["sweep/markers"]], f"paths.log_dir={tmp_path}"],
+                                composed, task="eval")
             assert comparable(cfg) == comparable(old), (sweep, job)
             run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
             names = {"anchors": f"{choice['sweep/markers']}-{choice['model']}",
