@@ -43,24 +43,6 @@ def test_unknown_anchor_is_refused():
 
 
 @pytest.mark.realdata
-@pytest.mark.slow   # make bench with the anchors over the GrabCut test images
-def test_bench_writes_the_anchor_keys(run_project, shared_data, tmp_path):
-    import json
-
-    out = tmp_path / "bench.json"
-    run_project("variational_seg", ["data=grabcut", "data.max_side=48", "bench.limit=2", "bench.batch_size=2",
-                                    "bench.batch_image_size=32", f"bench.output={out}",
-                                    "bench.cutout_models=[]"], task="bench")   # the 1- / 12-MP cut-out: test_noc_bench
-    res = json.loads(out.read_text())
-    for name in ("wbh_colour", "wbh", "cv2_grabcut", "random_walker"):
-        assert res[f"s_per_image_{name}"] > 0, name
-        for k in (1, 3, 5):
-            assert 0.0 <= res[f"dsc_{name}_k{k}"] <= 1.0, (name, k)
-    assert res["dsc_wbh_k3"] == res["dsc_ours"]  # the same runs, the same images
-    assert res["s_per_image_unet_lite0"].startswith("not measured: no trained U-Net")   # empty training cache
-
-
-@pytest.mark.realdata
 @pytest.mark.parametrize("model", ["cv2_grabcut", "random_walker", "wbh_colour"])
 def test_eval_runs_each_method_with_background_strokes(run_project, shared_data, model):
     from pathlib import Path

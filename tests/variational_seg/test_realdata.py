@@ -26,8 +26,8 @@ def test_grabcut_splits_and_samples(shared_data):
     assert len(scribbles) > 10 and gt[scribbles[:, 0], scribbles[:, 1]].all()  # set 1 is always inside
 
 
-@pytest.mark.slow   # make bench over the GrabCut test images (real data)
-def test_bench_writes_the_issue_keys(run_project, shared_data, tmp_path):
+@pytest.mark.slow   # make bench over the GrabCut test images (real data): its own keys and the anchors'
+def test_bench_writes_the_issue_and_anchor_keys(run_project, shared_data, tmp_path):
     out = tmp_path / "bench.json"
     run_project("variational_seg", ["data=grabcut", "data.max_side=48", "bench.limit=2", "bench.batch_size=2",
                                     "bench.batch_image_size=32", f"bench.output={out}",
@@ -43,6 +43,12 @@ def test_bench_writes_the_issue_keys(run_project, shared_data, tmp_path):
     assert all(isinstance(res[k], float) and res[k] > 0 for k in ("s_per_image_ours", "s_per_image_skimage_chan_vese",
                                                                    "speedup_vs_skimage"))
     assert res["mean_iterations_ours_spec_solver"] >= 5 and 0 <= res["dsc_ours_spec_solver"] <= 1
+    for name in ("wbh_colour", "wbh", "cv2_grabcut", "random_walker"):
+        assert res[f"s_per_image_{name}"] > 0, name
+        for k in (1, 3, 5):
+            assert 0.0 <= res[f"dsc_{name}_k{k}"] <= 1.0, (name, k)
+    assert res["dsc_wbh_k3"] == res["dsc_ours"]  # the same runs, the same images
+    assert res["s_per_image_unet_lite0"].startswith("not measured: no trained U-Net")   # empty training cache
 
 
 def test_time_pipeline_reports_every_stage_and_the_ratio(shared_data, monkeypatch, capsys):
