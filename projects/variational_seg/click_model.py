@@ -229,7 +229,7 @@ class WorkingPhoto:
         as they were, as after a negative click whose disk leaves the positive ones alone."""
         key = markers.numpy().tobytes()
         if self.geodesic is not None and self.geodesic[0] == key:
-            return {**prepare(self.x, markers, params.with_(theta=0.0), self.solver), "dg": self.geodesic[1]}
+            return prepare(self.x, markers, params, self.solver, dg=self.geodesic[1])
         inputs = prepare(self.x, markers, params, self.solver)
         self.geodesic = (key, inputs["dg"])
         return inputs

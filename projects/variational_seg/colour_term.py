@@ -279,10 +279,7 @@ def colour_rounds(image: Tensor, markers: Tensor, background: Tensor | None, par
     else:
         u = init
         fg_w, bg_w = round_weights(u, fg_seed, bg_seed)
-    if dg is None:
-        inputs = prepare(image, markers, params)
-    else:
-        inputs = {**prepare(image, markers, params.with_(theta=0.0)), "dg": dg.to(image.dtype)}
+    inputs = prepare(image, markers, params, dg=dg)
     total, log, fit = 0, {}, np.zeros(h * w)
     for r in range(rounds):
         keep = init is not None and r == 0 and not opts.refit_last  # the coarse rounds' mixtures as they are

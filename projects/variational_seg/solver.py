@@ -224,10 +224,11 @@ def photo_inputs(images: Tensor, params: SolverParams) -> dict[str, Tensor]:
     return {"z": z, "alpha": alpha, "beta": beta}
 
 
-def prepare(images: Tensor, markers: Tensor, params: SolverParams,
-            photo: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+def prepare(images: Tensor, markers: Tensor, params: SolverParams, photo: dict[str, Tensor] | None = None,
+            dg: Tensor | None = None) -> dict[str, Tensor]:
     """Per-pixel inputs on the unpadded grid: z, D_G, alpha, beta, u0 (all float, same device/dtype); ``photo``:
-    ``photo_inputs`` of these images and parameters, computed earlier."""
+    ``photo_inputs`` of these images and parameters, computed earlier; ``dg``: a D_G to use instead of computing
+    it from the markers."""
     if markers.dim() != 3 or markers.shape != (images.shape[0], *images.shape[-2:]):
         raise ValueError(f"markers must be (B, H, W) matching images {tuple(images.shape)}, got {tuple(markers.shape)}")
     if not bool(markers.flatten(1).any(1).all()):
@@ -236,7 +237,9 @@ def prepare(images: Tensor, markers: Tensor, params: SolverParams,
     photo = photo_inputs(images, params) if photo is None else photo
     z = photo["z"]
     theta = per_sample(params.theta, b, z)
-    if bool((theta > 0).any()):
+    if dg is not None:
+        dg = dg.to(z.dtype)
+    elif bool((theta > 0).any()):
         dg = geodesic_distance(z, markers, params.geodesic, params.eps_d, params.beta_g, params.sigma_g,
                                params.geodesic_sweeps)
     else:
