@@ -136,26 +136,30 @@ def deep_click(coverage: np.ndarray, rng: np.random.Generator) -> tuple[float, f
     """A training click on the stride-8 grid: a random fine-grid pixel whose depth in the object (distance to
     its boundary, the border counting) is at least a random 50-100 % of the deepest one's, as the protocol's
     first click (the deepest point) and a user's (somewhere well inside) are."""
-    padded = np.pad(coverage > 0.5, 1)
-    depth = ndimage.distance_transform_edt(padded)[1:-1, 1:-1]
+    picked = deep_pixel(coverage > 0.5, rng)
+    if picked is None:
+        return None
+    return (picked[0] + 0.5) / FINE - 0.5, (picked[1] + 0.5) / FINE - 0.5
+
+
+def deep_pixel(region: np.ndarray, rng: np.random.Generator) -> tuple[int, int] | None:
+    """(row, col) of a random pixel of ``region`` whose depth in it (distance to its boundary, the border
+    counting) is at least a random 50-100 % of the deepest one's; None for an empty region."""
+    depth = ndimage.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
     if depth.max() <= 0:
         return None
     rows, cols = np.nonzero(depth >= rng.uniform(0.5, 1.0) * depth.max())
     k = int(rng.integers(len(rows)))
-    return (rows[k] + 0.5) / FINE - 0.5, (cols[k] + 0.5) / FINE - 0.5
+    return int(rows[k]), int(cols[k])
 
 
 def corrective_click(target: np.ndarray, mask: np.ndarray,
                      rng: np.random.Generator) -> tuple[float, float, bool] | None:
     """The protocol's next click on a grid, for the history net's training: in the larger of the missed
     (``target`` and not ``mask``) and the false (``mask`` and not ``target``) regions, a random pixel whose depth
-    in it is at least a random 50-100 % of the deepest one's (``deep_click``'s rule, the border counting);
+    in it is at least a random 50-100 % of the deepest one's (``deep_pixel``, as ``deep_click``);
     (row, col, positive) or None where the mask has no error."""
     missed, false = target & ~mask, mask & ~target
     region, positive = (missed, True) if missed.sum() >= false.sum() else (false, False)
-    if not region.any():
-        return None
-    depth = ndimage.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
-    rows, cols = np.nonzero(depth >= rng.uniform(0.5, 1.0) * depth.max())
-    k = int(rng.integers(len(rows)))
-    return float(rows[k]), float(cols[k]), positive
+    picked = deep_pixel(region, rng)
+    return None if picked is None else (float(picked[0]), float(picked[1]), positive)
