@@ -27,6 +27,7 @@ from projects.variational_seg.noc import run_clicks
 from projects.variational_seg.protocol import ground_truth
 from shared.config import plain_dict
 from shared.datasets.registry import dataset_from_config
+from shared.errors import ConfigError
 
 
 def enlarged(image: np.ndarray, gt: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -38,15 +39,17 @@ def enlarged(image: np.ndarray, gt: np.ndarray, size: tuple[int, int]) -> tuple[
 
 def cutout_keys(cfg: DictConfig) -> dict[str, Any]:
     """``s_per_click_<size>_<m>`` for every model of ``bench.cutout_models`` and size of ``bench.cutout_sizes``."""
+    clicks, repeats = int(cfg.bench.cutout_clicks), int(cfg.bench.get("cutout_repeats", 1))
+    if clicks < 1 or repeats < 1:
+        raise ConfigError(f"bench.cutout_clicks and bench.cutout_repeats must be at least 1, got {clicks} and "
+                          f"{repeats}; give bench.cutout_models=[] to skip the cut-out keys")
     data = plain_dict(cfg.data)
     dataset = dataset_from_config(cfg.data, str(cfg.data.split), subset="test")
     sample = dataset[0]
     gt, _ = ground_truth(sample)
-    clicks = int(cfg.bench.cutout_clicks)
     max_side, radius = int(cfg.working.max_side), int(cfg.markers.radius)
     out: dict[str, Any] = {}
     sizes = {str(tag): (int(hw[0]), int(hw[1])) for tag, hw in cfg.bench.cutout_sizes.items()}
-    repeats = int(cfg.bench.get("cutout_repeats", 1))
     for tag, size in sizes.items():
         photo, mask = enlarged(sample["image"], gt, size)
         for name in cfg.bench.cutout_models:

@@ -49,3 +49,12 @@ def test_noc_keys_measured_on_one_grabcut_image(run_project, shared_data, tmp_pa
     for model in ("cv2_grabcut", "wbh"):
         assert 1 <= res[f"noc85_{model}"] <= res[f"noc90_{model}"] <= 20 and res[f"nof90_{model}"] in (0, 1)
         assert res[f"s_per_click_{model}"] > 0
+
+
+def test_cut_out_keys_with_no_clicks_or_no_runs_name_the_key():
+    from projects.variational_seg.bench_cutout import cutout_keys
+    from shared.errors import ConfigError
+
+    for key in ("bench.cutout_clicks=0", "bench.cutout_repeats=0"):
+        with pytest.raises(ConfigError, match="bench.cutout_clicks and bench.cutout_repeats must be at least 1"):
+            cutout_keys(compose("variational_seg", [key], task="bench"))
