@@ -27,7 +27,7 @@ click's disk.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ from projects.variational_seg.markers import scale_points
 from projects.variational_seg.noc import ClickSegmenter, from_points, uses_negative_clicks
 from projects.variational_seg.params import SolverParams, resolve_params
 from projects.variational_seg.pipeline import area_resize, image_tensor, upsample, working_size
-from projects.variational_seg.refine import RefineOptions, refine, refine_options
+from projects.variational_seg.refine import GuideCache, RefineOptions, refine, refine_options
 from projects.variational_seg.solver import photo_inputs, prepare, solve
 from shared.errors import ConfigError
 from shared.paths import REPO_ROOT
@@ -198,16 +198,17 @@ def paint_clicks(prob: np.ndarray, image: np.ndarray, clicks: Sequence[Click], r
 
 
 def to_full(image: np.ndarray, u: torch.Tensor, clicks: Sequence[Click], copts: ClickOptions,
-            ropts: RefineOptions | None, models: tuple[Any, Any], opts: ColourOptions) -> np.ndarray:
+            ropts: RefineOptions | None, models: tuple[Any, Any], opts: ColourOptions,
+            guides: GuideCache | None = None) -> np.ndarray:
     """Working-size u (1, h, w) -> probability at the photo's resolution: refined onto the photo's edges
-    (``refine``: the guided filter; ``band_solve``: a min cut on a finer grid with the colour ``models``) or
-    upsampled bilinearly, then the clicks painted at full resolution (``full_res``)."""
+    (``refine``: the guided filter, with the photo's ``guides``; ``band_solve``: a min cut on a finer grid with the
+    colour ``models``) or upsampled bilinearly, then the clicks painted at full resolution (``full_res``)."""
     if ropts is None:
         prob = upsample(u[0], image.shape[:2])
     elif ropts.mode in ("band_solve", "band_guided"):
         prob = band_solve(image, u[0].numpy(), models, clicks, ropts, opts.scale, copts.full_res, copts.edge_tol)
     else:
-        prob = refine(image, u[0].numpy(), ropts)
+        prob = refine(image, u[0].numpy(), ropts, guides)
     if copts.full_res > 0:
         prob = paint_clicks(prob, image, clicks, copts.full_res, copts.edge_tol)
     return prob
@@ -216,13 +217,14 @@ def to_full(image: np.ndarray, u: torch.Tensor, clicks: Sequence[Click], copts: 
 @dataclass
 class WorkingPhoto:
     """What every click on a photo reads: the photo at the working size (``x`` (1, 3, h, w)), its Lab colours (h * w,
-    3) and the solver's image-only inputs (``solver.photo_inputs``). Made once per photo (``incremental_segmenter``);
-    at 1 MP that is ~10 ms of each click."""
+    3), the solver's image-only inputs (``solver.photo_inputs``) and the cut-out's guide (``refine.GuideCache``). Made
+    once per photo (``incremental_segmenter``); at 1 MP that is ~20 ms of each click."""
 
     x: torch.Tensor
     lab: np.ndarray
     solver: dict[str, torch.Tensor]
     geodesic: tuple[bytes, torch.Tensor] | None = None   # the last markers' D_G (``solver_inputs``)
+    guides: GuideCache = field(default_factory=GuideCache)
 
     def solver_inputs(self, markers: torch.Tensor, params: SolverParams) -> dict[str, torch.Tensor]:
         """``solver.prepare`` for these markers; D_G (~10 ms at the working size) is re-used while the markers stay
@@ -265,8 +267,8 @@ def incremental_solve(image: np.ndarray, photo: WorkingPhoto, clicks: Sequence[C
         first = next(c for c in clicks if c.positive)
         reach = None if extent is None else extent.reach(image, [first])
         u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts, extra, models, reach)
-        return to_full(image, u, clicks, copts, ropts, models, opts)
-    prev = torch.from_numpy(np.clip(area_resize(previous.astype(np.float32), size), 0.0, 1.0))[None]
+        return to_full(image, u, clicks, copts, ropts, models, opts, photo.guides)
+    prev = torch.from_numpy(np.clip(area_resize(previous, size), 0.0, 1.0))[None]
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
     fg_w, bg_w = round_weights(prev, fg_seed, bg_seed)
     row, col = scale_points(np.array([[clicks[-1].row, clicks[-1].col]]), (h, w), size)[0]
@@ -293,7 +295,7 @@ def incremental_solve(image: np.ndarray, photo: WorkingPhoto, clicks: Sequence[C
         fg_w, bg_w = round_weights(u, fg_seed, bg_seed)
     if opts.keep_marked:
         u = keep_marked_components(u, markers)
-    return to_full(image, u, clicks, copts, ropts, models, opts)
+    return to_full(image, u, clicks, copts, ropts, models, opts, photo.guides)
 
 
 def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | None, max_side: int) -> ClickSegmenter:

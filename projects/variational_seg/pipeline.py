@@ -56,7 +56,7 @@ def area_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Downscale HxW[xC] to ``size`` = (h, w) by pixel-area averaging (OpenCV's INTER_AREA: exact
     fractional pixel weights), in float32 on the 0-255 scale; faster on the CPU than torch's
     ``interpolate(mode="area")``, which averages whole-pixel windows."""
-    out = cv2.resize(image.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    out = cv2.resize(image.astype(np.float32, copy=False), (size[1], size[0]), interpolation=cv2.INTER_AREA)
     return out[..., None] if image.ndim == 3 and out.ndim == 2 else out
 
 

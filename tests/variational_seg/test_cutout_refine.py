@@ -17,7 +17,7 @@ from projects.variational_seg.click_model import (
 from projects.variational_seg.clicker import Click, iou
 from projects.variational_seg.methods import model_config
 from projects.variational_seg.noc import run_clicks
-from projects.variational_seg.refine import RefineOptions, refine, refine_options
+from projects.variational_seg.refine import GuideCache, RefineOptions, refine, refine_options
 from shared.errors import ConfigError
 
 
@@ -33,6 +33,24 @@ def test_refine_moves_the_coarse_boundary_onto_the_photos_edge():
     assert refine_options(None) is None
     with pytest.raises(ConfigError, match="model.refine"):
         refine_options({"radus": 1})
+
+
+def test_the_kept_guide_gives_the_same_cut_out_and_is_remade_when_the_box_moves():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    opts = RefineOptions(radius=1.0, grid=60)                 # the crop is shrunk: the kept guide is the small one
+    guides = GuideCache()
+    first = np.zeros((30, 40), dtype=np.float32)
+    first[8:22, 9:31] = 1.0
+    second = first.copy()
+    second[12:16, 12:20] = 0.3                                # another mask inside the same box
+    moved = np.zeros_like(first)
+    moved[2:12, 4:14] = 1.0
+    keys = []
+    for coarse in (first, second, moved):
+        assert np.array_equal(refine(image, coarse, opts, guides), refine(image, coarse, opts))
+        keys.append(guides.last.key)
+    assert keys[0] == keys[1] != keys[2]
 
 
 def test_boundary_f_scores_the_outline_within_the_tolerance():
