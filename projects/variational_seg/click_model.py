@@ -226,13 +226,15 @@ class WorkingPhoto:
     geodesic: tuple[bytes, torch.Tensor] | None = None   # the last markers' D_G (``solver_inputs``)
     guides: GuideCache = field(default_factory=GuideCache)
 
-    def solver_inputs(self, markers: torch.Tensor, params: SolverParams) -> dict[str, torch.Tensor]:
+    def solver_inputs(self, markers: torch.Tensor, params: SolverParams,
+                      start: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """``solver.prepare`` for these markers; D_G (~10 ms at the working size) is re-used while the markers stay
-        as they were, as after a negative click whose disk leaves the positive ones alone."""
+        as they were, as after a negative click whose disk leaves the positive ones alone. ``start``: the warm start
+        u0 (None: the marker disks)."""
         key = markers.numpy().tobytes()
         if self.geodesic is not None and self.geodesic[0] == key:
-            return prepare(self.x, markers, params, self.solver, dg=self.geodesic[1])
-        inputs = prepare(self.x, markers, params, self.solver)
+            return prepare(self.x, markers, params, self.solver, dg=self.geodesic[1], start=start)
+        inputs = prepare(self.x, markers, params, self.solver, start=start)
         self.geodesic = (key, inputs["dg"])
         return inputs
 
@@ -284,8 +286,8 @@ def incremental_solve(image: np.ndarray, photo: WorkingPhoto, clicks: Sequence[C
     g = prior_weight(size, latest, copts.prior, copts.prior_fade).reshape(-1)
     pull = 1.0 - 2.0 * prev[0].numpy().reshape(-1).astype(np.float64)
     extra = None if features is None else features.term(image, first_click=False)
-    inputs = photo.solver_inputs(markers, params)
-    u = prev if copts.warm_start else inputs["u0"]
+    inputs = photo.solver_inputs(markers, params, prev if copts.warm_start else None)
+    u = inputs["u0"]
     for _ in range(max(1, copts.rounds)):
         more = None if extra is None else extra(x[0], fg_w, bg_w)
         fit = (1.0 - g) * colour_fit(lab, models, fg_w, bg_w, fg_seed, bg_seed, opts, extra_ratio=more) + g * pull

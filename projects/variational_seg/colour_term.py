@@ -140,9 +140,12 @@ def gaussian_logpdf(x: np.ndarray, means: np.ndarray, covs: np.ndarray) -> np.nd
     pm = np.einsum("kij,kj->ki", prec, means)                                   # P m
     coef = np.concatenate([prec[:, [0, 1, 2], [0, 1, 2]], prec[:, [0, 0, 1], [1, 2, 2]], -2.0 * pm,
                            np.einsum("ki,ki->k", means, pm)[:, None]], 1)        # (K, 10)
-    maha = np.maximum(coef @ quadratic_features(x.astype(np.float64)).T, 0.0)
     logdet = np.linalg.slogdet(covs)[1]
-    return -0.5 * (maha + (logdet + x.shape[1] * np.log(2.0 * np.pi))[:, None])
+    # -0.5 (max(maha, 0) + logdet + D log 2 pi), in place: (K, N) temporaries are most of the cost at N ~ 20k
+    out = np.maximum(coef @ quadratic_features(x.astype(np.float64)).T, 0.0)
+    out += (logdet + x.shape[1] * np.log(2.0 * np.pi))[:, None]
+    out *= -0.5
+    return out
 
 
 class WeightedGMM:
@@ -187,7 +190,9 @@ class WeightedGMM:
 
     def log_joint(self, x: np.ndarray) -> np.ndarray:
         assert self.means is not None and self.covs is not None and self.mix is not None
-        return gaussian_logpdf(x, self.means, self.covs) + np.log(self.mix)[:, None]
+        joint = gaussian_logpdf(x, self.means, self.covs)
+        joint += np.log(self.mix)[:, None]
+        return joint
 
     def fit(self, x: np.ndarray, w: np.ndarray, steps: int | None = None) -> WeightedGMM:
         """``steps`` EM iterations on pixels x (N, D) with weights w (N,) >= 0."""
@@ -196,8 +201,9 @@ class WeightedGMM:
         if self.means is None:
             self.m_step(x, self.initialise(x, w) * w)
         for _ in range(self.em_steps if steps is None else steps):
-            joint = self.log_joint(x)
-            resp = np.exp(joint - joint.max(0))
+            resp = self.log_joint(x)
+            resp -= resp.max(0)
+            np.exp(resp, out=resp)
             resp *= w / resp.sum(0)
             self.m_step(x, resp)
         return self
@@ -210,7 +216,9 @@ class WeightedGMM:
             self.fit(lab, weights, steps) if subset is None else self.fit(lab[subset], weights[subset], steps)
         joint = self.log_joint(lab)
         top = joint.max(0)
-        return top + np.log(np.exp(joint - top).sum(0))
+        joint -= top
+        total = np.exp(joint, out=joint).sum(0)
+        return np.log(total, out=total).__iadd__(top)
 
 
 def colour_models(opts: ColourOptions) -> tuple[Any, Any]:

@@ -225,10 +225,10 @@ def photo_inputs(images: Tensor, params: SolverParams) -> dict[str, Tensor]:
 
 
 def prepare(images: Tensor, markers: Tensor, params: SolverParams, photo: dict[str, Tensor] | None = None,
-            dg: Tensor | None = None) -> dict[str, Tensor]:
+            dg: Tensor | None = None, start: Tensor | None = None) -> dict[str, Tensor]:
     """Per-pixel inputs on the unpadded grid: z, D_G, alpha, beta, u0 (all float, same device/dtype); ``photo``:
     ``photo_inputs`` of these images and parameters, computed earlier; ``dg``: a D_G to use instead of computing
-    it from the markers."""
+    it from the markers; ``start``: u0 (a warm start) instead of the marker disks."""
     if markers.dim() != 3 or markers.shape != (images.shape[0], *images.shape[-2:]):
         raise ValueError(f"markers must be (B, H, W) matching images {tuple(images.shape)}, got {tuple(markers.shape)}")
     if not bool(markers.flatten(1).any(1).all()):
@@ -244,7 +244,7 @@ def prepare(images: Tensor, markers: Tensor, params: SolverParams, photo: dict[s
                                params.geodesic_sweeps)
     else:
         dg = torch.zeros(b, h, w, dtype=z.dtype, device=z.device)
-    u0 = disks(markers, init_radius(h, w, params.init_radius)).to(z.dtype)
+    u0 = (disks(markers, init_radius(h, w, params.init_radius)) if start is None else start).to(z.dtype)
     return {**photo, "dg": dg, "u0": u0}
 
 
