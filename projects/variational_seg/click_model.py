@@ -268,7 +268,8 @@ def incremental_solve(image: np.ndarray, photo: WorkingPhoto, clicks: Sequence[C
         extra = None if features is None else features.term(image, first_click=len(clicks) == 1)
         first = next(c for c in clicks if c.positive)
         reach = None if extent is None else extent.reach(image, [first])
-        u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts, extra, models, reach)
+        u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts, extra, models, reach,
+                               photo.solver)
         return to_full(image, u, clicks, copts, ropts, models, opts, photo.guides)
     prev = torch.from_numpy(np.clip(area_resize(previous, size), 0.0, 1.0))[None]
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)

@@ -271,13 +271,15 @@ def coarse(image: Tensor, markers: Tensor, background: Tensor | None,
 def colour_rounds(image: Tensor, markers: Tensor, background: Tensor | None, params: SolverParams,
                   last: SolverParams, opts: ColourOptions, models: tuple[Any, Any], rounds: int,
                   init: Tensor | None, dg: Tensor | None = None, extra: ExtraTerm | None = None,
-                  reach: StartMap | None = None) -> tuple[Tensor, int, dict, np.ndarray]:
+                  reach: StartMap | None = None,
+                  photo: dict[str, Tensor] | None = None) -> tuple[Tensor, int, dict, np.ndarray]:
     """``rounds`` alternations (colour models <- u; u <- ADMM with their data term) on one grid, the
     last with ``last`` solver parameters. ``init`` (1, H, W): a u to start from (and to estimate the
     first colour models from); None: the marker disks and the seeds + ``rest_weight`` start. ``dg``
     (1, H, W): a geodesic distance to use instead of computing D_G on this grid. ``extra``: another cue's
     log-ratio, added to the colour's each round. ``reach``: the foreground's reach on this grid for the start
-    weights (``start_weights``; the extent net's guess)."""
+    weights (``start_weights``; the extent net's guess). ``photo``: ``solver.photo_inputs`` of this grid, computed
+    earlier (a click model keeps them per photo)."""
     _, _, h, w = image.shape
     lab = to_lab(image[0])
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
@@ -287,7 +289,7 @@ def colour_rounds(image: Tensor, markers: Tensor, background: Tensor | None, par
     else:
         u = init
         fg_w, bg_w = round_weights(u, fg_seed, bg_seed)
-    inputs = prepare(image, markers, params, dg=dg)
+    inputs = prepare(image, markers, params, photo, dg=dg, start=u)   # u0: u (each solve starts from init=u)
     total, log, fit = 0, {}, np.zeros(h * w)
     for r in range(rounds):
         keep = init is not None and r == 0 and not opts.refit_last  # the coarse rounds' mixtures as they are
@@ -339,7 +341,8 @@ def _uses_geodesic(params: SolverParams) -> bool:
 
 def solve_colour(image: Tensor, markers: Tensor, background: Tensor | None, params: SolverParams,
                  opts: ColourOptions, extra: ExtraTerm | None = None,
-                 models: tuple[Any, Any] | None = None, reach: StartMap | None = None) -> tuple[Tensor, int, dict]:
+                 models: tuple[Any, Any] | None = None, reach: StartMap | None = None,
+                 photo: dict[str, Tensor] | None = None) -> tuple[Tensor, int, dict]:
     """One image: image (1, 3, H, W) in [0, 1], markers / background (1, H, W) bool -> (w (1, H, W),
     ADMM iterations summed over the rounds, log of the last solve plus the last data term ``fit``).
 
@@ -348,7 +351,8 @@ def solve_colour(image: Tensor, markers: Tensor, background: Tensor | None, para
     starts from their u upsampled. ``extra``: another cue's log p_bg - log p_fg on a grid given the round's
     pixel weights (``feature_term``: the encoder features' linear discriminant), added to the colour's.
     ``models``: the (foreground, background) colour models to fit (None: new ones), so a caller can use them
-    afterwards (the band solve of the cut-out). ``reach``: round 0's foreground reach on a grid (``start_weights``)."""
+    afterwards (the band solve of the cut-out). ``reach``: round 0's foreground reach on a grid (``start_weights``).
+    ``photo``: ``solver.photo_inputs`` of ``image`` (the full-size grid), computed earlier."""
     _, _, h, w = image.shape
     rounds = max(1, opts.rounds)
     early = params.with_(tol=max(params.tol, opts.round_tol), max_iter=min(params.max_iter, opts.round_max_iter),
@@ -364,7 +368,7 @@ def solve_colour(image: Tensor, markers: Tensor, background: Tensor | None, para
             dg = F.interpolate(log_c["dg"][:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
         rounds = 1
     u, iters, log, fit = colour_rounds(image, markers, background, early, params, opts, models, rounds, init, dg,
-                                       extra, reach)
+                                       extra, reach, photo)
     log["fit"] = fit
     if opts.keep_marked:
         u = keep_marked_components(u, markers)
