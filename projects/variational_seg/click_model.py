@@ -27,7 +27,7 @@ click's disk.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +201,7 @@ def to_full(image: np.ndarray, u: torch.Tensor, clicks: Sequence[Click], copts: 
             ropts: RefineOptions | None, models: tuple[Any, Any], opts: ColourOptions,
             guides: GuideCache | None = None) -> np.ndarray:
     """Working-size u (1, h, w) -> probability at the photo's resolution: refined onto the photo's edges
-    (``refine``: the guided filter, with the photo's ``guides``; ``band_solve``: a min cut on a finer grid with the
+    (``refine``: the guided filter, with the kept ``guides``; ``band_solve``: a min cut on a finer grid with the
     colour ``models``) or upsampled bilinearly, then the clicks painted at full resolution (``full_res``)."""
     if ropts is None:
         prob = upsample(u[0], image.shape[:2])
@@ -217,14 +217,13 @@ def to_full(image: np.ndarray, u: torch.Tensor, clicks: Sequence[Click], copts: 
 @dataclass
 class WorkingPhoto:
     """What every click on a photo reads: the photo at the working size (``x`` (1, 3, h, w)), its Lab colours (h * w,
-    3), the solver's image-only inputs (``solver.photo_inputs``) and the cut-out's guide (``refine.GuideCache``). Made
-    once per photo (``incremental_segmenter``); at 1 MP that is ~20 ms of each click."""
+    3) and the solver's image-only inputs (``solver.photo_inputs``). Made once per photo (``incremental_segmenter``);
+    at 1 MP that is ~10 ms of each click."""
 
     x: torch.Tensor
     lab: np.ndarray
     solver: dict[str, torch.Tensor]
     geodesic: tuple[bytes, torch.Tensor] | None = None   # the last markers' D_G (``solver_inputs``)
-    guides: GuideCache = field(default_factory=GuideCache)
 
     def solver_inputs(self, markers: torch.Tensor, params: SolverParams,
                       start: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -249,12 +248,13 @@ def working_photo(image: np.ndarray, max_side: int, params: SolverParams) -> Wor
 def incremental_solve(image: np.ndarray, photo: WorkingPhoto, clicks: Sequence[Click], previous: np.ndarray | None,
                       params: SolverParams, opts: ColourOptions, copts: ClickOptions,
                       ropts: RefineOptions | None = None, features: FeatureTerm | None = None,
-                      extent: ExtentPrior | None = None, extent_later: bool = False) -> np.ndarray:
+                      extent: ExtentPrior | None = None, extent_later: bool = False,
+                      guides: GuideCache | None = None) -> np.ndarray:
     """Foreground probability at image resolution after ``clicks`` (in order), given the previous one; ``photo``:
     ``working_photo(image, ...)``. ``features``: the encoder features' log-ratio added to the colour's
     (``feature_term``). ``extent``: with no previous mask, the colour models start from its guess of the first
     positive click's object; ``extent_later``: also each later positive click's guess moves the colour weights
-    (``take_side``)."""
+    (``take_side``). ``guides``: the cut-out's kept guide (``refine.GuideCache``)."""
     h, w = image.shape[:2]
     x, lab = photo.x, photo.lab
     size = tuple(x.shape[-2:])
@@ -270,7 +270,7 @@ def incremental_solve(image: np.ndarray, photo: WorkingPhoto, clicks: Sequence[C
         reach = None if extent is None else extent.reach(image, [first])
         u, _, _ = solve_colour(x, markers, background if bg.any() else None, params, opts, extra, models, reach,
                                photo.solver)
-        return to_full(image, u, clicks, copts, ropts, models, opts, photo.guides)
+        return to_full(image, u, clicks, copts, ropts, models, opts, guides)
     prev = torch.from_numpy(np.clip(area_resize(previous, size), 0.0, 1.0))[None]
     fg_seed, bg_seed = seed_masks(markers, background, opts.border)
     fg_w, bg_w = round_weights(prev, fg_seed, bg_seed)
@@ -298,7 +298,7 @@ def incremental_solve(image: np.ndarray, photo: WorkingPhoto, clicks: Sequence[C
         fg_w, bg_w = round_weights(u, fg_seed, bg_seed)
     if opts.keep_marked:
         u = keep_marked_components(u, markers)
-    return to_full(image, u, clicks, copts, ropts, models, opts, photo.guides)
+    return to_full(image, u, clicks, copts, ropts, models, opts, guides)
 
 
 def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | None, max_side: int) -> ClickSegmenter:
@@ -323,10 +323,11 @@ def incremental_segmenter(model: Mapping[str, Any], data: Mapping[str, Any] | No
                           f"trained with --history (scripts/train_extent.py), and such a net with it alone")
     extent_later = eopts is not None and eopts.later != "none"
     photos = RecentPhotos(4, lambda image: working_photo(image, max_side, params))
+    guides = GuideCache()
 
     def run(image: np.ndarray, clicks: list[Click], previous: np.ndarray | None) -> np.ndarray:
         return incremental_solve(image, photos(image), clicks, previous, params, opts, copts, ropts, features,
-                                 extent, extent_later)
+                                 extent, extent_later, guides)
 
     def prepare_photo(image: np.ndarray) -> None:   # a photo's own work, computed and kept before its first click
         photos(image)

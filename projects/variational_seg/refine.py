@@ -19,7 +19,7 @@ dozen ``cv2.boxFilter`` calls and a per-pixel 3 x 3 solve.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import cv2
@@ -69,8 +69,9 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
 class CropGuide:
     """The half of the colour guided filter that depends on the photo alone, on one crop: the crop shrunk to the
     grid (``guide`` (h, w, 3) in [0, 1]), its window means and, per window, the adjugate and determinant of the
-    regularised colour covariance (its inverse). ``GuideCache`` keeps the last one of a photo: while the band's
-    box stays, a click skips the shrink and half the coefficient work (~10 ms at 1 MP)."""
+    regularised colour covariance (its inverse); with ``crop_guide`` also the crop's colours at full resolution
+    and room for the coefficients upsampled there. ``GuideCache`` keeps the last one: while the band's box stays, a
+    click skips the shrink, half the coefficient work and fresh full-resolution arrays (~15 ms at 1 MP)."""
 
     key: tuple[Any, ...]
     r: int
@@ -78,9 +79,11 @@ class CropGuide:
     mean_i: np.ndarray
     adjugate: tuple[np.ndarray, ...]   # c00, c01, c02, c11, c12, c22
     det: np.ndarray
+    colours: np.ndarray | None = None  # (H, W, 3) float32 in [0, 1]: the crop at full resolution
+    upsampled: tuple[np.ndarray, np.ndarray] | None = None   # (H, W, 3), (H, W) float32: written at each use
 
 
-def guide_statistics(guide: np.ndarray, r: int, eps: float, key: tuple[Any, ...] = ()) -> CropGuide:
+def guide_statistics(guide: np.ndarray, r: int, eps: float) -> CropGuide:
     """``guide`` (H, W, 3) float32 in [0, 1] -> its ``CropGuide`` for windows of radius ``r``."""
     mean_i = _box(guide, r)
     pairs = {}
@@ -93,7 +96,7 @@ def guide_statistics(guide: np.ndarray, r: int, eps: float, key: tuple[Any, ...]
     c00, c01, c02 = s11 * s22 - s12 * s12, s02 * s12 - s01 * s22, s01 * s12 - s02 * s11
     c11, c12, c22 = s00 * s22 - s02 * s02, s01 * s02 - s00 * s12, s00 * s11 - s01 * s01
     det = s00 * c00 + s01 * c01 + s02 * c02
-    return CropGuide(key, r, guide, mean_i, (c00, c01, c02, c11, c12, c22), det)
+    return CropGuide((), r, guide, mean_i, (c00, c01, c02, c11, c12, c22), det)
 
 
 def guided_coefficients(stats: CropGuide, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,20 +122,26 @@ def crop_guide(image: np.ndarray, box: tuple[int, int, int, int], radius: float,
     shrink = min(1.0, opts.grid / max(ch, cw))
     gh, gw = max(1, round(ch * shrink)), max(1, round(cw * shrink))
     small = cv2.resize(crop, (gw, gh), interpolation=cv2.INTER_AREA) if (gh, gw) != (ch, cw) else crop
-    return guide_statistics(small.astype(np.float32) / 255.0, max(1, round(radius * shrink)), opts.eps,
-                            (box, radius, opts.eps, opts.grid))
+    stats = guide_statistics(small.astype(np.float32) / 255.0, max(1, round(radius * shrink)), opts.eps)
+    colours = crop.astype(np.float32)
+    colours *= np.float32(1.0 / 255.0)
+    room = (np.empty((ch, cw, 3), np.float32), np.empty((ch, cw), np.float32)) if (gh, gw) != (ch, cw) else None
+    return replace(stats, key=(box, radius, opts.eps, opts.grid), colours=colours, upsampled=room)
 
 
 class GuideCache:
-    """The last ``CropGuide`` made on one photo (a click model keeps one per photo, ``click_model.WorkingPhoto``)."""
+    """The last ``CropGuide`` a click model made (one photo's: 28 bytes per pixel of the band's box, ~0.3 GB on a
+    12-MP photo, so one is kept and not one per recent photo). One caller at a time: its buffers are written at each
+    use (the page solves on one thread)."""
 
     def __init__(self) -> None:
+        self.image: np.ndarray | None = None
         self.last: CropGuide | None = None
 
     def __call__(self, image: np.ndarray, box: tuple[int, int, int, int], radius: float,
                  opts: RefineOptions) -> CropGuide:
-        if self.last is None or self.last.key != (box, radius, opts.eps, opts.grid):
-            self.last = crop_guide(image, box, radius, opts)
+        if self.image is not image or self.last is None or self.last.key != (box, radius, opts.eps, opts.grid):
+            self.image, self.last = image, crop_guide(image, box, radius, opts)
         return self.last
 
 
@@ -165,7 +174,7 @@ def guided_fit(image: np.ndarray, prob: np.ndarray, box: tuple[int, int, int, in
                opts: RefineOptions, guides: GuideCache | None = None) -> np.ndarray:
     """``prob`` (H, W) float32 at ``image``'s resolution with its ``box`` (full-resolution px) replaced by
     its colour guided filter of window ``radius`` full-resolution px (coefficients on the ``grid``); ``guides``:
-    the photo's cache of the guide's half (None: computed here)."""
+    the kept ``CropGuide`` (None: computed here)."""
     top, bottom, left, right = box
     crop = image[top:bottom, left:right]
     ch, cw = crop.shape[:2]
@@ -174,13 +183,11 @@ def guided_fit(image: np.ndarray, prob: np.ndarray, box: tuple[int, int, int, in
     src = prob[top:bottom, left:right]
     src = cv2.resize(src, (gw, gh), interpolation=cv2.INTER_AREA) if (gh, gw) != (ch, cw) else src
     a, b = guided_coefficients(stats, src)
-    if (gh, gw) != (ch, cw):
-        a = cv2.resize(a, (cw, ch), interpolation=cv2.INTER_LINEAR)
-        b = cv2.resize(b, (cw, ch), interpolation=cv2.INTER_LINEAR)
+    if stats.upsampled is not None:
+        a = cv2.resize(a, (cw, ch), dst=stats.upsampled[0], interpolation=cv2.INTER_LINEAR)
+        b = cv2.resize(b, (cw, ch), dst=stats.upsampled[1], interpolation=cv2.INTER_LINEAR)
     # q = b + a_0 I_0 + a_1 I_1 + a_2 I_2, summed in that order, in place (fresh 1-MP temporaries cost page faults)
-    full = crop.astype(np.float32)
-    full *= np.float32(1.0 / 255.0)
-    np.multiply(a, full, out=a)
+    np.multiply(a, stats.colours, out=a)
     q = np.add(b, a[..., 0], out=b)
     q += a[..., 1]
     q += a[..., 2]
@@ -190,8 +197,8 @@ def guided_fit(image: np.ndarray, prob: np.ndarray, box: tuple[int, int, int, in
 
 def refine(image: np.ndarray, coarse: np.ndarray, opts: RefineOptions, guides: GuideCache | None = None) -> np.ndarray:
     """Foreground probability at ``image``'s resolution (H, W) float32 from the working-size probability
-    ``coarse`` (h, w), its boundary moved onto the photo's edges (module docstring); ``guides``: the photo's
-    ``GuideCache`` (a click model's, kept between clicks)."""
+    ``coarse`` (h, w), its boundary moved onto the photo's edges (module docstring); ``guides``: a click model's
+    ``GuideCache``, kept between clicks."""
     h_full, w_full = image.shape[:2]
     h, w = coarse.shape
     coarse = coarse.astype(np.float32)

@@ -35,7 +35,7 @@ def test_refine_moves_the_coarse_boundary_onto_the_photos_edge():
         refine_options({"radus": 1})
 
 
-def test_the_kept_guide_gives_the_same_cut_out_and_is_remade_when_the_box_moves():
+def test_the_kept_guide_gives_the_same_cut_out_and_is_remade_when_the_box_or_the_photo_changes():
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
     opts = RefineOptions(radius=1.0, grid=60)                 # the crop is shrunk: the kept guide is the small one
@@ -46,11 +46,14 @@ def test_the_kept_guide_gives_the_same_cut_out_and_is_remade_when_the_box_moves(
     second[12:16, 12:20] = 0.3                                # another mask inside the same box
     moved = np.zeros_like(first)
     moved[2:12, 4:14] = 1.0
-    keys = []
+    kept = []
     for coarse in (first, second, moved):
         assert np.array_equal(refine(image, coarse, opts, guides), refine(image, coarse, opts))
-        keys.append(guides.last.key)
-    assert keys[0] == keys[1] != keys[2]
+        kept.append(guides.last)
+    assert kept[0] is kept[1] and kept[1].key != kept[2].key
+    other = image[::-1].copy()                                # another photo, the same box
+    assert np.array_equal(refine(other, moved, opts, guides), refine(other, moved, opts))
+    assert guides.last is not kept[2] and guides.image is other
 
 
 def test_boundary_f_scores_the_outline_within_the_tolerance():
