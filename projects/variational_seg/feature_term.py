@@ -151,7 +151,8 @@ class ImageEncoder:
         size = working_size(h, w, self.opts.input_side)
         # uint8 INTER_AREA: a 12-MP photo is not converted to float first
         rgb = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA) if size != (h, w) else image
-        x = self.norm(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0)
+        # a float copy: the caller's photo may be read-only (np.asarray of a PIL image), which torch warns about
+        x = self.norm(torch.from_numpy(rgb.astype(np.float32)).permute(2, 0, 1)[None] / 255.0)
         y = self.net.bn1(self.net.conv_stem(x))
         maps = []
         for i, block in enumerate(self.net.blocks[:max(self.taps) + 1]):
