@@ -10,7 +10,8 @@ mask for the click model). The time is the process CPU time of the method call p
 working size, solve, cut-out at full resolution; 1 thread), as ``s_per_click_<m>`` of the NoC protocol,
 after one untimed click per model (one-off set-up: OpenCV's colour tables, torch's first calls) by another
 instance of it, so that per-photo work (an encoder pass) is in the timed clicks. The clicks run
-``bench.cutout_repeats`` times (a fresh instance each) and each key is the median over those runs.
+``bench.cutout_repeats`` times (a fresh instance each; the models take turns, one run each per round) and each key
+is the median over those runs.
 """
 
 from __future__ import annotations
@@ -50,27 +51,34 @@ def cutout_keys(cfg: DictConfig) -> dict[str, Any]:
     max_side, radius = int(cfg.working.max_side), int(cfg.markers.radius)
     out: dict[str, Any] = {}
     sizes = {str(tag): (int(hw[0]), int(hw[1])) for tag, hw in cfg.bench.cutout_sizes.items()}
+    models = {str(name): model_config(str(name)) for name in cfg.bench.cutout_models}
     for tag, size in sizes.items():
         photo, mask = enlarged(sample["image"], gt, size)
-        for name in cfg.bench.cutout_models:
-            model = model_config(str(name))
-            if tag == next(iter(sizes)):   # untimed warm-up: OpenCV's Lab tables, torch's first FFT plans
+        if tag == next(iter(sizes)):   # untimed warm-up per model: OpenCV's Lab tables, torch's first FFT plans
+            for model in models.values():
                 run_clicks(click_segmenter_for(model, data, max_side, radius), photo, mask, None, 1)
-            means, firsts = [], []
-            for _ in range(repeats):
+        means: dict[str, list[float]] = {name: [] for name in models}
+        firsts: dict[str, list[float]] = {name: [] for name in models}
+        ious: dict[str, float] = {}
+        for _ in range(repeats):
+            # the models take turns, one run each per round: the VM's speed drifts by a quarter within minutes, and
+            # a model's runs in a row would all land in one phase of it
+            for name, model in models.items():
                 # a fresh instance for the timed clicks: what a model keeps per photo (the extent net's encoder
                 # maps) is paid for inside them, as on a new photo
                 run = run_clicks(click_segmenter_for(model, data, max_side, radius), photo, mask, None, clicks)
                 seconds = [s for s in run.cpu_seconds if s is not None]
-                means.append(float(np.mean(seconds)))
-                firsts.append(float(seconds[0]))   # per-photo work (an encoder) lands here
-            # the median over repeats: one run's mean moved by a quarter between runs on this shared VM
-            out[f"s_per_click_{tag}_{name}"] = round(float(np.median(means)), 4)
-            out[f"s_first_click_{tag}_{name}"] = round(float(np.median(firsts)), 4)
+                means[name].append(float(np.mean(seconds)))
+                firsts[name].append(float(seconds[0]))   # per-photo work (an encoder) lands here
+                ious[name] = run.ious[-1]
+        for name in models:   # the median over the runs
+            out[f"s_per_click_{tag}_{name}"] = round(float(np.median(means[name])), 4)
+            out[f"s_first_click_{tag}_{name}"] = round(float(np.median(firsts[name])), 4)
             print(f"cut-out bench {tag} {name}: {out[f's_per_click_{tag}_{name}']:.3f} CPU s per click (median of "
-                  f"{repeats}: {', '.join(f'{m:.3f}' for m in means)}), IoU after {clicks} clicks {run.ious[-1]:.3f}")
+                  f"{repeats}: {', '.join(f'{m:.3f}' for m in means[name])}), IoU after {clicks} clicks "
+                  f"{ious[name]:.3f}")
     out["cutout_setting"] = (f"GrabCut test image {sample['id']} enlarged to "
                              f"{', '.join(f'{h}x{w}' for h, w in sizes.values())} (rows x columns); {clicks} simulated "
                              f"clicks, CPU s of the method call per click (1 thread, BLAS / OpenMP pools included), "
-                             f"the median over {repeats} runs of them")
+                             f"the median over {repeats} runs of them, the models taking turns")
     return out
