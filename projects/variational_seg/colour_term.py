@@ -116,7 +116,7 @@ class ColourHistogram:
         self.bins, self.smooth = bins, smooth
 
     def loglik(self, lab: np.ndarray, weights: np.ndarray, subset: np.ndarray | None = None,
-               steps: int | None = None) -> np.ndarray:
+               steps: int | None = None, features: np.ndarray | None = None) -> np.ndarray:
         index = bin_index(lab, self.bins)
         hist = np.bincount(index, weights=weights, minlength=self.bins ** 3).reshape((self.bins,) * 3)
         if self.smooth > 0:
@@ -132,17 +132,20 @@ def quadratic_features(x: np.ndarray) -> np.ndarray:
     return np.stack([a * a, b * b, c * c, 2 * a * b, 2 * a * c, 2 * b * c, a, b, c, np.ones_like(a)], 1)
 
 
-def gaussian_logpdf(x: np.ndarray, means: np.ndarray, covs: np.ndarray) -> np.ndarray:
+def gaussian_logpdf(x: np.ndarray, means: np.ndarray, covs: np.ndarray,
+                    features: np.ndarray | None = None) -> np.ndarray:
     """(K, N) log N(x_n; mean_k, cov_k) for (N, 3) x, (K, 3) means, (K, 3, 3) covariances, as one
     (K, 10) x (10, N) product: (x - m)^T P (x - m) = sum P_ij x_i x_j - 2 (P m) . x + m^T P m.
-    Components on the first axis: the reductions over K are then fast row-wise operations."""
+    Components on the first axis: the reductions over K are then fast row-wise operations. ``features``:
+    ``quadratic_features`` of x, when the caller has them."""
     prec = np.linalg.inv(covs)                                                  # (K, 3, 3)
     pm = np.einsum("kij,kj->ki", prec, means)                                   # P m
     coef = np.concatenate([prec[:, [0, 1, 2], [0, 1, 2]], prec[:, [0, 0, 1], [1, 2, 2]], -2.0 * pm,
                            np.einsum("ki,ki->k", means, pm)[:, None]], 1)        # (K, 10)
     logdet = np.linalg.slogdet(covs)[1]
     # -0.5 (max(maha, 0) + logdet + D log 2 pi), in place: (K, N) temporaries are most of the cost at N ~ 20k
-    out = np.maximum(coef @ quadratic_features(x.astype(np.float64)).T, 0.0)
+    features = quadratic_features(x.astype(np.float64)) if features is None else features
+    out = np.maximum(coef @ features.T, 0.0)
     out += (logdet + x.shape[1] * np.log(2.0 * np.pi))[:, None]
     out *= -0.5
     return out
@@ -188,20 +191,23 @@ class WeightedGMM:
         self.covs += self.reg * np.eye(x.shape[1])
         self.mix = nk / nk.sum()
 
-    def log_joint(self, x: np.ndarray) -> np.ndarray:
+    def log_joint(self, x: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
         assert self.means is not None and self.covs is not None and self.mix is not None
-        joint = gaussian_logpdf(x, self.means, self.covs)
+        joint = gaussian_logpdf(x, self.means, self.covs, features)
         joint += np.log(self.mix)[:, None]
         return joint
 
-    def fit(self, x: np.ndarray, w: np.ndarray, steps: int | None = None) -> WeightedGMM:
-        """``steps`` EM iterations on pixels x (N, D) with weights w (N,) >= 0."""
+    def fit(self, x: np.ndarray, w: np.ndarray, steps: int | None = None,
+            features: np.ndarray | None = None) -> WeightedGMM:
+        """``steps`` EM iterations on pixels x (N, D) with weights w (N,) >= 0 (``features``: their
+        ``quadratic_features``, when the caller has them)."""
         keep = w > 1e-3 * w.max()  # negligible weights change nothing but cost
         x, w = x[keep], w[keep]
+        features = quadratic_features(x.astype(np.float64)) if features is None else features[keep]
         if self.means is None:
             self.m_step(x, self.initialise(x, w) * w)
         for _ in range(self.em_steps if steps is None else steps):
-            resp = self.log_joint(x)
+            resp = self.log_joint(x, features)
             resp -= resp.max(0)
             np.exp(resp, out=resp)
             resp *= w / resp.sum(0)
@@ -209,12 +215,16 @@ class WeightedGMM:
         return self
 
     def loglik(self, lab: np.ndarray, weights: np.ndarray, subset: np.ndarray | None = None,
-               steps: int | None = None) -> np.ndarray:
+               steps: int | None = None, features: np.ndarray | None = None) -> np.ndarray:
         """Re-fit to ``weights`` (``steps`` warm-started EM steps, default ``em_steps``; on the ``subset``
-        pixels only when given; 0: keep the mixture), then the log density of every pixel."""
+        pixels only when given; 0: keep the mixture), then the log density of every pixel. ``features``: the
+        ``quadratic_features`` of ``lab``, when the caller keeps them (a click model, per photo)."""
         if steps != 0 or self.means is None:
-            self.fit(lab, weights, steps) if subset is None else self.fit(lab[subset], weights[subset], steps)
-        joint = self.log_joint(lab)
+            if subset is None:
+                self.fit(lab, weights, steps, features)
+            else:
+                self.fit(lab[subset], weights[subset], steps, None if features is None else features[subset])
+        joint = self.log_joint(lab, features)
         top = joint.max(0)
         joint -= top
         total = np.exp(joint, out=joint).sum(0)
@@ -230,15 +240,15 @@ def colour_models(opts: ColourOptions) -> tuple[Any, Any]:
 
 def colour_fit(lab: np.ndarray, models: tuple[Any, Any], fg_w: np.ndarray, bg_w: np.ndarray,
                fg_seed: np.ndarray, bg_seed: np.ndarray, opts: ColourOptions, steps: int | None = None,
-               extra_ratio: np.ndarray | None = None) -> np.ndarray:
+               extra_ratio: np.ndarray | None = None, features: np.ndarray | None = None) -> np.ndarray:
     """The data term F in [-1, 1] (flat): the clipped, scaled log p_bg - log p_fg (after ``steps`` EM
     steps of each mixture; plus ``extra_ratio``, another cue's log-ratio, when given); seeds clamped when
-    ``seed_hard``."""
+    ``seed_hard``. ``features``: ``quadratic_features`` of ``lab``, kept by the caller."""
     subset = None
     if opts.model == "gmm" and opts.fit_stride > 1:  # every n-th pixel, and every seed (a click is ~80 px)
         subset = fg_seed | bg_seed
         subset[::opts.fit_stride] = True
-    ratio = models[1].loglik(lab, bg_w, subset, steps) - models[0].loglik(lab, fg_w, subset, steps)
+    ratio = models[1].loglik(lab, bg_w, subset, steps, features) - models[0].loglik(lab, fg_w, subset, steps, features)
     if extra_ratio is not None:
         ratio = ratio + extra_ratio
     fit = np.clip(ratio / opts.scale, -1.0, 1.0)
