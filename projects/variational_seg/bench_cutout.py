@@ -16,6 +16,7 @@ is the median over those runs.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import cv2
@@ -80,5 +81,6 @@ def cutout_keys(cfg: DictConfig) -> dict[str, Any]:
     out["cutout_setting"] = (f"GrabCut test image {sample['id']} enlarged to "
                              f"{', '.join(f'{h}x{w}' for h, w in sizes.values())} (rows x columns); {clicks} simulated "
                              f"clicks, CPU s of the method call per click (1 thread, BLAS / OpenMP pools included), "
-                             f"the median over {repeats} runs of them, the models taking turns")
+                             f"the median over {repeats} runs of them, the models taking turns; measured "
+                             f"{time.strftime('%Y-%m-%d %H:%M')}")
     return out

@@ -18,6 +18,7 @@ from shared.errors import DataError
 from shared.files import write_atomic
 from shared.paths import CONFIG_ROOT
 from shared.report.archive import collect_with_archive
+from shared.report.bench_table import bench_note, check_measured, read_bench
 from shared.report.frozen import frozen_note, frozen_table
 from shared.report.plots import plot_table
 from shared.report.readme import markers, read_block, write_block
@@ -33,15 +34,17 @@ class ReportPaths:
     tables: Path       # the table specs, <tables>/<table>.yaml
     archive: Path | None = None   # the committed copies of finished runs (shared/report/archive.py)
     project: str = ""             # for the commands named under a table
+    bench: Path | None = None     # the bench results (bench.output) that ``bench: true`` tables read
 
 
 def report_paths(cfg: DictConfig) -> ReportPaths:
     """The ``report:`` block of a project config (runs, archive, readme, output_dir); specs in
     configs/<project>/report/."""
     spec = cfg.report
+    bench = (cfg.get("bench") or {}).get("output")
     return ReportPaths(runs=Path(spec.runs), readme=Path(spec.readme), output_dir=Path(spec.output_dir),
                        tables=CONFIG_ROOT / str(cfg.project) / "report", archive=Path(spec.archive),
-                       project=str(cfg.project))
+                       project=str(cfg.project), bench=None if bench is None else Path(str(bench)))
 
 
 def display(path: Path) -> str:
@@ -77,14 +80,16 @@ def readme_block(table: Table, readme: Path, png: Path | None, notes: Sequence[s
     return "\n".join(parts)
 
 
-def write_table(table: Table, paths: ReportPaths) -> dict[str, Any]:
-    """The table's JSON, PNG and README block; what was written."""
+def write_table(table: Table, paths: ReportPaths, source: Path | None = None,
+                notes: Sequence[str] = ()) -> dict[str, Any]:
+    """The table's JSON, PNG and README block (``notes`` under it); what was written. ``source``: where its
+    numbers came from (default: the run folders)."""
     name = table.spec.name
     out_json = paths.output_dir / f"{name}.json"
-    data = to_json(table, source=display(paths.runs))
+    data = to_json(table, source=display(paths.runs if source is None else source))
     write_atomic(out_json, lambda f: f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n"))
     png = plot_table(table, paths.output_dir / f"{name}.png") if table.spec.plot else None
-    notes = [missing_note(table, paths.project)] if table.missing else []
+    notes = [*notes, *([missing_note(table, paths.project)] if table.missing else [])]
     in_readme = write_block(paths.readme, name, readme_block(table, paths.readme, png, notes))
     return {"table": name, "json": str(out_json), "png": str(png) if png else None, "readme": in_readme,
             "runs": len(table.runs), "unfinished": len(table.unfinished)}
@@ -101,8 +106,20 @@ def write_frozen(spec: TableSpec, paths: ReportPaths) -> dict[str, Any]:
             "runs": 0, "unfinished": 0, "frozen": True}
 
 
+def write_bench(spec: TableSpec, paths: ReportPaths) -> dict[str, Any]:
+    """A bench table from the project's bench results (``shared.report.bench_table``)."""
+    record = read_bench(paths.bench, paths.project)
+    assert paths.bench is not None
+    check_measured(spec, record, paths.bench, paths.project)
+    table = build_table(spec, [record])
+    result = write_table(table, paths, paths.bench, [bench_note(spec, record, display(paths.bench), paths.project)])
+    print(f"{spec.name}: bench table from {display(paths.bench)} -> {display(Path(result['json']))}")
+    return {**result, "runs": 0, "unfinished": 0, "bench": True}
+
+
 def write_tables(specs: Sequence[TableSpec], records: Sequence[RunRecord], paths: ReportPaths) -> list[dict[str, Any]]:
-    """Every table: the frozen ones from their JSON, the others from ``records``."""
+    """Every table: the frozen ones from their JSON, the bench ones from the bench results, the others from
+    ``records``."""
     written = []
     for spec in specs:
         if spec.frozen:
@@ -112,6 +129,9 @@ def write_tables(specs: Sequence[TableSpec], records: Sequence[RunRecord], paths
             result = write_frozen(spec, paths)
             print(f"{spec.name}: frozen, rendered from {display(Path(result['json']))}; {display(paths.readme)}")
             written.append(result)
+            continue
+        if spec.bench:
+            written.append(write_bench(spec, paths))
             continue
         table = build_table(spec, records)
         result = write_table(table, paths)
@@ -141,7 +161,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """The ``report`` task of a project whose tables are all data (configs/<project>/report/*.yaml)."""
     paths = report_paths(cfg)
     specs = load_specs(paths.tables)
-    live = any(not spec.frozen for spec in specs)   # frozen tables need no runs
+    live = any(not (spec.frozen or spec.bench) for spec in specs)   # frozen and bench tables need no runs
     records = load_records(paths, str(cfg.project)) if live else []
     written = write_tables(specs, records, paths)
     finished = sum(r.finished for r in records)

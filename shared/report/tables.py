@@ -25,6 +25,8 @@ A spec (every key but ``rows`` and ``columns`` optional)::
     # (plot: {lines: rows, xbase: 2, ...}: one line per row over the columns' x instead)
     sweep: table3                 # the sweep(s) that make the runs (str or list): named under missing rows
     frozen: false                 # true: rendered from the committed <table>.json alone (shared/report/frozen.py)
+    bench: false                  # true: the cells from the project's bench results (shared/report/bench_table.py)
+    stamp: cutout_setting         # a bench table: the results' text key quoted under it
 
 A cell holds the finished runs that match the table, its row and its column; ``show`` is ``cell``
 (mean ± std, n), ``first`` (the first run's value, e.g. a parameter count), ``mean`` (the runs' mean alone,
@@ -110,12 +112,18 @@ class TableSpec:
     plot: dict[str, Any] | None = None
     sweep: tuple[str, ...] = ()     # the sweep(s) that make the table's runs (make sweep SWEEP=<name>)
     frozen: bool = False            # rendered from its committed JSON alone, never recomputed
+    bench: bool = False             # the cells from the project's bench results (shared/report/bench_table.py)
+    stamp: str | None = None        # a bench table: the results' text key quoted under it (how / when measured)
 
     def column_which(self, column: Column) -> str | None:
         return column.which if column.which is not None else self.which
 
     def cell_metric(self, row: Row, column: Column) -> str | list[str] | None:
-        return column.metric or row.metric or self.metric
+        """The cell's metric name(s); ``{row}`` in a name stands for the row's id (a bench key per row)."""
+        metric = column.metric or row.metric or self.metric
+        if isinstance(metric, str):
+            return metric.replace("{row}", row.id)
+        return None if metric is None else [m.replace("{row}", row.id) for m in metric]
 
     def scale_of(self, column: Column) -> tuple[float, int]:
         return (self.scale if column.scale is None else column.scale,
@@ -152,6 +160,8 @@ def parse_spec(name: str, data: dict[str, Any], source: str = "") -> TableSpec:
         raise ConfigError(f"{where}: a table needs rows and columns")
     if spec.frozen and not spec.sweep:
         raise ConfigError(f"{where}: a frozen table needs `sweep` (the sweep that would re-make its runs)")
+    if spec.bench and spec.frozen:
+        raise ConfigError(f"{where}: a table is either frozen (its own JSON) or bench (the bench results), not both")
     for column in columns:
         if column.show not in SHOW:
             raise ConfigError(f"{where}: column {column.label!r}: show must be one of {', '.join(SHOW)}")

@@ -87,8 +87,8 @@ def test_sweeps_make_the_old_runs_and_the_report_fills_every_table(tmp_path):
     readme.write_text((REPO_ROOT / "projects" / "variational_seg" / "README.md").read_text())
     specs = load_specs(CONFIG_ROOT / "variational_seg" / "report")
     names = [s.name for s in specs] + [t.name for t in PER_IMAGE]
-    assert sorted(names) == ["ablations", "anchors", "anchors_per_image", "clicks", "noc", "noc_curve", "noc_val",
-                             "noc_val_spread", "table1", "table1_per_image"]
+    assert sorted(names) == ["ablations", "anchors", "anchors_per_image", "clicks", "cutout_time", "noc", "noc_curve",
+                             "noc_val", "noc_val_spread", "table1", "table1_per_image"]
     for name in names:
         start, end = markers(name)
         assert readme.read_text().count(start) == 1 and readme.read_text().count(end) == 1, name
@@ -99,7 +99,11 @@ def test_sweeps_make_the_old_runs_and_the_report_fills_every_table(tmp_path):
     assert len([t for t in result["tables"] if t["runs"]]) == 4       # the others: written missing
     assert result["per_image"] == ["anchors_per_image", "table1_per_image"]
     text = readme.read_text()
-    for spec in (s for s in specs if not s.name.startswith("noc")):   # the NoC tables: test_noc_report.py
+    cutout = next(s for s in specs if s.name == "cutout_time")       # from the committed bench results
+    block = text.split(markers("cutout_time")[0])[1].split(markers("cutout_time")[1])[0]
+    assert cutout.bench and "from `" in block and "benchmarks/results/variational_seg.json" in block
+    assert sum(line.startswith("| ") and "0." in line for line in block.splitlines()) == len(cutout.rows)
+    for spec in (s for s in specs if not s.name.startswith("noc") and not s.bench):   # NoC: test_noc_report.py
         block = text.split(markers(spec.name)[0])[1].split(markers(spec.name)[1])[0]
         rows = [line for line in block.splitlines() if line.startswith("| ") and ("(n=1)" in line or "(n=3)" in line)]
         assert len(rows) == len(spec.rows), spec.name            # every row filled from its run(s)
