@@ -1,15 +1,19 @@
 """Files written atomically (a temporary file in the same folder, then a rename) and readable like any
 other file: a crash or a kill leaves the old file or the new one, never half of one, and two processes
-writing the same file at once leave one whole copy (last writer wins)."""
+writing the same file at once leave one whole copy (last writer wins). ``read_json``: a committed JSON read back,
+its absence or damage one DataError naming the file."""
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from shared.errors import DataError
 
 
 def readable_by_others(path: str | Path) -> None:
@@ -48,3 +52,13 @@ def write_csv_atomic(path: str | Path, header: list[str], rows: Iterable[list],
         writer.writerows(rows)
 
     return write_atomic(path, write, newline="")
+
+
+def read_json(path: str | Path, missing: str, fix: str) -> Any:
+    """The JSON in ``path``; a DataError naming the file when it is absent (``missing``, then ``fix``) or damaged."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path}: {missing}; {fix}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: damaged ({type(exc).__name__}); {fix}") from None

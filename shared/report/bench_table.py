@@ -10,10 +10,10 @@ re-makes it: a bench that did not measure a row is a damaged source, never a bla
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from shared.errors import ConfigError, DataError
+from shared.files import read_json
 from shared.report.cells import metric_value
 from shared.report.runs import RunRecord
 from shared.report.tables import TableSpec
@@ -27,12 +27,7 @@ def read_bench(path: Path | None, project: str) -> RunRecord:
     """The bench results file as one record (its keys are the metrics)."""
     if path is None:
         raise ConfigError(f"a bench table needs the project's bench results file (bench.output in configs/{project})")
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise DataError(f"{path}: no bench results; {remake(project)}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: damaged ({type(exc).__name__}); {remake(project)}") from None
+    data = read_json(path, "no bench results", remake(project))
     if not isinstance(data, dict):
         raise DataError(f"{path}: not a bench results file (a JSON object of keys); {remake(project)}")
     return RunRecord(setting="bench", run_dir=Path(path).parent, metrics=data)

@@ -9,11 +9,11 @@ The JSON has the shape :func:`shared.report.tables.to_json` writes, plus a ``fro
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from shared.errors import DataError
+from shared.files import read_json
 from shared.report.cells import Cell
 from shared.report.tables import Table, TableSpec
 
@@ -21,12 +21,7 @@ from shared.report.tables import Table, TableSpec
 def read_frozen(path: Path) -> dict[str, Any]:
     """The frozen table's JSON; a DataError naming the file when it is missing, damaged or unstamped."""
     fix = f"restore it (git checkout -- {path}) or set `frozen: false` in its spec and re-run its sweep"
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise DataError(f"{path}: the JSON of a frozen table is missing; {fix}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: damaged ({type(exc).__name__}); {fix}") from None
+    data = read_json(path, "the JSON of a frozen table is missing", fix)
     if not (isinstance(data, dict) and isinstance(data.get("cells"), list) and isinstance(data.get("frozen"), dict)):
         raise DataError(f"{path}: not a frozen table's JSON (needs `cells` and a `frozen` stamp); {fix}")
     return data
