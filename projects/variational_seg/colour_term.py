@@ -228,7 +228,9 @@ class WeightedGMM:
         top = joint.max(0)
         joint -= top
         total = np.exp(joint, out=joint).sum(0)
-        return np.log(total, out=total).__iadd__(top)
+        np.log(total, out=total)
+        total += top
+        return total
 
 
 def colour_models(opts: ColourOptions) -> tuple[Any, Any]:

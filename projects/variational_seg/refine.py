@@ -19,7 +19,7 @@ dozen ``cv2.boxFilter`` calls and a per-pixel 3 x 3 solve.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 import cv2
@@ -73,18 +73,24 @@ class CropGuide:
     and room for the coefficients upsampled there. ``GuideCache`` keeps the last one: while the band's box stays, a
     click skips the shrink, half the coefficient work and fresh full-resolution arrays (~15 ms at 1 MP)."""
 
-    key: tuple[Any, ...]
+    key: tuple[Any, ...]               # ``guide_key``
     r: int
     guide: np.ndarray
     mean_i: np.ndarray
     adjugate: tuple[np.ndarray, ...]   # c00, c01, c02, c11, c12, c22
     det: np.ndarray
-    colours: np.ndarray | None = None  # (H, W, 3) float32 in [0, 1]: the crop at full resolution
-    upsampled: tuple[np.ndarray, np.ndarray] | None = None   # (H, W, 3), (H, W) float32: written at each use
+    colours: np.ndarray                # (H, W, 3) float32 in [0, 1]: the crop at full resolution
+    upsampled: tuple[np.ndarray, np.ndarray] | None   # (H, W, 3), (H, W) float32, written at each use; None: the
+                                                      # crop is not shrunk
 
 
-def guide_statistics(guide: np.ndarray, r: int, eps: float) -> CropGuide:
-    """``guide`` (H, W, 3) float32 in [0, 1] -> its ``CropGuide`` for windows of radius ``r``."""
+def guide_key(box: tuple[int, int, int, int], radius: float, opts: RefineOptions) -> tuple[Any, ...]:
+    return box, radius, opts.eps, opts.grid
+
+
+def guide_statistics(guide: np.ndarray, r: int, eps: float) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray]:
+    """``guide`` (H, W, 3) float32 in [0, 1] -> its window means, and per window the adjugate (c00, c01, c02, c11,
+    c12, c22) and determinant of its regularised colour covariance, for windows of radius ``r``."""
     mean_i = _box(guide, r)
     pairs = {}
     for i in range(3):
@@ -96,7 +102,7 @@ def guide_statistics(guide: np.ndarray, r: int, eps: float) -> CropGuide:
     c00, c01, c02 = s11 * s22 - s12 * s12, s02 * s12 - s01 * s22, s01 * s12 - s02 * s11
     c11, c12, c22 = s00 * s22 - s02 * s02, s01 * s02 - s00 * s12, s00 * s11 - s01 * s01
     det = s00 * c00 + s01 * c01 + s02 * c02
-    return CropGuide((), r, guide, mean_i, (c00, c01, c02, c11, c12, c22), det)
+    return mean_i, (c00, c01, c02, c11, c12, c22), det
 
 
 def guided_coefficients(stats: CropGuide, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,12 +127,13 @@ def crop_guide(image: np.ndarray, box: tuple[int, int, int, int], radius: float,
     ch, cw = crop.shape[:2]
     shrink = min(1.0, opts.grid / max(ch, cw))
     gh, gw = max(1, round(ch * shrink)), max(1, round(cw * shrink))
-    small = cv2.resize(crop, (gw, gh), interpolation=cv2.INTER_AREA) if (gh, gw) != (ch, cw) else crop
-    stats = guide_statistics(small.astype(np.float32) / 255.0, max(1, round(radius * shrink)), opts.eps)
+    shrunk = (gh, gw) != (ch, cw)
+    guide = (cv2.resize(crop, (gw, gh), interpolation=cv2.INTER_AREA) if shrunk else crop).astype(np.float32) / 255.0
+    r = max(1, round(radius * shrink))
     colours = crop.astype(np.float32)
     colours *= np.float32(1.0 / 255.0)
-    room = (np.empty((ch, cw, 3), np.float32), np.empty((ch, cw), np.float32)) if (gh, gw) != (ch, cw) else None
-    return replace(stats, key=(box, radius, opts.eps, opts.grid), colours=colours, upsampled=room)
+    room = (np.empty((ch, cw, 3), np.float32), np.empty((ch, cw), np.float32)) if shrunk else None
+    return CropGuide(guide_key(box, radius, opts), r, guide, *guide_statistics(guide, r, opts.eps), colours, room)
 
 
 class GuideCache:
@@ -140,7 +147,7 @@ class GuideCache:
 
     def __call__(self, image: np.ndarray, box: tuple[int, int, int, int], radius: float,
                  opts: RefineOptions) -> CropGuide:
-        if self.image is not image or self.last is None or self.last.key != (box, radius, opts.eps, opts.grid):
+        if self.image is not image or self.last is None or self.last.key != guide_key(box, radius, opts):
             self.image, self.last = image, crop_guide(image, box, radius, opts)
         return self.last
 
@@ -176,16 +183,13 @@ def guided_fit(image: np.ndarray, prob: np.ndarray, box: tuple[int, int, int, in
     its colour guided filter of window ``radius`` full-resolution px (coefficients on the ``grid``); ``guides``:
     the kept ``CropGuide`` (None: computed here)."""
     top, bottom, left, right = box
-    crop = image[top:bottom, left:right]
-    ch, cw = crop.shape[:2]
     stats = crop_guide(image, box, radius, opts) if guides is None else guides(image, box, radius, opts)
-    gh, gw = stats.guide.shape[:2]
     src = prob[top:bottom, left:right]
-    src = cv2.resize(src, (gw, gh), interpolation=cv2.INTER_AREA) if (gh, gw) != (ch, cw) else src
-    a, b = guided_coefficients(stats, src)
+    a, b = guided_coefficients(stats, src if stats.upsampled is None else cv2.resize(
+        src, stats.guide.shape[1::-1], interpolation=cv2.INTER_AREA))
     if stats.upsampled is not None:
-        a = cv2.resize(a, (cw, ch), dst=stats.upsampled[0], interpolation=cv2.INTER_LINEAR)
-        b = cv2.resize(b, (cw, ch), dst=stats.upsampled[1], interpolation=cv2.INTER_LINEAR)
+        a = cv2.resize(a, (right - left, bottom - top), dst=stats.upsampled[0], interpolation=cv2.INTER_LINEAR)
+        b = cv2.resize(b, (right - left, bottom - top), dst=stats.upsampled[1], interpolation=cv2.INTER_LINEAR)
     # q = b + a_0 I_0 + a_1 I_1 + a_2 I_2, summed in that order, in place (fresh 1-MP temporaries cost page faults)
     np.multiply(a, stats.colours, out=a)
     q = np.add(b, a[..., 0], out=b)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.errors import ConfigError, DataError
+from shared.errors import DataError
 from shared.files import read_json
 from shared.report.cells import metric_value
 from shared.report.runs import RunRecord
@@ -23,10 +23,8 @@ def remake(project: str) -> str:
     return f"re-make it with `make bench PROJECT={project}`"
 
 
-def read_bench(path: Path | None, project: str) -> RunRecord:
+def read_bench(path: Path, project: str) -> RunRecord:
     """The bench results file as one record (its keys are the metrics)."""
-    if path is None:
-        raise ConfigError(f"a bench table needs the project's bench results file (bench.output in configs/{project})")
     data = read_json(path, "no bench results", remake(project))
     if not isinstance(data, dict):
         raise DataError(f"{path}: not a bench results file (a JSON object of keys); {remake(project)}")

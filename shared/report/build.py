@@ -14,7 +14,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from shared.errors import DataError
+from shared.errors import ConfigError, DataError
 from shared.files import write_atomic
 from shared.paths import CONFIG_ROOT
 from shared.report.archive import collect_with_archive
@@ -108,8 +108,10 @@ def write_frozen(spec: TableSpec, paths: ReportPaths) -> dict[str, Any]:
 
 def write_bench(spec: TableSpec, paths: ReportPaths) -> dict[str, Any]:
     """A bench table from the project's bench results (``shared.report.bench_table``)."""
+    if paths.bench is None:
+        raise ConfigError(f"table {spec.name} is a bench table, and configs/{paths.project} names no bench results "
+                          "file (bench.output)")
     record = read_bench(paths.bench, paths.project)
-    assert paths.bench is not None
     check_measured(spec, record, paths.bench, paths.project)
     table = build_table(spec, [record])
     result = write_table(table, paths, paths.bench, [bench_note(spec, record, display(paths.bench), paths.project)])
