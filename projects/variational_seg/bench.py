@@ -162,7 +162,7 @@ def run(cfg: DictConfig) -> Path:
 
         output = Path(cfg.bench.output)
         kept = json.loads(output.read_text()) if output.is_file() else {}   # its measured_at stays: the old keys'
-        cutout = cutout_keys(cfg) if cfg.bench.get("cutout_models") else {}
+        cutout = cutout_keys(cfg, trained_unet(cfg)) if cfg.bench.get("cutout_models") else {}
         return write_results(output, {**kept, **noc_keys(cfg), **cutout,
                                       "noc_added_at": time.strftime("%Y-%m-%d %H:%M:%S")})
     unet = trained_unet(cfg)   # first: a wrong bench.unet_ckpt fails before minutes of timing
@@ -202,7 +202,7 @@ def run(cfg: DictConfig) -> Path:
     if cfg.bench.get("cutout_models"):
         from projects.variational_seg.bench_cutout import cutout_keys
 
-        results.update(cutout_keys(cfg))
+        results.update(cutout_keys(cfg, unet))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     results["batched_imgs_per_s"] = round(batched_throughput(samples, cfg, device), 2)
     results["batched_setting"] = f"batch {cfg.bench.batch_size} x {cfg.bench.batch_image_size}^2 on {device_name()}"

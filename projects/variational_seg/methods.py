@@ -40,6 +40,12 @@ def model_config(name: str) -> dict[str, Any]:
     return OmegaConf.to_container(_model_node(name), resolve=True)  # type: ignore[return-value]
 
 
+def model_kind(name: str) -> str:
+    """The ``kind`` of configs/variational_seg/model/<name>.yaml ("" for none), read without resolving the rest (a
+    U-Net's config interpolates the project's, so ``model_config`` cannot resolve it alone)."""
+    return str(_model_node(name).get("kind") or "")
+
+
 def _model_node(name: str) -> DictConfig:
     path = REPO_ROOT / "configs" / "variational_seg" / "model" / f"{name}.yaml"
     if not path.is_file():

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from omegaconf import DictConfig
 
 from projects.variational_seg.noc import (
@@ -49,19 +50,27 @@ def click_segmenter(cfg: DictConfig) -> ClickSegmenter:
     with a ``clicks`` block: the incremental click model of ``click_model``)."""
     model = plain_dict(cfg.model)
     if model.get("kind") == "unet":
-        from projects.variational_seg.unet import load_unet, load_unet_module, unet_segmenter
+        from projects.variational_seg.unet import load_unet, load_unet_module
         from projects.variational_seg.unet_fit import fit_unet
 
         fitted = not cfg.get("ckpt_path") and cfg.get("unet_training_root")
-        segmenter = unet_segmenter(load_unet(fit_unet(cfg)[0]) if fitted else load_unet_module(cfg))
-
-        def segment(image, positive, negative):
-            return segmenter([image], [positive], [negative])[0].prob
-        return from_points(segment, uses_negative_clicks(model))
+        return unet_click_segmenter(load_unet(fit_unet(cfg)[0]) if fitted else load_unet_module(cfg), model)
     from projects.variational_seg.click_model import click_segmenter_for
 
     return click_segmenter_for(model, plain_dict(cfg.module.data), int(cfg.working.max_side),
                                int(cfg.markers.radius), strict=False)
+
+
+def unet_click_segmenter(module: Any, model: Mapping[str, Any]) -> ClickSegmenter:
+    """A trained U-Net (``unet.load_unet``) as a ``ClickSegmenter``: it gets the clicks' positions
+    (``noc.from_points``; the negative ones dropped, it has no background input)."""
+    from projects.variational_seg.unet import unet_segmenter
+
+    segmenter = unet_segmenter(module)
+
+    def segment(image: np.ndarray, positive: np.ndarray, negative: np.ndarray | None) -> np.ndarray:
+        return segmenter([image], [positive], [negative])[0].prob
+    return from_points(segment, uses_negative_clicks(model))
 
 
 def subset_ids(data: DictConfig, subset: str) -> set[str]:

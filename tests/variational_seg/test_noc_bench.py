@@ -58,3 +58,12 @@ def test_cut_out_keys_with_no_clicks_or_no_runs_name_the_key():
     for key in ("bench.cutout_clicks=0", "bench.cutout_repeats=0"):
         with pytest.raises(ConfigError, match="bench.cutout_clicks and bench.cutout_repeats must be at least 1"):
             cutout_keys(compose("variational_seg", [key], task="bench"))
+
+
+def test_a_u_net_in_the_cut_out_keys_without_a_trained_one_names_the_key():
+    from projects.variational_seg.bench_cutout import cutout_keys
+    from shared.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"names a U-Net \(unet_lite0\) but no trained one is here: give "
+                                          r"bench.unet_ckpt"):
+        cutout_keys(compose("variational_seg", ["bench.cutout_models=[wbh_colour,unet_lite0]"], task="bench"))
