@@ -35,13 +35,14 @@ class PerImageTable:
     setting: str                       # sweep folder of the runs
     row: str                           # the marker row (table_row) of the runs
     models: tuple[tuple[str, str], ...]  # (model name, column label)
+    seed: int = 0                      # the training seed of a learned model's run (its table rows average 3)
 
 
 PER_IMAGE = (
     PerImageTable("anchors_per_image", "anchors", "k3", (("wbh_colour", "Shipped (WBH + colour)"),
                   ("wbh", "Paper (WBH)"), ("cv2_grabcut", "cv2.grabCut"), ("random_walker", "random_walker"))),
     PerImageTable("table1_per_image", "tables", "k3", (("wbh", "Ours (WBH)"), ("rci", "RCI"), ("tv", "TV"),
-                                                       ("unet", "U-Net"))),
+                                                       ("unet", "U-Net (seed 0)"))),
 )
 
 
@@ -53,10 +54,10 @@ def per_image_rows(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def find_run(records: Sequence[RunRecord], setting: str, model: str, row: str) -> RunRecord | None:
-    """The finished run of ``model`` on marker row ``row`` in ``setting`` (None if there is none)."""
+def find_run(records: Sequence[RunRecord], setting: str, model: str, row: str, seed: int) -> RunRecord | None:
+    """The finished run of ``model`` with ``seed`` on marker row ``row`` in ``setting`` (None if there is none)."""
     found = [r for r in records if r.setting == setting and r.finished
-             and r.matches({"model.name": model, "table_row": row})]
+             and r.matches({"model.name": model, "table_row": row, "seed": seed})]
     return found[0] if found else None
 
 
@@ -69,7 +70,7 @@ def per_image_cell(row: dict[str, str] | None) -> str:
 
 def per_image_table(table: PerImageTable, records: Sequence[RunRecord]) -> tuple[str, dict[str, Any]] | None:
     """Markdown and JSON of one per-image table; None when none of its runs has finished."""
-    runs = [find_run(records, table.setting, model, table.row) for model, _ in table.models]
+    runs = [find_run(records, table.setting, model, table.row, table.seed) for model, _ in table.models]
     if not any(runs):
         return None
     by_model = [{r["id"]: r for r in per_image_rows(run.run_dir)} if run else {} for run in runs]
@@ -81,7 +82,7 @@ def per_image_table(table: PerImageTable, records: Sequence[RunRecord]) -> tuple
     first = by_model[0]
     wins = {model: sum(float(first[i]["dice"]) > float(rows[i]["dice"]) for i in first if i in rows)
             for (model, _), rows in zip(table.models[1:], by_model[1:]) if first and rows}
-    data = {"table": table.name, "setting": table.setting, "markers": table.row,
+    data = {"table": table.name, "setting": table.setting, "markers": table.row, "seed": table.seed,
             "wins": {"model": table.models[0][0], "images_with_higher_dice_than": wins},
             "runs": {model: in_repo(run.run_dir) if run else None for (model, _), run in zip(table.models, runs)},
             "images": {image: {model: rows.get(image) for (model, _), rows in zip(table.models, by_model)}

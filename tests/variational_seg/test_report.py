@@ -27,7 +27,7 @@ BOOKKEEPING = ("run_name", "run_group", "run_tags", "skip_finished", "resume_fro
 MARKER_ARGS = {"k1": ["markers.k=1"], "k3": ["markers.k=3"], "k5": ["markers.k=5"], "k10": ["markers.k=10"],
                "scribbles_set1": ["markers.source=scribbles_set1"], "scribbles_set2": ["markers.source=scribbles_set2"],
                "scribbles_set2_bg": ["markers.source=scribbles_set2", "markers.background=true"]}
-SWEEPS = {"tables": 24, "ablations": 12, "anchors": 30, "unet_seeds": 12}
+SWEEPS = {"tables": 24, "ablations": 12, "anchors": 30, "unet_seeds": 12, "tables_unet_seeds": 12}
 
 
 def sweep_jobs(sweep: str, log_dir: Path) -> list[list[str]]:
@@ -76,10 +76,11 @@ def test_sweeps_make_the_old_runs_and_the_report_fills_every_table(tmp_path):
             assert comparable(cfg) == comparable(old), (sweep, job)
             run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
             names = {"anchors": f"{choice['sweep/markers']}-{choice['model']}",
-                     "unet_seeds": f"{choice['sweep/markers']}-{choice['model']}-s{choice.get('seed')}"}
+                     "unet_seeds": f"{choice['sweep/markers']}-{choice['model']}-s{choice.get('seed')}",
+                     "tables_unet_seeds": f"{choice['model']}-{choice['sweep/markers']}-s{choice.get('seed')}"}
             assert run_dir.name == names.get(sweep, f"{choice['model']}-{choice['sweep/markers']}")
             made[run_dir] = cfg
-    assert len(made) == 78 and {p.parent.name for p in made} == {"tables", "anchors"}
+    assert len(made) == 90 and {p.parent.name for p in made} == {"tables", "anchors"}
     for i, (run_dir, cfg) in enumerate(sorted(made.items())):
         fake_run(cfg, run_dir, 0.5 + i / 1000)
 
@@ -109,8 +110,10 @@ def test_sweeps_make_the_old_runs_and_the_report_fills_every_table(tmp_path):
         assert len(rows) == len(spec.rows), spec.name            # every row filled from its run(s)
         data = json.loads((tmp_path / "reports" / f"{spec.name}.json").read_text())
         for cell in (c for c in data["cells"] if c["column"] == "DSC"):   # the U-Net rows: 3 training seeds
-            assert cell["n"] == (3 if spec.name == "anchors" and cell["row"].startswith("U-Net") else 1), cell
+            assert cell["n"] == (3 if cell["row"].startswith("U-Net") else 1), cell
     per_image = text.split(markers("table1_per_image")[0])[1].split(markers("table1_per_image")[1])[0]
     assert per_image.count("| img") == 3 and "–" not in per_image
-    wins = json.loads((tmp_path / "reports" / "table1_per_image.json").read_text())["wins"]
+    per_image_data = json.loads((tmp_path / "reports" / "table1_per_image.json").read_text())
+    wins = per_image_data["wins"]
     assert wins["model"] == "wbh" and set(wins["images_with_higher_dice_than"]) == {"rci", "tv", "unet"}
+    assert Path(per_image_data["runs"]["unet"]).name == "unet-k3"   # seed 0 of the U-Net's three, by name
